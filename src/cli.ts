@@ -1,0 +1,69 @@
+// daxlab command line: argument parsing, then one function per subcommand.
+import { parseArgs } from 'node:util';
+import { ProfileError } from './lab/profiles.js';
+import { HostSetupError } from './vm/host.js';
+import { KernelError } from './vm/kernel.js';
+import { BootError } from './vm/session.js';
+
+const usage = `daxlab — a terminal lab for DAX, page pinning and layout leases
+
+usage:
+  daxlab                         the lab on the default profile
+  daxlab boot [--profile P] [--json]
+                                 boot, verify the DAX mount, shut down, report
+  daxlab doctor [--no-install]   check (and install) the host packages
+  daxlab profiles [--json]       shipped and saved profiles
+  daxlab help
+
+options:
+  --profile P   a profile name (see "daxlab profiles") or a path to a profile JSON file
+  --json        one JSON object on stdout
+  --verbose     show apt output and more detail`;
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      profile: { type: 'string', short: 'p', default: 'default' },
+      json: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+      'no-install': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  const [command = 'lab'] = positionals;
+  try {
+    switch (command) {
+      case 'help':
+        process.stdout.write(`${usage}\n`);
+        return 0;
+      case 'lab':
+      case 'boot': {
+        if (values.help) break;
+        const { bootCommand } = await import('./commands/boot.js');
+        return await bootCommand({ profile: values.profile!, json: values.json!, verbose: values.verbose! });
+      }
+      case 'doctor': {
+        const { doctorCommand } = await import('./commands/doctor.js');
+        return await doctorCommand({ install: !values['no-install'], json: values.json! });
+      }
+      case 'profiles': {
+        const { profilesCommand } = await import('./commands/profiles.js');
+        return profilesCommand({ json: values.json! });
+      }
+      default:
+        process.stderr.write(`daxlab: unknown command "${command}"\n\n${usage}\n`);
+        return 2;
+    }
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ProfileError || err instanceof HostSetupError || err instanceof KernelError || err instanceof BootError) {
+      process.stderr.write(`daxlab: ${err.message}\n`);
+      return 125;
+    }
+    throw err;
+  }
+}

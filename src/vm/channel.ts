@@ -1,0 +1,149 @@
+// The agent channel: QEMU's virtio-serial chardev socket, JSON lines both ways, typed.
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import readline from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  agentError,
+  parseAgentLine,
+  ProtocolError,
+  type AgentMessage,
+  type HostCommand,
+  type ReplyMessage,
+} from '../lab/protocol.js';
+
+export class AgentError extends Error {
+  constructor(
+    readonly stage: string,
+    message: string,
+    readonly output?: string,
+  ) {
+    super(`${stage}: ${message}${output ? `\n${output.trimEnd()}` : ''}`);
+  }
+}
+
+type ChannelEvents = {
+  /** Every valid message, in order: the recorder and the reducer listen here. */
+  message: [AgentMessage];
+  /** A line that is not valid protocol: reported, kept in the transcript, never fatal. */
+  'protocol-error': [ProtocolError];
+  /** Every raw line as received (for transcripts). */
+  line: [string];
+  close: [];
+};
+
+export class AgentChannel extends EventEmitter<ChannelEvents> {
+  private nextId = 1;
+  private waiting = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
+  closed = false;
+
+  private constructor(private socket: net.Socket) {
+    super();
+    readline
+      .createInterface({ input: socket, crlfDelay: Infinity })
+      .on('line', (line) => this.onLine(line))
+      .on('error', () => {}); // the guest went away: 'close' reports it
+    socket.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiting.values()) w.reject(new Error('the agent channel closed (guest gone?)'));
+      this.waiting.clear();
+      this.emit('close');
+    });
+    socket.on('error', () => {});
+  }
+
+  /** QEMU creates the socket at start-up; retry until it accepts or time runs out. */
+  static async connect(socketPath: string, timeoutMs = 10_000): Promise<AgentChannel> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const socket = await new Promise<net.Socket>((resolve, reject) => {
+          const s = net.createConnection(socketPath, () => resolve(s));
+          s.once('error', reject);
+        });
+        return new AgentChannel(socket);
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`cannot connect to the agent socket ${socketPath}: ${(err as Error).message}`);
+        await sleep(50);
+      }
+    }
+  }
+
+  private onLine(line: string): void {
+    if (!line.trim()) return;
+    this.emit('line', line);
+    let msg: AgentMessage;
+    try {
+      msg = parseAgentLine(line);
+    } catch (err) {
+      this.emit('protocol-error', err as ProtocolError);
+      return;
+    }
+    this.emit('message', msg);
+    if (msg.kind === 'reply') this.settle(msg);
+  }
+
+  private settle(reply: ReplyMessage): void {
+    const waiter = this.waiting.get(reply.id);
+    if (!waiter) return;
+    this.waiting.delete(reply.id);
+    if (reply.ok) waiter.resolve(reply.result);
+    else {
+      const e = agentError.parse(reply.error);
+      waiter.reject(new AgentError(e.stage, e.message, e.output));
+    }
+  }
+
+  /** Wait for the first message of a kind (e.g. "ready"). */
+  waitFor<K extends AgentMessage['kind']>(kind: K, timeoutMs: number, signal?: AbortSignal): Promise<Extract<AgentMessage, { kind: K }>> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (msg: AgentMessage) => {
+        if (msg.kind !== kind) return;
+        cleanup();
+        resolve(msg as Extract<AgentMessage, { kind: K }>);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`no "${kind}" message from the agent within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onAbort = () => {
+        cleanup();
+        reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.off('message', onMessage);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.on('message', onMessage);
+      signal?.addEventListener('abort', onAbort);
+    });
+  }
+
+  /** Send a command; resolves with the reply's result, rejects with an AgentError. */
+  request(command: HostCommand, timeoutMs = 60_000): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error('the agent channel is closed'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`the agent did not answer "${command.cmd}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.set(id, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.socket.write(`${JSON.stringify({ id, ...command })}\n`);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daxlab guest agent: shared declarations.
+ *
+ * The agent speaks JSON lines over the virtio-serial port org.daxlab.agent.
+ * Every message it sends carries "t" (guest CLOCK_MONOTONIC, seconds) and "kind".
+ */
+#ifndef DAXLAB_AGENT_H
+#define DAXLAB_AGENT_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+#define AGENT_PORT_NAME "org.daxlab.agent"
+#define LAB_MOUNTPOINT "/mnt/dax"
+#define TOOL_DIR "/usr/libexec/daxlab"
+
+/* channel.c */
+int channel_open(void);
+void channel_send(struct json_object *msg);
+void send_reply(int id, struct json_object *result);
+void send_error(int id, const char *stage, const char *message, const char *output);
+double mono_now(void);
+
+/* run.c: run a program (never through a shell), capture its output. */
+struct run_result {
+	int status;		/* exit code, or 128 + signal */
+	char *out;		/* stdout, NUL-terminated, malloc'ed */
+	char *err;		/* stderr, NUL-terminated, malloc'ed */
+	int timed_out;
+};
+int run_argv(char *const argv[], int timeout_ms, struct run_result *res);
+void run_result_free(struct run_result *res);
+
+/* setup.c: namespaces, mkfs, mount, statx. */
+struct json_object *lab_setup(struct json_object *req, char *err, size_t errlen,
+			      const char **stage, char **output);
+
+/* util */
+char *read_text(const char *path, size_t max);
+int write_text(const char *path, const char *text);
+
+#endif

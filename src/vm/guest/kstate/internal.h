@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* kstate internals shared by the .c files; not part of the API. */
+#ifndef KSTATE_INTERNAL_H
+#define KSTATE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kstate.h"
+
+#define KSTATE_ERRLEN		256
+#define KSTATE_MAX_DEVRANGES	16
+#define KSTATE_TLB_SIZE		32
+
+struct kcore_seg {
+	uint64_t vaddr;
+	uint64_t size;
+	uint64_t offset;	/* file offset of vaddr */
+	uint64_t paddr;		/* KCORE_RAM and KCORE_TEXT; else ~0 */
+};
+
+/* A cached translation: [va, va + size) -> [pa, pa + size). */
+struct ktlb_entry {
+	uint64_t va;
+	uint64_t size;
+	uint64_t pa;
+};
+
+struct kstate {
+	struct btf *btf;
+	struct kstate_layout l;
+	char err[KSTATE_ERRLEN];
+
+	/* memory access */
+	bool have_mem;
+	int kcore_fd;
+	struct kcore_seg *seg;
+	unsigned int nr_seg;
+	unsigned int last_seg;
+	char kallsyms_path[256];
+	struct kstate_memmap mm;
+	uint64_t top_pa;		/* physical address of init_top_pgt */
+
+	struct ktlb_entry tlb[KSTATE_TLB_SIZE];
+	unsigned int tlb_next;
+
+	struct kstate_pfn_range dev[KSTATE_MAX_DEVRANGES];
+	unsigned int nr_dev;
+};
+
+/* Record a message and return @err (a negative errno). */
+__attribute__((format(printf, 3, 4)))
+int kstate_fail(struct kstate *ks, int err, const char *fmt, ...);
+__attribute__((format(printf, 3, 4)))
+void kstate_fmt(char *buf, size_t len, const char *fmt, ...);
+
+/* Fetch a member from a struct already copied into @buf. */
+uint64_t kf_u64(const void *buf, const struct kfield *f);
+int64_t kf_s64(const void *buf, const struct kfield *f);
+int64_t kf_sext(uint64_t v, const struct kfield *f);
+
+/* Read one scalar member (at most 8 bytes) of the struct at @base. */
+int kstate_read_field(struct kstate *ks, uint64_t base, const struct kfield *f,
+		      uint64_t *val);
+int kstate_read_sfield(struct kstate *ks, uint64_t base,
+		       const struct kfield *f, int64_t *val);
+
+/* Memory setup, called by kstate_open(). */
+int kmem_open(struct kstate *ks, const struct kstate_opts *opts);
+void kmem_close(struct kstate *ks);
+
+#endif /* KSTATE_INTERNAL_H */

@@ -1,0 +1,65 @@
+// Profile -> QEMU argv (pure), so the command line can be tested and shown to the user.
+import path from 'node:path';
+import type { Profile } from '../lab/profiles.js';
+import { formatSize, parseSize } from '../lab/units.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+export const AGENT_PORT_NAME = 'org.daxlab.agent';
+
+export type RunFiles = {
+  /** Private 0700 directory for the sockets (short path: unix sockets are limited to 108 bytes). */
+  socketDir: string;
+  consoleLog: string;
+  nvdimmFiles: string[];
+};
+
+export const agentSocket = (files: RunFiles) => path.join(files.socketDir, 'agent.sock');
+export const qmpSocket = (files: RunFiles) => path.join(files.socketDir, 'qmp.sock');
+
+export function kernelCommandLine(extra: string[] = []): string {
+  // panic=-1 reboots on panic, and -no-reboot turns that into a QEMU exit we notice.
+  return ['console=ttyS0', 'quiet', 'panic=-1', 'rdinit=/init', ...extra].join(' ');
+}
+
+export function qemuArgv(opts: {
+  profile: Profile;
+  accel: Accel;
+  kernelImage: string;
+  initrd: string;
+  files: RunFiles;
+  name: string;
+}): string[] {
+  const { profile, accel, files } = opts;
+  const memory = parseSize(profile.memory);
+  const nvdimmBytes = profile.nvdimms.map((n) => parseSize(n.size));
+  // Hot-pluggable space for the NVDIMMs; keep 1G of slack for alignment.
+  const maxmem = memory + nvdimmBytes.reduce((a, b) => a + b, 0) + 2 ** 30;
+  const argv = [
+    '-name', opts.name,
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    ...(accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max']),
+    '-smp', String(profile.cpus),
+    '-machine', 'pc,nvdimm=on',
+    '-m', `${formatSize(memory)},slots=${profile.nvdimms.length + 1},maxmem=${formatSize(maxmem)}`,
+  ];
+  profile.nvdimms.forEach((_, i) => {
+    argv.push(
+      '-object', `memory-backend-file,id=nvmem${i},share=on,mem-path=${files.nvdimmFiles[i]},size=${formatSize(nvdimmBytes[i]!)}`,
+      // slot N gets NFIT handle N+1: the agent finds each NVDIMM's region by it.
+      '-device', `nvdimm,id=nvdimm${i},memdev=nvmem${i},slot=${i}`,
+    );
+  });
+  argv.push(
+    '-kernel', opts.kernelImage,
+    '-initrd', opts.initrd,
+    '-append', kernelCommandLine(),
+    '-chardev', `file,id=console,path=${files.consoleLog}`,
+    '-serial', 'chardev:console',
+    '-device', 'virtio-serial-pci,id=vser0',
+    '-chardev', `socket,id=agent,path=${agentSocket(files)},server=on,wait=off`,
+    '-device', `virtserialport,bus=vser0.0,chardev=agent,name=${AGENT_PORT_NAME}`,
+    '-qmp', `unix:${qmpSocket(files)},server=on,wait=off`,
+  );
+  return argv;
+}

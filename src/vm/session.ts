@@ -1,0 +1,309 @@
+// One booted guest: QEMU started from a profile, its agent channel and QMP socket, the lab
+// set up inside (namespace, mkfs, mount -o dax). Whatever happens — Ctrl-C, SIGTERM, an
+// exception of ours, a hung boot — QEMU is stopped and reaped and its sockets removed;
+// the console log stays in the run directory.
+import { execa, type ResultPromise } from 'execa';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Profile } from '../lab/profiles.js';
+import { helloResult, type HelloResult, type ReadyMessage, type SetupCommand } from '../lab/protocol.js';
+import { parseDuration, parseSize } from '../lab/units.js';
+import { paths } from '../paths.js';
+import { decideAccel, rememberAccel, type AccelDecision } from './accel.js';
+import { buildAgent } from './agentBuild.js';
+import { AgentChannel } from './channel.js';
+import { buildImage, type GuestImage } from './image.js';
+import { checkKernel, resolveKernel, type Kernel } from './kernel.js';
+import type { Progress } from './progress.js';
+import { Qmp } from './qmp.js';
+import { agentSocket, qemuArgv, qmpSocket, type Accel, type RunFiles } from './qemu.js';
+
+/** A KVM boot that has not reached the agent by then is taken as KVM not working here. */
+const KVM_PROBE_MS = 30_000;
+
+export class BootError extends Error {
+  constructor(
+    message: string,
+    readonly consoleLog?: string,
+    readonly consoleTail?: string,
+  ) {
+    super(message + (consoleTail ? `\n--- console tail (${consoleLog}) ---\n${consoleTail}` : ''));
+  }
+}
+
+export type BootTimings = {
+  image: number;
+  qemuStart: number;
+  kernel: number;
+  init: number;
+  modules: number;
+  namespace: number;
+  mkfs: number;
+  mount: number;
+  agentHello: number;
+  total: number;
+};
+
+export function consoleTail(file: string, lines = 30): string {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n').trimEnd();
+  } catch {
+    return '';
+  }
+}
+
+// Every live QEMU of this process, for the exit paths.
+const live = new Set<GuestSession>();
+let handlersInstalled = false;
+
+function installCleanupHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  const onSignal = (signal: NodeJS.Signals, code: number) => {
+    process.stderr.write(`\ndaxlab: ${signal}: stopping the guest\n`);
+    void Promise.allSettled([...live].map((s) => s.shutdown())).then(() => process.exit(code));
+    // A shutdown that hangs must not keep us alive: the exit hook kills what is left.
+    setTimeout(() => process.exit(code), 15_000).unref();
+  };
+  process.once('SIGINT', () => onSignal('SIGINT', 130));
+  process.once('SIGTERM', () => onSignal('SIGTERM', 143));
+  process.once('SIGHUP', () => onSignal('SIGHUP', 129));
+  // Last resort on any exit, including an exception of ours: kill and reap synchronously.
+  process.on('exit', () => {
+    for (const s of live) s.killNow();
+  });
+}
+
+export type BootOptions = {
+  progress: Progress;
+  /** Keep the run directory's backing files (debugging). */
+  keepFiles?: boolean;
+};
+
+export class GuestSession {
+  channel!: AgentChannel;
+  qmp!: Qmp;
+  ready!: ReadyMessage;
+  hello!: HelloResult;
+  kernel!: Kernel;
+  image!: GuestImage;
+  accel!: AccelDecision;
+  timings = {} as BootTimings;
+  readonly runDir: string;
+  readonly files: RunFiles;
+  private child: ResultPromise | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  private hasExited = true;
+  private exitInfo = '';
+  private stopping: Promise<void> | null = null;
+
+  private constructor(readonly profile: Profile) {
+    const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${crypto.randomBytes(3).toString('hex')}`;
+    this.runDir = path.join(paths.state, 'runs', id);
+    fs.mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
+    this.files = {
+      socketDir: fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-')),
+      consoleLog: path.join(this.runDir, 'console.log'),
+      nvdimmFiles: profile.nvdimms.map((_, i) => path.join(this.runDir, `nvdimm${i}.img`)),
+    };
+  }
+
+  get runId(): string {
+    return path.basename(this.runDir);
+  }
+
+  static async boot(profile: Profile, opts: BootOptions): Promise<GuestSession> {
+    installCleanupHandlers();
+    const session = new GuestSession(profile);
+    live.add(session);
+    try {
+      await session.start(opts);
+      return session;
+    } catch (err) {
+      await session.shutdown();
+      throw err;
+    }
+  }
+
+  private async start({ progress }: BootOptions): Promise<void> {
+    const began = performance.now();
+    progress.start('image', 'kernel, agent and initramfs');
+    this.kernel = await resolveKernel(this.profile, progress);
+    checkKernel(this.kernel, this.profile);
+    const agent = await buildAgent(progress);
+    this.image = await buildImage(this.kernel, agent, progress);
+    this.timings.image = Math.round(performance.now() - began);
+    progress.done('image', this.timings.image, this.image.cached ? 'cached' : `built ${path.basename(this.image.path)}`);
+
+    this.accel = await decideAccel(this.profile.accel, this.kernel.release);
+    const decision = this.accel as AccelDecision & { key: string };
+    progress.log('accel', `${this.accel.accel}: ${this.accel.reason}`);
+    try {
+      await this.bootOnce(this.accel.accel, progress, this.accel.probe ? KVM_PROBE_MS : parseDuration(this.profile.bootTimeout));
+      if (this.accel.probe) rememberAccel(decision.key, 'kvm', 'KVM booted the guest');
+    } catch (err) {
+      if (!this.accel.probe) throw err;
+      const why = `KVM did not boot the guest (${(err as Error).message.split('\n')[0]}): using TCG`;
+      progress.log('accel', why);
+      rememberAccel(decision.key, 'tcg', why);
+      await this.stopQemu();
+      this.accel = { accel: 'tcg', reason: why, probe: false };
+      await this.bootOnce('tcg', progress, parseDuration(this.profile.bootTimeout));
+    }
+    await this.setup(progress);
+    this.timings.total = Math.round(performance.now() - began);
+  }
+
+  private async bootOnce(accel: Accel, progress: Progress, timeoutMs: number): Promise<void> {
+    const began = performance.now();
+    progress.start('qemu', `starting QEMU (${accel})`);
+    for (const [i, file] of this.files.nvdimmFiles.entries()) {
+      // Fresh sparse backing files: no namespace metadata left from another boot.
+      fs.rmSync(file, { force: true });
+      fs.writeFileSync(file, '');
+      fs.truncateSync(file, parseSize(this.profile.nvdimms[i]!.size));
+    }
+    fs.rmSync(this.files.consoleLog, { force: true });
+    const argv = qemuArgv({
+      profile: this.profile,
+      accel,
+      kernelImage: this.kernel.bzImage,
+      initrd: this.image.path,
+      files: this.files,
+      name: `daxlab-${this.runId}`,
+    });
+    fs.writeFileSync(path.join(this.runDir, 'qemu.argv.json'), JSON.stringify(['qemu-system-x86_64', ...argv], null, 1));
+    // setpriv --pdeathsig: if we die without running any handler, the kernel kills QEMU.
+    const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...argv], {
+      stdin: 'ignore',
+      stdout: { file: path.join(this.runDir, 'qemu.log') },
+      stderr: 'pipe',
+      reject: false,
+      cleanup: true,
+    });
+    this.child = child;
+    this.hasExited = false;
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      fs.appendFileSync(path.join(this.runDir, 'qemu.log'), chunk);
+    });
+    this.exited = child.then((r) => {
+      this.hasExited = true;
+      this.exitInfo = `QEMU exited (${r.signal ?? `code ${r.exitCode}`})${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+    });
+    const exitedEarly = this.exited.then(() => {
+      throw new BootError(this.exitInfo, this.files.consoleLog, consoleTail(this.files.consoleLog));
+    });
+    exitedEarly.catch(() => {});
+
+    try {
+      this.qmp = await Promise.race([retry(() => Qmp.connect(qmpSocket(this.files)), 10_000), exitedEarly]);
+      this.timings.qemuStart = Math.round(performance.now() - began);
+      progress.done('qemu', this.timings.qemuStart);
+      this.channel = await Promise.race([AgentChannel.connect(agentSocket(this.files)), exitedEarly]);
+      progress.start('kernel', 'booting the guest kernel');
+      const ready = this.channel.waitFor('ready', timeoutMs);
+      ready.catch(() => {});
+      this.ready = await Promise.race([ready, exitedEarly]).catch((err: Error) => {
+        if (err instanceof BootError) throw err;
+        throw new BootError(
+          `boot watchdog: the guest agent did not start within ${Math.round(timeoutMs / 1000)} s (${accel})`,
+          this.files.consoleLog,
+          consoleTail(this.files.consoleLog),
+        );
+      });
+    } finally {
+      void exitedEarly;
+    }
+    const { initStart, modulesDone, agentStart } = this.ready.uptime;
+    this.timings.kernel = Math.round(initStart * 1000);
+    this.timings.init = Math.round((agentStart - initStart) * 1000);
+    progress.done('kernel', this.timings.kernel, `${this.ready.release}, init ${this.timings.init} ms (modules ${Math.round((modulesDone - initStart) * 1000)} ms)`);
+    this.timings.agentHello = Math.round(performance.now() - began);
+    if (!this.ready.btf) progress.log('kernel', `warning: ${this.ready.release} has no /sys/kernel/btf/vmlinux: the observer cannot read struct pages`);
+  }
+
+  private async setup(progress: Progress): Promise<void> {
+    const began = performance.now();
+    const fsType = this.profile.fs.type;
+    const modules = fsType === 'xfs' ? ['crc32c_generic', 'libcrc32c', 'xfs'] : ['ext4'];
+    if (this.profile.nvdimms.some((n) => n.mode === 'devdax')) modules.push('dax_pmem', 'device_dax');
+    const command: SetupCommand = {
+      cmd: 'setup',
+      modules,
+      nvdimms: this.profile.nvdimms.map((n, slot) => ({ slot, mode: n.mode })),
+      fs: { type: fsType, mkfs: this.profile.fs.mkfsOptions, mount: this.profile.fs.mountOptions },
+      sysctls: Object.fromEntries(Object.entries(this.profile.sysctls).map(([k, v]) => [k, String(v)])),
+    };
+    progress.start('setup', `namespaces, mkfs.${fsType}, mount -o ${this.profile.fs.mountOptions.join(',')}`);
+    const result = await this.channel.request(command, 300_000).catch((err: Error) => {
+      throw new BootError(`lab set-up failed in the guest: ${err.message}`, this.files.consoleLog, consoleTail(this.files.consoleLog, 15));
+    });
+    this.hello = helloResult.parse(result);
+    const t = this.hello.timings;
+    this.timings.modules = Math.round(t.modules);
+    this.timings.namespace = Math.round(t.namespace);
+    this.timings.mkfs = Math.round(t.mkfs);
+    this.timings.mount = Math.round(t.mount);
+    this.timings.agentHello += Math.round(performance.now() - began);
+    progress.done('setup', Math.round(performance.now() - began), `${this.hello.mount.device} on ${this.hello.mount.mountpoint}`);
+  }
+
+  /** Stop the guest cleanly if it answers, by force if not; always reap and clean up. */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.stopQemu().finally(() => {
+      for (const file of this.files.nvdimmFiles) fs.rmSync(file, { force: true });
+      fs.rmSync(this.files.socketDir, { recursive: true, force: true });
+      live.delete(this);
+    });
+    return this.stopping;
+  }
+
+  private async stopQemu(): Promise<void> {
+    if (!this.child || this.hasExited) {
+      this.channel?.close();
+      this.qmp?.close();
+      return;
+    }
+    const exited = () => Promise.race([this.exited.then(() => true), sleep(0).then(() => this.hasExited)]);
+    const waitExit = (ms: number) => Promise.race([this.exited.then(() => true), sleep(ms).then(() => false)]);
+    if (this.channel && !this.channel.closed) {
+      await this.channel.request({ cmd: 'poweroff' }, 3000).catch(() => {});
+    }
+    if (!(await waitExit(5000)) && this.qmp) {
+      await Promise.race([this.qmp.execute('quit').catch(() => {}), sleep(2000)]);
+    }
+    if (!(await waitExit(3000))) this.child.kill('SIGKILL');
+    await this.exited;
+    void exited;
+    this.channel?.close();
+    this.qmp?.close();
+  }
+
+  /** Synchronous last resort from process.on('exit'). */
+  killNow(): void {
+    if (this.child && !this.hasExited) this.child.kill('SIGKILL');
+    fs.rmSync(this.files.socketDir, { recursive: true, force: true });
+    for (const file of this.files.nvdimmFiles) fs.rmSync(file, { force: true });
+  }
+
+  get qemuPid(): number | undefined {
+    return this.child?.pid;
+  }
+}
+
+async function retry<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(50);
+    }
+  }
+}
