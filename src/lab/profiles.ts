@@ -134,11 +134,11 @@ function loadShipped(): ProfileEntry[] {
 
 type SavedStore = { profiles: Record<string, unknown> };
 
-export function savedProfileStore(): Conf<SavedStore> {
+export function savedProfileStore(cwd = paths.config): Conf<SavedStore> {
   return new Conf<SavedStore>({
     projectName: 'daxlab',
     projectSuffix: '',
-    cwd: paths.config,
+    cwd,
     configName: 'profiles',
     defaults: { profiles: {} },
   });

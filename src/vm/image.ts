@@ -76,17 +76,14 @@ async function moduleClosure(kernel: Kernel, progress: Progress): Promise<string
   if (!kernel.modulesDir) return [];
   const baseDir = path.resolve(kernel.modulesDir, '../../..');
   const files = new Set<string>();
-  for (const name of [...BOOT_MODULES, ...ON_DEMAND_MODULES]) {
-    // -C /dev/null: the host's /etc/modprobe.d must not leak into the guest's closure.
-    const r = await execa('modprobe', ['-C', '/dev/null', '-d', baseDir, '-S', kernel.release, '--show-depends', name], {
-      reject: false,
-    });
-    if (r.exitCode !== 0) {
-      progress.log('image', `module ${name} not available in ${kernel.release}: ${r.stderr.trim()}`);
-      continue;
-    }
-    for (const dep of parseShowDepends(r.stdout)) if (dep.kind === 'insmod') files.add(dep.path);
-  }
+  // -C /dev/null: the host's /etc/modprobe.d must not leak into the guest's closure.
+  const r = await execa(
+    'modprobe',
+    ['-C', '/dev/null', '-d', baseDir, '-S', kernel.release, '--show-depends', '-a', ...BOOT_MODULES, ...ON_DEMAND_MODULES],
+    { reject: false },
+  );
+  for (const line of r.stderr.split('\n').filter(Boolean)) progress.log('image', `${kernel.release}: ${line.trim()}`);
+  for (const dep of parseShowDepends(r.stdout)) if (dep.kind === 'insmod') files.add(dep.path);
   return [...files].sort();
 }
 

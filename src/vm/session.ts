@@ -200,7 +200,7 @@ export class GuestSession {
     });
     exitedEarly.catch(() => {});
 
-    try {
+    {
       this.qmp = await Promise.race([retry(() => Qmp.connect(qmpSocket(this.files)), 10_000), exitedEarly]);
       this.timings.qemuStart = Math.round(performance.now() - began);
       progress.done('qemu', this.timings.qemuStart);
@@ -216,12 +216,12 @@ export class GuestSession {
           consoleTail(this.files.consoleLog),
         );
       });
-    } finally {
-      void exitedEarly;
     }
     const { initStart, modulesDone, agentStart } = this.ready.uptime;
-    this.timings.kernel = Math.round(initStart * 1000);
+    // The guest's uptime starts after firmware and decompression: take the kernel stage from
+    // the host clock (QEMU up -> agent ready) less the init time the guest measured.
     this.timings.init = Math.round((agentStart - initStart) * 1000);
+    this.timings.kernel = Math.round(performance.now() - began) - this.timings.qemuStart - this.timings.init;
     progress.done('kernel', this.timings.kernel, `${this.ready.release}, init ${this.timings.init} ms (modules ${Math.round((modulesDone - initStart) * 1000)} ms)`);
     this.timings.agentHello = Math.round(performance.now() - began);
     if (!this.ready.btf) progress.log('kernel', `warning: ${this.ready.release} has no /sys/kernel/btf/vmlinux: the observer cannot read struct pages`);
@@ -269,17 +269,17 @@ export class GuestSession {
       this.qmp?.close();
       return;
     }
-    const exited = () => Promise.race([this.exited.then(() => true), sleep(0).then(() => this.hasExited)]);
-    const waitExit = (ms: number) => Promise.race([this.exited.then(() => true), sleep(ms).then(() => false)]);
+    // Unref'd timers: a pending sleep must not keep the process alive after QEMU is gone.
+    const waitExit = (ms: number) =>
+      Promise.race([this.exited.then(() => true), sleep(ms, false, { ref: false })]);
     if (this.channel && !this.channel.closed) {
       await this.channel.request({ cmd: 'poweroff' }, 3000).catch(() => {});
     }
     if (!(await waitExit(5000)) && this.qmp) {
-      await Promise.race([this.qmp.execute('quit').catch(() => {}), sleep(2000)]);
+      await Promise.race([this.qmp.execute('quit').catch(() => {}), sleep(2000, undefined, { ref: false })]);
     }
     if (!(await waitExit(3000))) this.child.kill('SIGKILL');
     await this.exited;
-    void exited;
     this.channel?.close();
     this.qmp?.close();
   }

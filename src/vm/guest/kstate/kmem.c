@@ -291,8 +291,8 @@ static int find_top_pa(struct kstate *ks)
 static int load_memmap(struct kstate *ks)
 {
 	struct ksym_want w[] = {
-		{ SYM_PAGE_OFFSET_BASE }, { SYM_VMEMMAP_BASE },
-		{ SYM_INIT_TOP_PGT }, { SYM_L5_ENABLED },
+		{ .name = SYM_PAGE_OFFSET_BASE }, { .name = SYM_VMEMMAP_BASE },
+		{ .name = SYM_INIT_TOP_PGT }, { .name = SYM_L5_ENABLED },
 	};
 	uint32_t l5 = 0;
 	int i, ret;

@@ -90,9 +90,11 @@ int kstate_read_field(struct kstate *ks, uint64_t base, const struct kfield *f,
 {
 	uint8_t buf[16] = { 0 };
 	struct kfield at0 = *f;
-	size_t len = f->bit_size ? (f->bit_off + f->bit_size + 7) / 8 : f->size;
+	size_t len = f->size;
 	int ret;
 
+	if (f->bit_size)
+		len = (f->bit_off + f->bit_size + 7) / 8;
 	if (!f->found || len > 8)
 		return kstate_fail(ks, -EINVAL, "not a scalar member");
 	ret = kstate_read(ks, base + f->off, buf, len);
@@ -106,7 +108,7 @@ int kstate_read_field(struct kstate *ks, uint64_t base, const struct kfield *f,
 int kstate_read_sfield(struct kstate *ks, uint64_t base,
 		       const struct kfield *f, int64_t *val)
 {
-	uint64_t v;
+	uint64_t v = 0;
 	int ret = kstate_read_field(ks, base, f, &v);
 
 	if (ret)

@@ -87,6 +87,8 @@ struct kstate_layout {
 	struct kfield task_state;		/* __state (5.14+) or state */
 
 	/* struct rw_semaphore, struct rwsem_waiter, struct list_head */
+	uint32_t rwsem_size;
+	uint32_t waiter_size;
 	struct kfield rwsem_count;
 	struct kfield rwsem_owner;
 	struct kfield rwsem_wait_list;
@@ -257,15 +259,17 @@ struct kpage {
 	uint64_t flags;		/* raw: zone/node bits on top */
 	int32_t refcount;	/* raw _refcount */
 	int32_t mapcount;	/* _mapcount + 1 */
+	/* mapping and index are the folio's: tail pages have none */
 	uint64_t mapping_raw;
 	uint64_t mapping;	/* low PAGE_MAPPING_* bits cleared */
 	enum kpage_mapping_kind mapping_kind;
-	uint64_t index;
+	uint64_t index;		/* of this page: folio index + offset */
 
 	/* compound pages: tail pages point at their head */
 	bool tail;
 	uint64_t head_pfn;
 	uint64_t head_addr;
+	uint64_t head_flags;	/* folio flags (== flags if !tail) */
 	int32_t head_refcount;	/* folio refcount (== refcount if !tail) */
 	bool large;		/* head has PG_head */
 	int order;		/* folio order, -1 unknown */

@@ -127,6 +127,8 @@ static int resolve_sizes(const struct btf *btf, struct kstate_layout *l,
 		{ "folio", offsetof(struct kstate_layout, folio_size) },
 		{ "range", offsetof(struct kstate_layout, range_size) },
 		{ "xa_node", offsetof(struct kstate_layout, xa_node_size) },
+		{ "rw_semaphore", offsetof(struct kstate_layout, rwsem_size) },
+		{ "rwsem_waiter", offsetof(struct kstate_layout, waiter_size) },
 	};
 	size_t i;
 

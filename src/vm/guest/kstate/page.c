@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * struct page by pfn: vmemmap_base + pfn * sizeof(struct page)
+ * (CONFIG_SPARSEMEM_VMEMMAP, the only x86-64 memory model).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+/*
+ * page->mapping low bits, include/linux/page-flags.h (6.1; the same
+ * values since 2.6 for ANON, 4.8 for MOVABLE).  PAGE_MAPPING_DAX_COW
+ * (6.0+, fs/dax.c) marks an fsdax page shared by reflinked files: then
+ * mapping is exactly 1 and index counts the sharers.
+ */
+#define PAGE_MAPPING_ANON	0x1ULL
+#define PAGE_MAPPING_MOVABLE	0x2ULL
+#define PAGE_MAPPING_FLAGS	0x3ULL
+#define PAGE_MAPPING_DAX_COW	0x1ULL
+
+/* Bit 0 of compound_head marks a tail page (include/linux/page-flags.h). */
+#define COMPOUND_TAIL		0x1ULL
+
+/* pfns above 2^40 are beyond the 52-bit physical address space */
+#define KSTATE_MAX_PFN		(1ULL << 40)
+/* MAX_ORDER and PUD_ORDER are far below this; it only bounds the hunt */
+#define KSTATE_MAX_FOLIO_ORDER	18
+#define KSTATE_MAX_PGMAP_RANGES	16
+#define KSTATE_BUF		512
+
+/* -------------------------------------------------------- page flags */
+
+const char *kstate_pageflag_name(const struct kstate_layout *l,
+				 unsigned int bit)
+{
+	if (bit >= l->nr_pageflags)
+		return NULL;
+	return l->pageflag_name[bit];
+}
+
+size_t kstate_pageflags_str(const struct kstate_layout *l, uint64_t flags,
+			    char *buf, size_t len)
+{
+	size_t n = 0;
+	unsigned int bit;
+
+	if (len)
+		buf[0] = '\0';
+	/* zone, node and section numbers sit above NR_PAGEFLAGS */
+	for (bit = 0; bit < l->nr_pageflags; bit++) {
+		const char *name = l->pageflag_name[bit];
+		int w;
+
+		if (!(flags & (1ULL << bit)) || !name)
+			continue;
+		w = snprintf(buf + (n < len ? n : len), n < len ? len - n : 0,
+			     "%s%s", n ? "|" : "", name + 3);
+		n += w;
+	}
+	return n;
+}
+
+static int pageflag_bit(const struct kstate_layout *l, const char *name)
+{
+	unsigned int bit;
+
+	for (bit = 0; bit < l->nr_pageflags; bit++)
+		if (l->pageflag_name[bit] && !strcmp(l->pageflag_name[bit], name))
+			return bit;
+	return -1;
+}
+
+bool kstate_page_test(const struct kstate_layout *l, const struct kpage *pg,
+		      const char *pg_name)
+{
+	int bit = pageflag_bit(l, pg_name);
+
+	return bit >= 0 && (pg->flags & (1ULL << bit));
+}
+
+void kpage_split_refs(int32_t refcount, int32_t baseline, int32_t *pins,
+		      int32_t *refs)
+{
+	int64_t extra = (int64_t)refcount - baseline;
+
+	if (extra < 0) {
+		/* below idle: let the caller see the anomaly */
+		*pins = 0;
+		*refs = extra;
+		return;
+	}
+	*pins = extra / KSTATE_GUP_PIN_COUNTING_BIAS;
+	*refs = extra % KSTATE_GUP_PIN_COUNTING_BIAS;
+}
+
+/* ------------------------------------------------------- ZONE_DEVICE */
+
+int kstate_set_device_ranges(struct kstate *ks,
+			     const struct kstate_pfn_range *r, unsigned int n)
+{
+	if (n > KSTATE_MAX_DEVRANGES)
+		return kstate_fail(ks, -E2BIG, "at most %d device ranges",
+				   KSTATE_MAX_DEVRANGES);
+	memcpy(ks->dev, r, n * sizeof(*r));
+	ks->nr_dev = n;
+	return 0;
+}
+
+int kstate_iomem_pmem_ranges(const char *path, struct kstate_pfn_range *r,
+			     unsigned int max)
+{
+	unsigned long long start, end;
+	char line[256], name[128];
+	unsigned int n = 0;
+	FILE *f = fopen(path ? path : "/proc/iomem", "re");
+
+	if (!f)
+		return -errno;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " %llx-%llx : %127[^\n]", &start, &end,
+			   name) != 3)
+			continue;
+		if (strncmp(name, "Persistent Memory", 17) || end <= start)
+			continue;
+		r[n].start = start >> 12;
+		r[n].end = (end + 1) >> 12;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static bool pfn_in_device_ranges(const struct kstate *ks, uint64_t pfn)
+{
+	unsigned int i;
+
+	for (i = 0; i < ks->nr_dev; i++)
+		if (pfn >= ks->dev[i].start && pfn < ks->dev[i].end)
+			return true;
+	return false;
+}
+
+static enum kpage_dev_kind dev_kind(const struct kstate_layout *l, int64_t t)
+{
+	if (t <= 0)
+		return KPAGE_DEV_NONE;
+	if (t == l->mt_fs_dax)
+		return KPAGE_DEV_FS_DAX;
+	if (t == l->mt_generic)
+		return KPAGE_DEV_GENERIC;
+	if (t == l->mt_private)
+		return KPAGE_DEV_PRIVATE;
+	if (t == l->mt_coherent)
+		return KPAGE_DEV_COHERENT;
+	if (t == l->mt_p2pdma)
+		return KPAGE_DEV_P2PDMA;
+	return KPAGE_DEV_NONE;
+}
+
+/* Does range @i of the dev_pagemap at @pgmap hold physical address @pa? */
+static bool pgmap_range_has(struct kstate *ks, uint64_t pgmap, unsigned int i,
+			    uint64_t pa)
+{
+	const struct kstate_layout *l = &ks->l;
+	uint64_t base = pgmap + (uint64_t)i * l->range_size;
+	uint64_t start, end;
+
+	if (kstate_read_field(ks, base, &l->pgmap_range_start, &start) ||
+	    kstate_read_field(ks, base, &l->pgmap_range_end, &end))
+		return false;
+	/* struct range: end is inclusive; both ends page aligned */
+	if ((start & 4095) || ((end + 1) & 4095) || end < start)
+		return false;
+	return pa >= start && pa <= end;
+}
+
+/*
+ * page->pgmap shares its word with lru.next, so for an ordinary page it
+ * points at some list.  Trust it only if it reads back as a dev_pagemap
+ * of a known type whose ranges contain this very pfn.
+ */
+static void probe_pgmap(struct kstate *ks, uint64_t pfn, uint64_t pgmap,
+			struct kpage *pg)
+{
+	const struct kstate_layout *l = &ks->l;
+	int64_t type, nr;
+	unsigned int i;
+
+	if (ks->nr_dev && !pfn_in_device_ranges(ks, pfn))
+		return;
+	if (!kstate_kptr_ok(ks, pgmap, 8))
+		return;
+	if (kstate_read_sfield(ks, pgmap, &l->pgmap_type, &type) ||
+	    kstate_read_sfield(ks, pgmap, &l->pgmap_nr_range, &nr))
+		return;
+	if (dev_kind(l, type) == KPAGE_DEV_NONE || nr < 1 ||
+	    nr > KSTATE_MAX_PGMAP_RANGES)
+		return;
+	for (i = 0; i < nr; i++) {
+		if (!pgmap_range_has(ks, pgmap, i, pfn << 12))
+			continue;
+		pg->zone_device = true;
+		pg->dev_kind = dev_kind(l, type);
+		pg->pgmap = pgmap;
+		pg->pgmap_type = type;
+		return;
+	}
+}
+
+/* --------------------------------------------------------- the page */
+
+static void decode_mapping(struct kpage *pg, uint64_t raw)
+{
+	pg->mapping_raw = raw;
+	pg->mapping = raw & ~PAGE_MAPPING_FLAGS;
+	switch (raw & PAGE_MAPPING_FLAGS) {
+	case 0:
+		pg->mapping_kind = raw ? KPAGE_MAP_FILE : KPAGE_MAP_NONE;
+		break;
+	case PAGE_MAPPING_ANON:
+		pg->mapping_kind = KPAGE_MAP_ANON;
+		break;
+	case PAGE_MAPPING_MOVABLE:
+		pg->mapping_kind = KPAGE_MAP_MOVABLE;
+		break;
+	default:
+		pg->mapping_kind = KPAGE_MAP_KSM;
+		break;
+	}
+}
+
+/* Order, pincount and entire mapcount from a folio copied into @f. */
+static void decode_folio(const struct kstate_layout *l, const uint8_t *f,
+			 struct kpage *pg)
+{
+	uint64_t nr;
+
+	pg->order = -1;
+	if (l->folio_order.found) {
+		pg->order = kf_u64(f, &l->folio_order);
+	} else if (l->folio_nr_pages.found) {
+		nr = kf_u64(f, &l->folio_nr_pages);
+		if (nr && !(nr & (nr - 1)))
+			pg->order = __builtin_ctzll(nr);
+	}
+	if (l->folio_pincount.found) {
+		pg->pincount = kf_s64(f, &l->folio_pincount);
+		pg->have_pincount = true;
+	}
+	if (l->folio_entire_mapcount.found) {
+		/* starts at -1 like _mapcount */
+		pg->entire_mapcount = kf_s64(f, &l->folio_entire_mapcount) + 1;
+		pg->have_entire_mapcount = true;
+	}
+}
+
+/* Locate and check the head of a tail page. */
+static int find_head(struct kstate *ks, uint64_t pfn, uint64_t head,
+		     struct kpage *pg)
+{
+	uint64_t base = ks->mm.vmemmap_base, off;
+
+	off = head - base;
+	if (head < base || off % ks->l.page_size ||
+	    off / ks->l.page_size > pfn ||
+	    pfn - off / ks->l.page_size >= (1ULL << KSTATE_MAX_FOLIO_ORDER))
+		return kstate_fail(ks, -EIO, "pfn %#" PRIx64
+				   ": implausible compound_head %#" PRIx64,
+				   pfn, head);
+	pg->tail = true;
+	pg->head_addr = head;
+	pg->head_pfn = off / ks->l.page_size;
+	return 0;
+}
+
+/*
+ * Fill the folio-wide fields.  @page is this page, already read; the head
+ * is read again, as a whole struct folio, for tails and large folios.
+ */
+static int read_head(struct kstate *ks, struct kpage *pg, const uint8_t *page)
+{
+	const struct kstate_layout *l = &ks->l;
+	uint8_t f[KSTATE_BUF];
+	const uint8_t *h = page;
+	int ret;
+
+	if (pg->tail || (pg->flags & (1ULL << l->pg_head))) {
+		ret = kstate_read(ks, pg->head_addr, f, l->folio_size);
+		if (ret)
+			return ret;
+		h = f;
+	}
+	pg->head_flags = kf_u64(h, &l->page_flags);
+	pg->head_refcount = kf_s64(h, &l->page_refcount);
+	decode_mapping(pg, kf_u64(h, &l->page_mapping));
+	pg->index = kf_u64(h, &l->page_index) + (pg->pfn - pg->head_pfn);
+	pg->large = pg->head_flags & (1ULL << l->pg_head);
+	if (pg->large)
+		decode_folio(l, h, pg);
+	probe_pgmap(ks, pg->pfn, kf_u64(h, &l->page_pgmap), pg);
+	if (pg->mapping_raw == PAGE_MAPPING_DAX_COW &&
+	    pg->dev_kind == KPAGE_DEV_FS_DAX)
+		pg->mapping_kind = KPAGE_MAP_DAX_SHARED;
+	return 0;
+}
+
+int kstate_page_read(struct kstate *ks, uint64_t pfn, struct kpage *pg)
+{
+	const struct kstate_layout *l = &ks->l;
+	uint8_t p[KSTATE_BUF];
+	uint64_t ch;
+	int ret;
+
+	memset(pg, 0, sizeof(*pg));
+	if (l->page_size > KSTATE_BUF || l->folio_size > KSTATE_BUF)
+		return kstate_fail(ks, -EINVAL, "struct page too large");
+	if (pfn >= KSTATE_MAX_PFN)
+		return kstate_fail(ks, -EINVAL, "pfn %#" PRIx64 " too large", pfn);
+	pg->pfn = pfn;
+	pg->addr = ks->mm.vmemmap_base + pfn * l->page_size;
+	ret = kstate_read(ks, pg->addr, p, l->page_size);
+	if (ret)
+		return ret;
+	pg->flags = kf_u64(p, &l->page_flags);
+	pg->refcount = kf_s64(p, &l->page_refcount);
+	pg->mapcount = kf_s64(p, &l->page_mapcount) + 1;
+	ch = kf_u64(p, &l->page_compound_head);
+	pg->head_addr = pg->addr;
+	pg->head_pfn = pfn;
+	if (ch & COMPOUND_TAIL) {
+		ret = find_head(ks, pfn, ch & ~COMPOUND_TAIL, pg);
+		if (ret)
+			return ret;
+	}
+	return read_head(ks, pg, p);
+}
