@@ -30,7 +30,12 @@ export class BootError extends Error {
     readonly consoleLog?: string,
     readonly consoleTail?: string,
   ) {
-    super(message + (consoleTail ? `\n--- console tail (${consoleLog}) ---\n${consoleTail}` : ''));
+    super(
+      message +
+        (consoleLog === undefined
+          ? ''
+          : `\n--- console tail (${consoleLog}) ---\n${consoleTail || '(empty: the kernel printed nothing on the console yet)'}`),
+    );
   }
 }
 
@@ -62,15 +67,20 @@ let handlersInstalled = false;
 function installCleanupHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
+  let stopping = false;
   const onSignal = (signal: NodeJS.Signals, code: number) => {
+    // Stay subscribed (process.on, not once): with no listener left, a second signal, or
+    // signal-exit inside execa, would kill us before QEMU is reaped.
+    if (stopping) return;
+    stopping = true;
     process.stderr.write(`\ndaxlab: ${signal}: stopping the guest\n`);
     void Promise.allSettled([...live].map((s) => s.shutdown())).then(() => process.exit(code));
     // A shutdown that hangs must not keep us alive: the exit hook kills what is left.
     setTimeout(() => process.exit(code), 15_000).unref();
   };
-  process.once('SIGINT', () => onSignal('SIGINT', 130));
-  process.once('SIGTERM', () => onSignal('SIGTERM', 143));
-  process.once('SIGHUP', () => onSignal('SIGHUP', 129));
+  process.on('SIGINT', () => onSignal('SIGINT', 130));
+  process.on('SIGTERM', () => onSignal('SIGTERM', 143));
+  process.on('SIGHUP', () => onSignal('SIGHUP', 129));
   // Last resort on any exit, including an exception of ours: kill and reap synchronously.
   process.on('exit', () => {
     for (const s of live) s.killNow();
@@ -182,7 +192,8 @@ export class GuestSession {
       stdout: { file: path.join(this.runDir, 'qemu.log') },
       stderr: 'pipe',
       reject: false,
-      cleanup: true,
+      // Our own exit paths stop QEMU (cleanly when they can); pdeathsig covers the rest.
+      cleanup: false,
     });
     this.child = child;
     this.hasExited = false;
@@ -272,10 +283,11 @@ export class GuestSession {
     // Unref'd timers: a pending sleep must not keep the process alive after QEMU is gone.
     const waitExit = (ms: number) =>
       Promise.race([this.exited.then(() => true), sleep(ms, false, { ref: false })]);
-    if (this.channel && !this.channel.closed) {
-      await this.channel.request({ cmd: 'poweroff' }, 3000).catch(() => {});
-    }
-    if (!(await waitExit(5000)) && this.qmp) {
+    // A guest whose agent answers powers off cleanly (sync, umount); one that never got
+    // that far is stopped through QMP at once.
+    const agentUp = this.ready !== undefined && this.channel && !this.channel.closed;
+    if (agentUp) await this.channel.request({ cmd: 'poweroff' }, 3000).catch(() => {});
+    if (!(agentUp && (await waitExit(5000))) && this.qmp) {
       await Promise.race([this.qmp.execute('quit').catch(() => {}), sleep(2000, undefined, { ref: false })]);
     }
     if (!(await waitExit(3000))) this.child.kill('SIGKILL');

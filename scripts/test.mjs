@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// The whole test suite: host packages first (daxlab doctor installs what is missing when
+// root), then every vitest project, then one closing line "N passed, N failed".
+import { execa } from 'execa';
+import fs from 'node:fs';
+
+const results = '.vitest-results.json';
+const doctor = await execa('node', ['bin/daxlab.mjs', 'doctor'], { stdio: 'inherit', reject: false });
+if (doctor.exitCode !== 0) {
+  console.log('host set-up failed: see above');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+fs.rmSync(results, { force: true });
+const run = await execa(
+  'npx',
+  ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...process.argv.slice(2)],
+  { stdio: 'inherit', reject: false, env: { FORCE_COLOR: process.env.CI ? '0' : undefined } },
+);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+try {
+  const json = JSON.parse(fs.readFileSync(results, 'utf8'));
+  passed = json.numPassedTests;
+  failed = json.numFailedTests + (json.numFailedTestSuites ?? 0);
+  skipped = json.numPendingTests + json.numTodoTests;
+} catch {
+  failed = Math.max(1, failed);
+}
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(run.exitCode === 0 && failed === 0 && passed > 0 ? 0 : 1);

@@ -1,0 +1,106 @@
+// Boots real guests (TCG is fine) through the real command line and checks what the
+// guest kernel reported, plus that nothing of ours is left running afterwards.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { BootReport } from '../../src/commands/boot.js';
+import { daxlab, newestRunDir, qemuProcessesOf, writeProfile } from './cli.js';
+
+async function bootJson(profile: string): Promise<{ report: BootReport; exitCode: number | undefined; stderr: string }> {
+  const r = await daxlab(['boot', '--profile', profile, '--json']);
+  expect(r.exitCode, String(r.stderr)).toBe(0);
+  return { report: JSON.parse(String(r.stdout)) as BootReport, exitCode: r.exitCode, stderr: String(r.stderr) };
+}
+
+async function expectNothingLeft(report: { runDir: string }) {
+  const runId = path.basename(report.runDir);
+  expect(await qemuProcessesOf(runId)).toEqual([]);
+  const argv = JSON.parse(fs.readFileSync(path.join(report.runDir, 'qemu.argv.json'), 'utf8')) as string[];
+  const socketArg = argv.find((a) => a.startsWith('socket,id=agent,path='))!;
+  const socketDir = path.dirname(/path=([^,]+)/.exec(socketArg)![1]!);
+  expect(fs.existsSync(socketDir)).toBe(false);
+  // The console log is kept; the NVDIMM backing files are not.
+  expect(fs.existsSync(path.join(report.runDir, 'console.log'))).toBe(true);
+  expect(fs.readdirSync(report.runDir).filter((f) => f.endsWith('.img'))).toEqual([]);
+}
+
+describe('daxlab boot', () => {
+  let firstImage = '';
+
+  it('boots the default profile to a DAX-mounted xfs', async () => {
+    const { report } = await bootJson('default');
+    expect(report.kernel.release).toMatch(/^\d+\.\d+/);
+    expect(['kvm', 'tcg']).toContain(report.accel.used);
+    expect(report.accel.reason.length).toBeGreaterThan(0);
+    expect(report.nvdimms).toHaveLength(1);
+    expect(report.nvdimms[0]!.mode).toBe('fsdax');
+    expect(report.nvdimms[0]!.blockdev).toMatch(/^pmem\d+$/);
+    // The namespace is a bit smaller than the NVDIMM (fsdax keeps its memmap on it), never larger.
+    expect(report.nvdimms[0]!.size).toBeGreaterThan(0);
+    expect(report.nvdimms[0]!.size).toBeLessThanOrEqual(2 ** 30);
+    expect(report.mount.fstype).toBe('xfs');
+    expect(report.mount.device).toBe(`/dev/${report.nvdimms[0]!.blockdev}`);
+    // Two sources for one fact: the kernel's mount options and statx on a fresh file.
+    expect(report.mount.options.split(',')).toContain('dax=always');
+    expect(report.statxDax).toBe(true);
+    for (const stage of ['image', 'qemuStart', 'kernel', 'init', 'namespace', 'mkfs', 'mount', 'agentHello', 'total'] as const) {
+      expect(report.timings[stage], stage).toBeGreaterThanOrEqual(0);
+    }
+    expect(report.timings.total).toBeGreaterThanOrEqual(report.timings.agentHello);
+    await expectNothingLeft(report);
+    firstImage = report.image.path;
+  });
+
+  it('boots the ext4 profile to a DAX-mounted ext4, reusing the cached image', async () => {
+    const { report } = await bootJson('ext4');
+    expect(report.mount.fstype).toBe('ext4');
+    expect(report.mount.options.split(',')).toContain('dax=always');
+    expect(report.statxDax).toBe(true);
+    expect(report.image.cached).toBe(true);
+    if (firstImage) expect(report.image.path).toBe(firstImage);
+    await expectNothingLeft(report);
+  });
+
+  it('fails fast, with a clear message, on a broken kernel path', async () => {
+    const profile = writeProfile({ name: 'broken', kernel: { source: 'path', bzImage: '/nonexistent/bzImage' } });
+    const r = await daxlab(['boot', '--profile', profile, '--json']);
+    expect(r.exitCode).toBe(125);
+    expect(String(r.stderr)).toMatch(/kernel\.bzImage: \/nonexistent\/bzImage does not exist/);
+    expect(String(r.stdout)).toBe('');
+  });
+
+  it('reports every error of a broken profile with its path', async () => {
+    const profile = writeProfile({ name: 'broken', fs: { type: 'btrfs' }, nvdimms: [] });
+    const r = await daxlab(['boot', '--profile', profile]);
+    expect(r.exitCode).toBe(125);
+    expect(String(r.stderr)).toMatch(/fs\.type/);
+    expect(String(r.stderr)).toMatch(/nvdimms/);
+  });
+
+  it('stops and reaps QEMU on Ctrl-C during boot', async () => {
+    const child = daxlab(['boot', '--profile', 'default'], { buffer: true, forceKillAfterDelay: false });
+    let stderr = '';
+    await new Promise<void>((resolve) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('[kernel] booting')) resolve();
+      });
+    });
+    const runDir = newestRunDir()!;
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    expect(String(r.stderr)).toMatch(/SIGINT: stopping the guest/);
+    await expectNothingLeft({ runDir });
+  });
+
+  it('gives up on a hung boot with the console tail, and leaves nothing behind', async () => {
+    const profile = writeProfile({ name: 'impatient', accel: 'tcg', bootTimeout: '1s' });
+    const r = await daxlab(['boot', '--profile', profile]);
+    expect(r.exitCode).toBe(125);
+    expect(String(r.stderr)).toMatch(/boot watchdog: the guest agent did not start within 1 s/);
+    expect(String(r.stderr)).toMatch(/console tail/);
+    const runDir = /console tail \(([^)]+)\/console\.log\)/.exec(String(r.stderr))![1]!;
+    await expectNothingLeft({ runDir });
+  });
+});
