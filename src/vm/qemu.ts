@@ -29,6 +29,8 @@ export function qemuArgv(opts: {
   initrd: string;
   files: RunFiles;
   name: string;
+  /** Replaces the kernel command line (the benchmark's floor boots straight into poweroff). */
+  append?: string;
 }): string[] {
   const { profile, accel, files } = opts;
   const memory = parseSize(profile.memory);
@@ -53,7 +55,7 @@ export function qemuArgv(opts: {
   argv.push(
     '-kernel', opts.kernelImage,
     '-initrd', opts.initrd,
-    '-append', kernelCommandLine(),
+    '-append', opts.append ?? kernelCommandLine(),
     '-chardev', `file,id=console,path=${files.consoleLog}`,
     '-serial', 'chardev:console',
     '-device', 'virtio-serial-pci,id=vser0',

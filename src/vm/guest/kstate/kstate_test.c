@@ -580,3 +580,708 @@ static void test_btf_errors(void)
 	CHECK(strstr(err, "/nonexistent/vmlinux") != NULL);
 }
 
+/* ------------------------------------------- fake /proc/kcore, e2e */
+
+#define RAM_SIZE	(8ULL << 20)
+#define TEXT_VA		0xffffffff81000000ULL
+#define TEXT_PA		0x200000ULL
+#define TEXT_SIZE	0x10000ULL
+#define TOP_OFF		0x1000ULL	/* init_top_pgt in text */
+#define TABLES_PA	0x100000ULL
+#define LEAF2M_PA	0x400000ULL	/* vmemmap of the fake pmem */
+#define OBJ_PA		0x600000ULL
+#define PMEM_PFN	0x140000ULL	/* pmem at 5 GiB, like a 1G nvdimm */
+#define PMEM_PA		(PMEM_PFN << 12)
+#define RAM_PFNS	(RAM_SIZE >> 12)
+#define PFN_RAM		5ULL
+#define PFN_FSDAX	(PMEM_PFN + 0x10)
+#define PFN_HEAD	(PMEM_PFN + 0x200)
+#define PFN_TAIL	(PFN_HEAD + 3)
+#define PFN_BADTAIL	(PMEM_PFN + 0x400)
+
+struct fake {
+	const struct kstate_layout *l;
+	int levels;
+	uint64_t pob, vmb;
+	struct phys p;
+	uint8_t *vmm;			/* kcore vmemmap segment (RAM pfns) */
+	uint64_t next_obj;
+	char kcore[64], kallsyms[64];
+
+	/* kernel objects, by VA */
+	uint64_t t_writer, t_w2, t_r1;
+	uint64_t rw_main, rw_loop, rw_bad, rw_many, rw_readers;
+	uint64_t mapping, inode, mapping_bad, mapping_head;
+	uint64_t node_n1;
+};
+
+static void put(void *base, const struct kfield *f, uint64_t v)
+{
+	memcpy((uint8_t *)base + f->off, &v, f->size > 8 ? 8 : f->size);
+}
+
+static void *obj(struct fake *fk, size_t size, uint64_t *va)
+{
+	uint64_t pa = fk->next_obj;
+
+	fk->next_obj = (pa + size + 63) & ~63ULL;
+	if (fk->next_obj > RAM_SIZE) {
+		fprintf(stderr, "fake objects: out of space\n");
+		exit(1);
+	}
+	*va = fk->pob + pa;
+	return fk->p.mem + pa;
+}
+
+static void *at(struct fake *fk, uint64_t va)
+{
+	return fk->p.mem + (va - fk->pob);
+}
+
+static uint64_t page_va(struct fake *fk, uint64_t pfn)
+{
+	return fk->vmb + pfn * fk->l->page_size;
+}
+
+static uint8_t *pmem_page(struct fake *fk, uint64_t pfn)
+{
+	return fk->p.mem + LEAF2M_PA + (pfn - PMEM_PFN) * fk->l->page_size;
+}
+
+static uint64_t mk_task(struct fake *fk, int pid, const char *comm)
+{
+	const struct kstate_layout *l = fk->l;
+	uint64_t va;
+	uint8_t *t = obj(fk, l->task_comm.off + 64, &va);
+
+	put(t, &l->task_pid, pid);
+	put(t, &l->task_tgid, pid);
+	put(t, &l->task_state, 2);	/* TASK_UNINTERRUPTIBLE */
+	/* the kernel keeps comm NUL-terminated: at most 15 characters */
+	memcpy(t + l->task_comm.off, comm,
+	       strlen(comm) < l->task_comm.size ? strlen(comm) :
+	       l->task_comm.size - 1);
+	return va;
+}
+
+/* A rwsem whose wait list holds @n waiters (tasks[i], types[i]). */
+static uint64_t mk_rwsem(struct fake *fk, int64_t count, uint64_t owner,
+			 int n, const uint64_t *tasks, const int *types)
+{
+	const struct kstate_layout *l = fk->l;
+	uint64_t va, wva, prev_next;
+	uint8_t *rw = obj(fk, l->rwsem_size, &va);
+	int i;
+
+	put(rw, &l->rwsem_count, count);
+	put(rw, &l->rwsem_owner, owner);
+	prev_next = va + l->rwsem_wait_list.off + l->list_next.off;
+	for (i = 0; i < n; i++) {
+		uint8_t *w = obj(fk, l->waiter_size, &wva);
+
+		put(w, &l->waiter_task, tasks[i]);
+		put(w, &l->waiter_type, types[i]);
+		memcpy(at(fk, prev_next), &(uint64_t){ wva + l->waiter_list.off }, 8);
+		prev_next = wva + l->waiter_list.off + l->list_next.off;
+	}
+	/* close the circle */
+	memcpy(at(fk, prev_next), &(uint64_t){ va + l->rwsem_wait_list.off }, 8);
+	return va;
+}
+
+static void fake_rwsems(struct fake *fk)
+{
+	const struct kstate_layout *l = fk->l;
+	uint64_t tasks[40];
+	int types[40], i;
+	uint8_t *w1;
+	uint64_t w1va;
+
+	fk->t_writer = mk_task(fk, 1234, "truncate");
+	fk->t_w2 = mk_task(fk, 1300, "fsx");
+	fk->t_r1 = mk_task(fk, 1301, "reader-with-a-long-name");
+	tasks[0] = fk->t_w2, types[0] = l->waiting_for_write;
+	tasks[1] = fk->t_r1, types[1] = l->waiting_for_read;
+	tasks[2] = 0, types[2] = l->waiting_for_read;	/* woken reader */
+	fk->rw_main = mk_rwsem(fk, 0x3, fk->t_writer, 3, tasks, types);
+	fk->rw_readers = mk_rwsem(fk, 0x200, fk->t_r1 | 1, 0, NULL, NULL);
+	for (i = 0; i < 40; i++)
+		tasks[i] = fk->t_w2, types[i] = l->waiting_for_write;
+	fk->rw_many = mk_rwsem(fk, 0x3, fk->t_writer, 40, tasks, types);
+
+	/* head -> w1 -> w2 -> w1: a loop that misses the head */
+	fk->rw_loop = mk_rwsem(fk, 0x3, fk->t_writer, 2, tasks, types);
+	w1va = *(uint64_t *)((uint8_t *)at(fk, fk->rw_loop) +
+			     l->rwsem_wait_list.off) - l->waiter_list.off;
+	w1 = at(fk, w1va);
+	memcpy(at(fk, *(uint64_t *)(w1 + l->waiter_list.off)),
+	       &(uint64_t){ w1va + l->waiter_list.off }, 8);
+
+	/* head -> w1 -> a user-space address */
+	fk->rw_bad = mk_rwsem(fk, 0x3, fk->t_writer, 1, tasks, types);
+	w1va = *(uint64_t *)((uint8_t *)at(fk, fk->rw_bad) +
+			     l->rwsem_wait_list.off) - l->waiter_list.off;
+	memcpy((uint8_t *)at(fk, w1va) + l->waiter_list.off,
+	       &(uint64_t){ 0x1234 }, 8);
+}
+
+static uint64_t mk_node(struct fake *fk, uint64_t xa, unsigned int shift,
+			unsigned int offset)
+{
+	const struct kstate_layout *l = fk->l;
+	uint64_t va;
+	uint8_t *n = obj(fk, l->xa_node_size, &va);
+
+	put(n, &l->xa_node_shift, shift);
+	put(n, &l->xa_node_offset, offset);
+	put(n, &l->xa_node_array, xa);
+	return va;
+}
+
+static void set_slot(struct fake *fk, uint64_t node, unsigned int i,
+		     uint64_t entry)
+{
+	memcpy((uint8_t *)at(fk, node) + fk->l->xa_node_slots.off + i * 8,
+	       &entry, 8);
+}
+
+static uint64_t mk_mapping(struct fake *fk, uint64_t head, uint64_t *xa)
+{
+	const struct kstate_layout *l = fk->l;
+	uint64_t va, ino;
+	uint8_t *m = obj(fk, l->as_nrpages.off + 64, &va);
+	uint8_t *inode = obj(fk, l->inode_i_rwsem.off + 64, &ino);
+
+	put(inode, &l->inode_i_ino, 42);
+	put(m, &l->as_host, ino);
+	put(m, &l->as_nrpages, 7);
+	put(m, &l->as_i_pages, 0);
+	memcpy(m + l->as_i_pages.off + l->xa_head.off, &head, 8);
+	*xa = va + l->as_i_pages.off;
+	return va;
+}
+
+#define XA_VALUE(v)	((uint64_t)(v) << 1 | 1)
+#define XA_SIBLING(o)	((uint64_t)(o) << 2 | 2)
+#define XA_NODE(n)	((n) | 2)
+
+/*
+ * i_pages of the main mapping, three levels:
+ *   root (shift 12): slot 0 -> n1, slot 1 -> n3
+ *   n1 (shift 6): slot 0 -> n2; slot 8 a PMD entry, 9..15 its siblings
+ *   n2 (shift 0): slot 5 a PTE entry
+ *   n3 (shift 6): slot 0 -> n4;  n4 (shift 0): slot 3 a zero-page entry
+ */
+static void fake_xarrays(struct fake *fk)
+{
+	const struct kstate_layout *l = fk->l;
+	uint64_t xa, root, n1, n2, n3, n4;
+	int i;
+
+	fk->mapping = mk_mapping(fk, 0, &xa);
+	fk->inode = *(uint64_t *)((uint8_t *)at(fk, fk->mapping) + l->as_host.off);
+	root = mk_node(fk, xa, 12, 0);
+	n1 = mk_node(fk, xa, 6, 0);
+	n2 = mk_node(fk, xa, 0, 0);
+	n3 = mk_node(fk, xa, 6, 1);
+	n4 = mk_node(fk, xa, 0, 0);
+	memcpy((uint8_t *)at(fk, xa) + l->xa_head.off, &(uint64_t){ XA_NODE(root) }, 8);
+	set_slot(fk, root, 0, XA_NODE(n1));
+	set_slot(fk, root, 1, XA_NODE(n3));
+	set_slot(fk, n1, 0, XA_NODE(n2));
+	set_slot(fk, n1, 8, XA_VALUE(PFN_HEAD << 4 | 0x2 | 0x1));
+	for (i = 9; i < 16; i++)
+		set_slot(fk, n1, i, XA_SIBLING(8));
+	set_slot(fk, n2, 5, XA_VALUE(PFN_FSDAX << 4));
+	set_slot(fk, n3, 0, XA_NODE(n4));
+	set_slot(fk, n4, 3, XA_VALUE(0x4));
+	fk->node_n1 = n1;
+
+	/* a root node that belongs to another xarray */
+	fk->mapping_bad = mk_mapping(fk, 0, &xa);
+	root = mk_node(fk, xa + 4096, 6, 0);
+	memcpy((uint8_t *)at(fk, xa) + l->xa_head.off, &(uint64_t){ XA_NODE(root) }, 8);
+
+	/* a single entry in xa_head */
+	fk->mapping_head = mk_mapping(fk, XA_VALUE(7ULL << 4), &xa);
+}
+
+static uint64_t mk_pgmap(struct fake *fk, int type, uint64_t start,
+			 uint64_t size)
+{
+	const struct kstate_layout *l = fk->l;
+	uint64_t va;
+	uint8_t *p = obj(fk, l->pgmap_range_end.off + 64, &va);
+
+	put(p, &l->pgmap_type, type);
+	put(p, &l->pgmap_nr_range, 1);
+	put(p, &l->pgmap_range_start, start);
+	put(p, &l->pgmap_range_end, start + size - 1);
+	return va;
+}
+
+/* Bit of a page flag, from the layout under test. */
+static uint64_t pgbit(const struct kstate_layout *l, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < l->nr_pageflags; i++)
+		if (l->pageflag_name[i] && !strcmp(l->pageflag_name[i], name))
+			return 1ULL << i;
+	fprintf(stderr, "no %s in enum pageflags\n", name);
+	exit(1);
+}
+
+static void fake_pages(struct fake *fk)
+{
+	const struct kstate_layout *l = fk->l;
+	uint64_t fsdax = mk_pgmap(fk, l->mt_fs_dax, PMEM_PA, 1ULL << 30);
+	uint64_t devdax = mk_pgmap(fk, l->mt_generic, PMEM_PA, 1ULL << 30);
+	/* looks like a dev_pagemap, but for other memory */
+	uint64_t decoy = mk_pgmap(fk, l->mt_fs_dax, 6ULL << 30, 1ULL << 30);
+	uint8_t *p;
+
+	/* an anonymous LRU page in RAM; lru.next points at the decoy */
+	p = fk->vmm + PFN_RAM * l->page_size;
+	put(p, &l->page_flags, pgbit(l, "PG_uptodate") | pgbit(l, "PG_lru") |
+	    0x3ULL << 51);
+	put(p, &l->page_refcount, 3);
+	put(p, &l->page_mapcount, 1);
+	put(p, &l->page_mapping, fk->mapping | 1);
+	put(p, &l->page_index, 0x77);
+	put(p, &l->page_compound_head, decoy);
+
+	/* an fsdax page with one FOLL_PIN on top of its idle reference */
+	p = pmem_page(fk, PFN_FSDAX);
+	put(p, &l->page_flags, 0x4ULL << 51);
+	put(p, &l->page_refcount, 1 + 1024);
+	put(p, &l->page_mapcount, -1);
+	put(p, &l->page_mapping, fk->mapping);
+	put(p, &l->page_index, 5);
+	put(p, &l->page_pgmap, fsdax);
+
+	/* a device-dax compound page of order 9 and one of its tails */
+	p = pmem_page(fk, PFN_HEAD);
+	put(p, &l->page_flags, pgbit(l, "PG_head"));
+	put(p, &l->page_refcount, 3);
+	put(p, &l->page_mapping, fk->mapping);
+	put(p, &l->page_index, 0x200);
+	put(p, &l->page_pgmap, devdax);
+	if (l->folio_order.found)
+		put(p, &l->folio_order, 9);
+	else
+		put(p, &l->folio_nr_pages, 512);
+	put(p, &l->folio_pincount, 2);
+	put(p, &l->folio_entire_mapcount, 0);	/* one PMD mapping */
+	p = pmem_page(fk, PFN_TAIL);
+	put(p, &l->page_compound_head, page_va(fk, PFN_HEAD) | 1);
+
+	/* a tail whose head pointer is garbage */
+	p = pmem_page(fk, PFN_BADTAIL);
+	put(p, &l->page_compound_head, fk->pob | 0x41);
+}
+
+static int fake_build(struct fake *fk, const struct kstate_layout *l,
+		      int levels)
+{
+	uint8_t *text;
+	uint64_t top = TEXT_PA + TOP_OFF, l5 = levels == 5;
+
+	memset(fk, 0, sizeof(*fk));
+	fk->l = l;
+	fk->levels = levels;
+	fk->p.mem = calloc(1, RAM_SIZE);
+	fk->vmm = calloc(1, RAM_PFNS * 64);
+	if (!fk->p.mem || !fk->vmm)
+		return -1;
+	fk->p.size = RAM_SIZE;
+	fk->p.next_table = TABLES_PA;
+	fk->p.table_end = TEXT_PA;
+	fk->next_obj = OBJ_PA;
+	fk->pob = l5 ? 0xff11000000000000ULL : 0xffff888000000000ULL;
+	fk->vmb = l5 ? 0xffd4000000000000ULL : 0xffffea0000000000ULL;
+	text = fk->p.mem + TEXT_PA;
+	memcpy(text + 0x100, &fk->pob, 8);
+	memcpy(text + 0x108, &fk->vmb, 8);
+	memcpy(text + 0x110, &l5, 4);
+	/* the pmem vmemmap: a 2M leaf, as vmemmap_populate() makes them */
+	map(&fk->p, top, levels, page_va(fk, PMEM_PFN), LEAF2M_PA, 2);
+	/* two 4K pages, 20K apart physically */
+	map(&fk->p, top, levels, fk->vmb + (1ULL << 30), 0x300000, 1);
+	map(&fk->p, top, levels, fk->vmb + (1ULL << 30) + 4096, 0x305000, 1);
+	memcpy(fk->p.mem + 0x300ff8, "01234567", 8);
+	memcpy(fk->p.mem + 0x305000, "89abcdef", 8);
+	/* a 1G leaf over physical 0 */
+	map(&fk->p, top, levels, fk->vmb + (4ULL << 30), 0, 3);
+	fake_rwsems(fk);
+	fake_xarrays(fk);
+	fake_pages(fk);
+	return 0;
+}
+
+static int write_kcore(struct fake *fk)
+{
+	Elf64_Ehdr eh = { 0 };
+	Elf64_Phdr ph[4] = { { 0 } };
+	uint64_t off = 0x10000, vmm_size = RAM_PFNS * fk->l->page_size;
+	int fd, bad;
+
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	eh.e_ident[EI_VERSION] = EV_CURRENT;
+	eh.e_type = ET_CORE;
+	eh.e_machine = EM_X86_64;
+	eh.e_version = EV_CURRENT;
+	eh.e_phoff = sizeof(eh);
+	eh.e_ehsize = sizeof(eh);
+	eh.e_phentsize = sizeof(Elf64_Phdr);
+	eh.e_phnum = 4;
+	ph[0].p_type = PT_NOTE;
+	/* as fs/proc/kcore.c: KCORE_TEXT, KCORE_RAM, KCORE_VMEMMAP */
+	ph[1] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = off,
+			      .p_vaddr = TEXT_VA, .p_paddr = TEXT_PA,
+			      .p_filesz = TEXT_SIZE, .p_memsz = TEXT_SIZE };
+	ph[2] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = 2 * off,
+			      .p_vaddr = fk->pob, .p_paddr = 0,
+			      .p_filesz = RAM_SIZE, .p_memsz = RAM_SIZE };
+	ph[3] = (Elf64_Phdr){ .p_type = PT_LOAD,
+			      .p_offset = 2 * off + RAM_SIZE,
+			      .p_vaddr = fk->vmb, .p_paddr = -1ULL,
+			      .p_filesz = vmm_size, .p_memsz = vmm_size };
+	strcpy(fk->kcore, "/tmp/kstate_kcore_XXXXXX");
+	fd = mkstemp(fk->kcore);
+	if (fd < 0)
+		return -1;
+	/* kcore's text segment aliases the RAM it lives in */
+	bad = pwrite(fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
+	      pwrite(fd, ph, sizeof(ph), sizeof(eh)) != sizeof(ph) ||
+	      pwrite(fd, fk->p.mem + TEXT_PA, TEXT_SIZE, off) != TEXT_SIZE ||
+	      pwrite(fd, fk->p.mem, RAM_SIZE, 2 * off) != (ssize_t)RAM_SIZE ||
+	      pwrite(fd, fk->vmm, vmm_size, 2 * off + RAM_SIZE) !=
+	      (ssize_t)vmm_size;
+	return close(fd) || bad ? -1 : 0;
+}
+
+static int write_kallsyms(struct fake *fk)
+{
+	FILE *f;
+	int fd;
+
+	strcpy(fk->kallsyms, "/tmp/kstate_kallsyms_XXXXXX");
+	fd = mkstemp(fk->kallsyms);
+	if (fd < 0)
+		return -1;
+	f = fdopen(fd, "w");
+	fprintf(f, "%016llx T _text\n", TEXT_VA);
+	/* a module symbol of the same name must not win */
+	fprintf(f, "%016llx d vmemmap_base\t[fake_mod]\n",
+		0xffffffffc0001000ULL);
+	fprintf(f, "%016llx D page_offset_base\n", TEXT_VA + 0x100);
+	fprintf(f, "%016llx D vmemmap_base\n", TEXT_VA + 0x108);
+	/* without CONFIG_X86_5LEVEL there is no such variable */
+	if (fk->levels == 5)
+		fprintf(f, "%016llx D __pgtable_l5_enabled\n", TEXT_VA + 0x110);
+	fprintf(f, "%016llx D init_top_pgt\n", TEXT_VA + TOP_OFF);
+	return fclose(f);
+}
+
+static void test_e2e_kmem(struct kstate *ks, struct fake *fk)
+{
+	const struct kstate_memmap *mm = kstate_memmap(ks);
+	uint64_t pa, v = 0;
+	char buf[17] = "";
+
+	CHECK_EQ(mm->levels, fk->levels);
+	CHECK_EQ(mm->page_offset_base, fk->pob);
+	CHECK_EQ(mm->vmemmap_base, fk->vmb);
+	CHECK_EQ(mm->init_top_pgt, TEXT_VA + TOP_OFF);
+
+	CHECK_EQ(kstate_translate(ks, page_va(fk, PFN_FSDAX), &pa), 0);
+	CHECK_EQ(pa, LEAF2M_PA + 0x10 * fk->l->page_size);
+	CHECK_EQ(kstate_translate(ks, fk->vmb + (4ULL << 30) + 0x123456, &pa), 0);
+	CHECK_EQ(pa, 0x123456);
+	/* second time from the translation cache */
+	CHECK_EQ(kstate_translate(ks, fk->vmb + (4ULL << 30) + 0x654321, &pa), 0);
+	CHECK_EQ(pa, 0x654321);
+
+	/* a read across two 4K pages that are apart physically */
+	CHECK_EQ(kstate_read(ks, fk->vmb + (1ULL << 30) + 4096 - 8, buf, 16), 0);
+	CHECK(!strcmp(buf, "0123456789abcdef"));
+	/* a read straight from a kcore segment (text) */
+	CHECK_EQ(kstate_read_u64(ks, TEXT_VA + 0x108, &v), 0);
+	CHECK_EQ(v, fk->vmb);
+	/* through the 1G leaf into the fake RAM */
+	CHECK_EQ(kstate_read_u64(ks, fk->vmb + (4ULL << 30) + TEXT_PA + 0x100,
+				 &v), 0);
+	CHECK_EQ(v, fk->pob);
+
+	CHECK_EQ(kstate_read(ks, fk->vmb + (1ULL << 30) + 8192, buf, 8), -EFAULT);
+	CHECK(strstr(kstate_errmsg(ks), "not mapped") != NULL);
+	CHECK_EQ(kstate_read(ks, 0x1000, buf, 8), -EFAULT);
+	CHECK(strstr(kstate_errmsg(ks), "not a kernel address") != NULL);
+	CHECK_EQ(kstate_read(ks, ~0ULL - 8, buf, 16), -EINVAL);
+	CHECK(kstate_kptr_ok(ks, fk->pob + 64, 8));
+	CHECK(!kstate_kptr_ok(ks, fk->pob + 4, 8));
+	CHECK(!kstate_kptr_ok(ks, 0x7fffffffe000ULL, 8));
+}
+
+static void test_e2e_page(struct kstate *ks, struct fake *fk)
+{
+	const struct kstate_layout *l = kstate_layout(ks);
+	struct kstate_pfn_range other = { PMEM_PFN + 0x10000, PMEM_PFN + 0x20000 };
+	struct kpage pg;
+	int32_t pins, refs;
+
+	CHECK_EQ(kstate_page_read(ks, PFN_RAM, &pg), 0);
+	CHECK_EQ(pg.addr, page_va(fk, PFN_RAM));
+	CHECK_EQ(pg.refcount, 3);
+	CHECK_EQ(pg.mapcount, 2);
+	CHECK_EQ(pg.mapping_kind, KPAGE_MAP_ANON);
+	CHECK_EQ(pg.mapping, fk->mapping);
+	CHECK_EQ(pg.index, 0x77);
+	CHECK(!pg.tail && !pg.large && !pg.zone_device);	/* decoy */
+	CHECK(kstate_page_test(l, &pg, "PG_uptodate"));
+	CHECK(!kstate_page_test(l, &pg, "PG_locked"));
+
+	CHECK_EQ(kstate_page_read(ks, PFN_FSDAX, &pg), 0);
+	CHECK(pg.zone_device);
+	CHECK_EQ(pg.dev_kind, KPAGE_DEV_FS_DAX);
+	CHECK_EQ(pg.pgmap_type, 3);
+	CHECK_EQ(pg.mapping_kind, KPAGE_MAP_FILE);
+	CHECK_EQ(pg.mapcount, 0);
+	CHECK_EQ(pg.index, 5);
+	kpage_split_refs(pg.refcount, 1, &pins, &refs);
+	CHECK(pins == 1 && refs == 0);
+
+	CHECK_EQ(kstate_page_read(ks, PFN_TAIL, &pg), 0);
+	CHECK(pg.tail && pg.large);
+	CHECK_EQ(pg.head_pfn, PFN_HEAD);
+	CHECK_EQ(pg.head_refcount, 3);
+	CHECK_EQ(pg.order, 9);
+	CHECK(pg.have_pincount);
+	CHECK_EQ(pg.pincount, 2);
+	CHECK_EQ(pg.entire_mapcount, 1);
+	CHECK_EQ(pg.index, 0x203);
+	CHECK_EQ(pg.dev_kind, KPAGE_DEV_GENERIC);
+
+	CHECK_EQ(kstate_page_read(ks, PFN_BADTAIL, &pg), -EIO);
+	CHECK(strstr(kstate_errmsg(ks), "compound_head") != NULL);
+	CHECK(kstate_page_read(ks, 1ULL << 41, &pg) < 0);
+
+	/* with device ranges that exclude it, pgmap is not followed */
+	CHECK_EQ(kstate_set_device_ranges(ks, &other, 1), 0);
+	CHECK_EQ(kstate_page_read(ks, PFN_FSDAX, &pg), 0);
+	CHECK(!pg.zone_device);
+	CHECK_EQ(kstate_set_device_ranges(ks, NULL, 0), 0);
+}
+
+static void test_e2e_rwsem(struct kstate *ks, struct fake *fk)
+{
+	struct krwsem rw;
+
+	CHECK_EQ(kstate_rwsem_read(ks, fk->rw_main, &rw), 0);
+	CHECK(rw.writer_locked && rw.waiters && !rw.handoff);
+	CHECK(rw.owner_ok);
+	CHECK_EQ(rw.owner.pid, 1234);
+	CHECK(!strcmp(rw.owner.comm, "truncate"));
+	CHECK(rw.owner.have_state && rw.owner.state == 2);
+	CHECK_EQ(rw.nr_waiters, 3);
+	CHECK(!rw.waiters_truncated && !rw.wait_list_broken);
+	CHECK_EQ(rw.waiter[0].type, KRWSEM_WAIT_WRITE);
+	CHECK_EQ(rw.waiter[0].task.pid, 1300);
+	CHECK_EQ(rw.waiter[1].type, KRWSEM_WAIT_READ);
+	CHECK(!strcmp(rw.waiter[1].task.comm, "reader-with-a-l"));
+	CHECK_EQ(rw.waiter[2].task_addr, 0);
+	CHECK(!rw.waiter[2].task_ok);
+
+	CHECK_EQ(kstate_rwsem_read(ks, fk->rw_readers, &rw), 0);
+	CHECK(rw.reader_owned && !rw.writer_locked);
+	CHECK_EQ(rw.readers, 2);
+	CHECK_EQ(rw.owner.pid, 1301);
+	CHECK_EQ(rw.nr_waiters, 0);
+
+	CHECK_EQ(kstate_rwsem_read(ks, fk->rw_many, &rw), 0);
+	CHECK_EQ(rw.nr_waiters, KRWSEM_MAX_WAITERS);
+	CHECK(rw.waiters_truncated && !rw.wait_list_broken);
+
+	CHECK_EQ(kstate_rwsem_read(ks, fk->rw_loop, &rw), 0);
+	CHECK_EQ(rw.nr_waiters, 2);
+	CHECK(rw.wait_list_broken);
+
+	CHECK_EQ(kstate_rwsem_read(ks, fk->rw_bad, &rw), 0);
+	CHECK_EQ(rw.nr_waiters, 1);
+	CHECK(rw.wait_list_broken);
+
+	CHECK_EQ(kstate_rwsem_read(ks, 0x1000, &rw), -EFAULT);
+}
+
+static void test_e2e_xarray(struct kstate *ks, struct fake *fk)
+{
+	struct kdax_result r;
+	struct kmapping m;
+	struct kxa_result x;
+
+	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping, 5, &r), 0);
+	CHECK(r.present && !r.dax.locked && !r.dax.pmd);
+	CHECK_EQ(r.pfn, PFN_FSDAX);
+	CHECK_EQ(r.xa.depth, 2);
+	CHECK_EQ(r.xa.first_index, 5);
+	CHECK_EQ(r.xa.order, 0);
+
+	/* inside the PMD entry, reached through a sibling slot */
+	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping, 0x205, &r), 0);
+	CHECK(r.present && r.dax.locked && r.dax.pmd);
+	CHECK_EQ(r.xa.order, 9);
+	CHECK_EQ(r.xa.first_index, 0x200);
+	CHECK_EQ(r.xa.offset, 8);
+	CHECK_EQ(r.xa.node, fk->node_n1);
+	CHECK_EQ(r.dax.pfn, PFN_HEAD);
+	CHECK_EQ(r.pfn, PFN_HEAD + 5);
+
+	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping, 0x1003, &r), 0);
+	CHECK(r.present && r.dax.zero_page);
+	CHECK_EQ(r.pfn, 0);
+
+	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping, 6, &r), 0);
+	CHECK(!r.present);
+	CHECK_EQ(r.xa.entry.kind, KXA_EMPTY);
+	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping, 0x2000, &r), 0);
+	CHECK(!r.present);
+	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping, 1ULL << 20, &r), 0);
+	CHECK(!r.present);
+
+	CHECK_EQ(kstate_xa_load(ks, fk->mapping + kstate_layout(ks)->as_i_pages.off,
+				5, &x), 0);
+	CHECK_EQ(x.entry.kind, KXA_VALUE);
+
+	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping_bad, 0, &r), -EAGAIN);
+	CHECK(strstr(kstate_errmsg(ks), "changed under us") != NULL);
+
+	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping_head, 0, &r), 0);
+	CHECK(r.present);
+	CHECK_EQ(r.pfn, 7);
+	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping_head, 1, &r), 0);
+	CHECK(!r.present);
+
+	CHECK_EQ(kstate_mapping_read(ks, fk->mapping, &m), 0);
+	CHECK_EQ(m.host, fk->inode);
+	CHECK_EQ(m.i_ino, 42);
+	CHECK_EQ(m.nrpages, 7);
+	CHECK_EQ(m.invalidate_lock, fk->mapping + 24);
+	CHECK_EQ(m.i_rwsem, fk->inode + kstate_layout(ks)->inode_i_rwsem.off);
+}
+
+static void test_iomem(void)
+{
+	char path[] = "/tmp/kstate_iomem_XXXXXX";
+	struct kstate_pfn_range r[4];
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	fputs("00000000-00000fff : Reserved\n"
+	      "00100000-7ffdffff : System RAM\n"
+	      "  01000000-01e00816 : Kernel code\n"
+	      "140000000-17fffffff : Persistent Memory\n"
+	      "  140000000-17fffffff : namespace0.0\n"
+	      "180000000-1bfffffff : Persistent Memory (legacy)\n", f);
+	fclose(f);
+	CHECK_EQ(kstate_iomem_pmem_ranges(path, r, 4), 2);
+	CHECK_EQ(r[0].start, 0x140000);
+	CHECK_EQ(r[0].end, 0x180000);
+	CHECK_EQ(r[1].start, 0x180000);
+	CHECK_EQ(r[1].end, 0x1c0000);
+	CHECK_EQ(kstate_iomem_pmem_ranges(path, r, 1), 1);
+	unlink(path);
+}
+
+/* Build a fake kernel laid out from @btf_path's BTF and read it back. */
+static void test_e2e(const char *btf_path, int levels)
+{
+	struct kstate_opts o = { .btf_path = btf_path };
+	struct kstate *bt = open_btf(btf_path), *ks;
+	struct fake fk;
+	char err[256];
+
+	CHECK(bt != NULL);
+	if (!bt)
+		return;
+	CHECK_EQ(fake_build(&fk, kstate_layout(bt), levels), 0);
+	CHECK_EQ(write_kcore(&fk), 0);
+	CHECK_EQ(write_kallsyms(&fk), 0);
+	o.kcore_path = fk.kcore;
+	o.kallsyms_path = fk.kallsyms;
+	ks = kstate_open(&o, err, sizeof(err));
+	if (!ks)
+		printf("  kstate_open(fake kcore): %s\n", err);
+	CHECK(ks != NULL);
+	if (ks) {
+		test_e2e_kmem(ks, &fk);
+		test_e2e_page(ks, &fk);
+		test_e2e_rwsem(ks, &fk);
+		test_e2e_xarray(ks, &fk);
+		kstate_close(ks);
+	}
+	unlink(fk.kcore);
+	unlink(fk.kallsyms);
+	free(fk.p.mem);
+	free(fk.vmm);
+	kstate_close(bt);
+}
+
+static void test_kcore_errors(void)
+{
+	struct kstate_opts o = { .kcore_path = "/nonexistent/kcore",
+				 .kallsyms_path = "/nonexistent/kallsyms" };
+	char err[256] = "";
+
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return;
+	CHECK(kstate_open(&o, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "/nonexistent/kcore") != NULL);
+	o.kcore_path = "/sys/kernel/btf/vmlinux";	/* not an ELF file */
+	CHECK(kstate_open(&o, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "ELF") != NULL);
+}
+
+int main(int argc, char **argv)
+{
+	const char *btf61 = NULL;
+	struct kstate *ks;
+
+	if (argc == 3 && !strcmp(argv[1], "--btf61"))
+		btf61 = argv[2];
+	else if (argc != 1)
+		return fprintf(stderr, "usage: kstate_test [--btf61 VMLINUX]\n"), 2;
+
+	test_rwsem_decode();
+	test_xa_decode();
+	test_dax_decode();
+	test_split_refs();
+	test_pt_walk();
+	test_iomem();
+	test_btf_errors();
+	test_host_btf();
+	test_kcore_errors();
+	if (!access("/sys/kernel/btf/vmlinux", R_OK)) {
+		test_e2e(NULL, 5);
+		test_e2e(NULL, 4);
+	}
+	if (btf61) {
+		ks = open_btf(btf61);
+		CHECK(ks != NULL);
+		if (ks) {
+			test_member_paths(kstate_btf(ks));
+			test_enums(kstate_btf(ks));
+			test_layout_61(kstate_layout(ks));
+			test_against_bpftool(kstate_btf(ks), btf61);
+			kstate_close(ks);
+		}
+		test_e2e(btf61, 5);
+		test_e2e(btf61, 4);
+	} else {
+		printf("SKIP Debian 6.1 BTF (no --btf61)\n");
+	}
+	printf("kstate: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
