@@ -18,7 +18,7 @@
 #define RWSEM_FLAG_WAITERS	(1ULL << 1)
 #define RWSEM_FLAG_HANDOFF	(1ULL << 2)
 #define RWSEM_FLAG_READFAIL	(1ULL << 63)	/* BITS_PER_LONG - 1 */
-#define RWSEM_READER_SHIFT	7
+#define RWSEM_READER_SHIFT	8
 
 /*
  * owner: a writer stores its task_struct; a reader stores its own with
