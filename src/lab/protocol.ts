@@ -26,10 +26,156 @@ export const replyMessage = z.discriminatedUnion('ok', [
   z.object({ ...base, kind: z.literal('reply'), id: z.number(), ok: z.literal(false), error: agentError }),
 ]);
 
-export const agentMessage = z.union([readyMessage, replyMessage]);
+/** An actor's action: "start" when the actor begins the syscall(s), "end" when it returns. */
+export const actionMessage = z.object({
+  ...base,
+  kind: z.literal('action'),
+  /** The id of the host's "act" command. */
+  id: z.number(),
+  actor: z.string(),
+  op: z.string(),
+  phase: z.enum(['start', 'end']),
+  ret: z.number().optional(),
+  errno: z.number().optional(),
+  /** "EOPNOTSUPP", ... */
+  error: z.string().optional(),
+  /** A signal that ended the action (SIGBUS on a touch of a truncated mapping). */
+  signal: z.string().optional(),
+  ms: z.number().optional(),
+  /** Op-specific results: mmap address and length, bytes moved, ring fd... */
+  result: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** A signal an actor received outside an action (the lease-break signal). */
+export const signalMessage = z.object({
+  ...base,
+  kind: z.literal('signal'),
+  actor: z.string(),
+  pid: z.number(),
+  signal: z.string(),
+  /** si_fd for F_SETSIG lease signals. */
+  fd: z.number().optional(),
+});
+
+/** An actor process ended (exit op, killed, crashed). */
+export const actorExitMessage = z.object({
+  ...base,
+  kind: z.literal('actor-exit'),
+  actor: z.string(),
+  pid: z.number(),
+  status: z.number().optional(),
+  signal: z.string().optional(),
+});
+
+export const pageState = z.object({
+  /** Which watched page: file (or "anon") and page index within the actor's mapping. */
+  file: z.string(),
+  index: z.number(),
+  pfn: z.string(),
+  zoneDevice: z.boolean(),
+  /** Raw struct page _refcount. */
+  ref: z.number(),
+  /** The kernel's idle refcount for this page type (fsdax: 1 before v6.15, 0 from v6.15). */
+  idle: z.number(),
+  /** ref - idle. */
+  aboveIdle: z.number(),
+  /** FOLL_PIN pins: (aboveIdle / 1024) for small folios, _pincount for large ones. */
+  pins: z.number(),
+  mapcount: z.number(),
+  flags: z.array(z.string()),
+  /** page->mapping decoded: file name when it is a watched file's, "anon", or null. */
+  mapping: z.string().nullable(),
+  pageIndex: z.number().nullable(),
+  /** DAX entry of this index in the mapping's i_pages. */
+  entry: z.enum(['unlocked', 'locked', 'empty', 'zero', 'none', 'n/a']),
+  pmd: z.boolean().optional(),
+  error: z.string().optional(),
+});
+
+export const rwsemWaiter = z.object({ pid: z.number(), comm: z.string(), type: z.enum(['read', 'write']) });
+
+export const lockState = z.object({
+  file: z.string(),
+  lock: z.enum(['invalidate_lock', 'i_mmap_rwsem', 'i_rwsem']),
+  addr: z.string(),
+  state: z.enum(['free', 'read', 'write']),
+  readers: z.number(),
+  owner: z.object({ pid: z.number(), comm: z.string() }).nullable(),
+  waiters: z.array(rwsemWaiter),
+  handoff: z.boolean(),
+  error: z.string().optional(),
+});
+
+export const actorState = z.object({
+  name: z.string(),
+  pid: z.number(),
+  state: z.string(),
+  wchan: z.string(),
+  /** Since when the task has been continuously in S or D, as seen by the sampler. */
+  blockedMs: z.number(),
+  stack: z.array(z.string()),
+});
+
+export const leaseState = z.object({
+  file: z.string(),
+  type: z.string(),
+  /** ACTIVE, BREAKING, BREAKER ... as /proc/locks says it. */
+  state: z.string(),
+  pid: z.number(),
+  /** Milliseconds left before the kernel times a breaking lease out (fs.lease-break-time). */
+  breakLeftMs: z.number().nullable(),
+  raw: z.string(),
+});
+
+export const snapshotMessage = z.object({
+  ...base,
+  kind: z.literal('snapshot'),
+  seq: z.number(),
+  pages: z.array(pageState),
+  locks: z.array(lockState),
+  actors: z.array(actorState),
+  leases: z.array(leaseState),
+  vmstat: z.record(z.string(), z.number()),
+  /** Counts of what the agent had to drop since it started: never silent. */
+  dropped: z.object({ events: z.number(), snapshots: z.number() }),
+  /** How long the sampler took for this snapshot (microseconds). */
+  costUs: z.number().optional(),
+});
+
+export const eventMessage = z.object({
+  ...base,
+  kind: z.literal('event'),
+  /** fs_dax, filelock, lock, kprobe, vmstat */
+  src: z.string(),
+  name: z.string(),
+  pid: z.number().optional(),
+  comm: z.string().optional(),
+  fields: z.record(z.string(), z.union([z.string(), z.number()])),
+  /** For lock contention: the watched lock the address belongs to, e.g. "invalidate_lock of victim". */
+  lock: z.string().optional(),
+});
+
+export const agentMessage = z.union([
+  readyMessage,
+  replyMessage,
+  actionMessage,
+  signalMessage,
+  actorExitMessage,
+  snapshotMessage,
+  eventMessage,
+]);
 
 export type ReadyMessage = z.infer<typeof readyMessage>;
 export type ReplyMessage = z.infer<typeof replyMessage>;
+export type ActionMessage = z.infer<typeof actionMessage>;
+export type SignalMessage = z.infer<typeof signalMessage>;
+export type ActorExitMessage = z.infer<typeof actorExitMessage>;
+export type SnapshotMessage = z.infer<typeof snapshotMessage>;
+export type EventMessage = z.infer<typeof eventMessage>;
+export type PageState = z.infer<typeof pageState>;
+export type LockState = z.infer<typeof lockState>;
+export type ActorState = z.infer<typeof actorState>;
+export type LeaseState = z.infer<typeof leaseState>;
 export type AgentMessage = z.infer<typeof agentMessage>;
 
 /** What the agent answers to "setup": the lab as the guest sees it. */
@@ -70,8 +216,38 @@ export type SetupCommand = {
   sysctls: Record<string, string>;
 };
 
+/**
+ * Actions an actor can run (src/vm/guest/actors.c). Sizes in bytes, offsets in bytes,
+ * pages as indices into the actor's current mapping.
+ */
+export type ActorOp =
+  | { op: 'open'; path: string; create?: boolean; size?: number; direct?: boolean; readonly?: boolean }
+  | { op: 'close' }
+  | { op: 'mmap'; length: number; offset?: number; flags: string[]; prot?: string[]; anonymous?: boolean }
+  | { op: 'munmap' }
+  | { op: 'touch'; pages: number[]; write: boolean }
+  | { op: 'vmsplice'; pages: number[] }
+  | { op: 'drain' }
+  | { op: 'io_uring_register'; pages: number[] }
+  | { op: 'io_uring_unregister' }
+  | { op: 'odirect'; device: string; pages: number[]; write: boolean }
+  | { op: 'ftruncate'; size: number }
+  | { op: 'truncate'; path: string; size: number }
+  | { op: 'fallocate'; mode: 'punch' | 'zero' | 'collapse' | 'allocate'; offset: number; length: number }
+  | { op: 'write'; offset: number; length: number; byte?: number }
+  | { op: 'read'; offset: number; length: number }
+  | { op: 'lease'; type: 'read' | 'write' | 'unlock'; signal?: string }
+  | { op: 'sleep'; ms: number }
+  | { op: 'exit'; status?: number };
+
 export type HostCommand =
   | SetupCommand
+  | { cmd: 'actor-start'; actor: string }
+  | { cmd: 'actor-kill'; actor: string; signal?: string }
+  | ({ cmd: 'act'; actor: string } & ActorOp)
+  | { cmd: 'watch-pages'; actor: string; pages: number[]; label?: string }
+  | { cmd: 'observe'; hz: number }
+  | { cmd: 'trace'; events: string[]; kprobes?: string[] }
   | { cmd: 'exec'; argv: string[]; timeoutMs?: number }
   | { cmd: 'ping' }
   | { cmd: 'ready' }

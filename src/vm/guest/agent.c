@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,11 +97,69 @@ static void cmd_poweroff(int id)
 	reboot(RB_POWER_OFF);
 }
 
+#define MAX_WATCHED_FDS 64
+#define MAX_COMMANDS 32
+#define MAX_TICKS 8
+
+static struct {
+	int fd;
+	short events;
+	fd_handler handler;
+	void *ctx;
+} watched[MAX_WATCHED_FDS];
+static int nr_watched;
+
+static struct {
+	const char *name;
+	cmd_handler handler;
+} commands[MAX_COMMANDS];
+static int nr_commands;
+
+static tick_handler ticks[MAX_TICKS];
+static int nr_ticks;
+
+int agent_watch_fd(int fd, short events, fd_handler handler, void *ctx)
+{
+	if (nr_watched == MAX_WATCHED_FDS)
+		return -1;
+	watched[nr_watched].fd = fd;
+	watched[nr_watched].events = events;
+	watched[nr_watched].handler = handler;
+	watched[nr_watched].ctx = ctx;
+	nr_watched++;
+	return 0;
+}
+
+void agent_unwatch_fd(int fd)
+{
+	for (int i = 0; i < nr_watched; i++) {
+		if (watched[i].fd != fd)
+			continue;
+		watched[i] = watched[--nr_watched];
+		return;
+	}
+}
+
+void agent_register_cmd(const char *name, cmd_handler handler)
+{
+	if (nr_commands < MAX_COMMANDS) {
+		commands[nr_commands].name = name;
+		commands[nr_commands].handler = handler;
+		nr_commands++;
+	}
+}
+
+void agent_register_tick(tick_handler handler)
+{
+	if (nr_ticks < MAX_TICKS)
+		ticks[nr_ticks++] = handler;
+}
+
 static void dispatch(const char *line)
 {
 	struct json_object *req = json_tokener_parse(line), *v;
 	const char *cmd;
-	int id;
+	int id, i;
 
 	if (!req || !json_object_is_type(req, json_type_object)) {
 		send_error(-1, "protocol", "not a JSON object", line);
@@ -108,20 +167,67 @@ static void dispatch(const char *line)
 	}
 	id = json_object_object_get_ex(req, "id", &v) ? json_object_get_int(v) : -1;
 	cmd = json_object_object_get_ex(req, "cmd", &v) ? json_object_get_string(v) : "";
-	if (!strcmp(cmd, "setup"))
-		cmd_setup(id, req);
-	else if (!strcmp(cmd, "exec"))
-		cmd_exec(id, req);
-	else if (!strcmp(cmd, "ping"))
-		send_reply(id, NULL);
-	else if (!strcmp(cmd, "ready"))
-		send_ready();
-	else if (!strcmp(cmd, "poweroff"))
-		cmd_poweroff(id);
-	else
+	for (i = 0; i < nr_commands; i++) {
+		if (!strcmp(cmd, commands[i].name)) {
+			commands[i].handler(id, req);
+			break;
+		}
+	}
+	if (i == nr_commands)
 		send_error(id, "protocol", "unknown command", cmd);
 out:
 	json_object_put(req);
+}
+
+static char line_buf[LINE_MAX_BYTES];
+static size_t line_used;
+
+static void on_channel(int fd, short revents, void *ctx)
+{
+	char *nl;
+	ssize_t n;
+
+	(void)ctx;
+	if (revents & POLLHUP) {
+		/* No host connected: wait for one instead of spinning. */
+		usleep(100 * 1000);
+		return;
+	}
+	n = read(fd, line_buf + line_used, sizeof(line_buf) - 1 - line_used);
+	if (n <= 0)
+		return;
+	line_used += n;
+	line_buf[line_used] = '\0';
+	while ((nl = memchr(line_buf, '\n', line_used))) {
+		*nl = '\0';
+		if (nl > line_buf)
+			dispatch(line_buf);
+		line_used -= nl + 1 - line_buf;
+		memmove(line_buf, nl + 1, line_used);
+	}
+	if (line_used == sizeof(line_buf) - 1) {
+		send_error(-1, "protocol", "command line longer than 1 MiB dropped", NULL);
+		line_used = 0;
+	}
+}
+
+static void cmd_ping(int id, struct json_object *req)
+{
+	(void)req;
+	send_reply(id, NULL);
+}
+
+static void cmd_ready(int id, struct json_object *req)
+{
+	(void)id;
+	(void)req;
+	send_ready();
+}
+
+static void cmd_poweroff_req(int id, struct json_object *req)
+{
+	(void)req;
+	cmd_poweroff(id);
 }
 
 static void parse_args(int argc, char **argv)
@@ -136,45 +242,41 @@ static void parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	static char buf[LINE_MAX_BYTES];
-	size_t used = 0;
 	int fd;
 
 	parse_args(argc, argv);
+	signal(SIGPIPE, SIG_IGN);
 	fd = channel_open();
 	if (fd < 0)
 		return 1;
+	agent_register_cmd("setup", cmd_setup);
+	agent_register_cmd("exec", cmd_exec);
+	agent_register_cmd("ping", cmd_ping);
+	agent_register_cmd("ready", cmd_ready);
+	agent_register_cmd("poweroff", cmd_poweroff_req);
+	agent_watch_fd(fd, POLLIN, on_channel, NULL);
+	/* Module init calls go here. */
 	send_ready();
 	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		char *nl;
-		ssize_t n;
+		struct pollfd pfds[MAX_WATCHED_FDS];
+		int n = nr_watched;
 
-		if (poll(&pfd, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		for (int i = 0; i < n; i++)
+			pfds[i] = (struct pollfd){ .fd = watched[i].fd, .events = watched[i].events };
+		if (poll(pfds, n, nr_ticks ? 10 : -1) < 0 && errno != EINTR)
 			return 1;
+		for (int i = 0; i < n; i++) {
+			if (!pfds[i].revents)
+				continue;
+			/* A handler may unwatch fds: look the entry up again by fd. */
+			for (int j = 0; j < nr_watched; j++) {
+				if (watched[j].fd == pfds[i].fd) {
+					watched[j].handler(pfds[i].fd, pfds[i].revents, watched[j].ctx);
+					break;
+				}
+			}
 		}
-		if (pfd.revents & POLLHUP) {
-			/* No host connected: wait for one instead of spinning. */
-			usleep(100 * 1000);
-			continue;
-		}
-		n = read(fd, buf + used, sizeof(buf) - 1 - used);
-		if (n <= 0)
-			continue;
-		used += n;
-		buf[used] = '\0';
-		while ((nl = memchr(buf, '\n', used))) {
-			*nl = '\0';
-			if (nl > buf)
-				dispatch(buf);
-			used -= nl + 1 - buf;
-			memmove(buf, nl + 1, used);
-		}
-		if (used == sizeof(buf) - 1) {
-			send_error(-1, "protocol", "command line longer than 1 MiB dropped", NULL);
-			used = 0;
-		}
+		for (int i = 0; i < nr_ticks; i++)
+			ticks[i](mono_now());
 	}
 }

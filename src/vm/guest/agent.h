@@ -36,6 +36,19 @@ void run_result_free(struct run_result *res);
 struct json_object *lab_setup(struct json_object *req, char *err, size_t errlen,
 			      const char **stage, char **output);
 
+/*
+ * agent.c: the main loop. Modules register the fds they want polled and the
+ * commands they serve; each module has one init function called from main().
+ */
+typedef void (*fd_handler)(int fd, short revents, void *ctx);
+typedef void (*cmd_handler)(int id, struct json_object *req);
+int agent_watch_fd(int fd, short events, fd_handler handler, void *ctx);
+void agent_unwatch_fd(int fd);
+void agent_register_cmd(const char *name, cmd_handler handler);
+/* Called from the main loop about every 10 ms and after every poll wake-up. */
+typedef void (*tick_handler)(double now);
+void agent_register_tick(tick_handler handler);
+
 /* util */
 char *read_text(const char *path, size_t max);
 int write_text(const char *path, const char *text);
