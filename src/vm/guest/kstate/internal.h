@@ -42,6 +42,7 @@ struct kstate {
 	struct kstate_memmap mm;
 	uint64_t top_pa;		/* physical address of init_top_pgt */
 
+	struct kstate_stats stats;
 	struct ktlb_entry tlb[KSTATE_TLB_SIZE];
 	unsigned int tlb_next;
 

@@ -124,7 +124,10 @@ static int seg_read(struct kstate *ks, const struct kcore_seg *s, uint64_t va,
 		    void *buf, size_t len)
 {
 	off_t off = s->offset + (va - s->vaddr);
-	ssize_t n = pread(ks->kcore_fd, buf, len, off);
+	ssize_t n;
+
+	ks->stats.preads++;
+	n = pread(ks->kcore_fd, buf, len, off);
 
 	if (n == (ssize_t)len)
 		return 0;
@@ -352,6 +355,11 @@ void kmem_close(struct kstate *ks)
 	ks->have_mem = false;
 }
 
+void kstate_get_stats(const struct kstate *ks, struct kstate_stats *st)
+{
+	*st = ks->stats;
+}
+
 const struct kstate_memmap *kstate_memmap(const struct kstate *ks)
 {
 	return &ks->mm;
@@ -415,10 +423,13 @@ int kstate_translate(struct kstate *ks, uint64_t va, uint64_t *pa)
 	struct ktlb_entry *t;
 	int ret;
 
-	if (tlb_lookup(ks, va, pa))
+	if (tlb_lookup(ks, va, pa)) {
+		ks->stats.tlb_hits++;
 		return 0;
+	}
 	if (!ks->have_mem)
 		return kstate_fail(ks, -ENOTSUP, "no page tables to walk");
+	ks->stats.walks++;
 	ret = kpt_walk(ks->top_pa, ks->mm.levels, va, pt_read, ks, &res);
 	if (ret == -EFAULT || ret == -EINVAL)
 		return kstate_fail(ks, ret, "%#" PRIx64 " is not mapped", va);
@@ -458,6 +469,7 @@ int kstate_read(struct kstate *ks, uint64_t va, void *buf, size_t len)
 {
 	struct kcore_seg *s;
 
+	ks->stats.reads++;
 	if (!ks->have_mem)
 		return kstate_fail(ks, -ENOTSUP, "opened without memory access");
 	if (len > KMEM_MAX_READ || va + len < va)

@@ -155,6 +155,15 @@ int kstate_read_u64(struct kstate *ks, uint64_t va, uint64_t *val);
 int kstate_translate(struct kstate *ks, uint64_t va, uint64_t *pa);
 /* Forget cached translations (after memory hotplug / namespace changes). */
 void kstate_flush_cache(struct kstate *ks);
+/* Counters, to see what a sample costs. */
+struct kstate_stats {
+	uint64_t reads;		/* kstate_read() calls */
+	uint64_t preads;	/* preads of /proc/kcore */
+	uint64_t walks;		/* page-table walks */
+	uint64_t tlb_hits;	/* translations served from the cache */
+};
+
+void kstate_get_stats(const struct kstate *ks, struct kstate_stats *st);
 /* Look one symbol up in kallsyms (slow: reads the whole file). */
 int kstate_symbol(struct kstate *ks, const char *name, uint64_t *addr);
 /* Is @va a plausible kernel pointer (canonical, upper half, aligned)? */

@@ -421,6 +421,18 @@ static void test_layout_61(const struct kstate_layout *l)
 	CHECK(!strcmp(buf, "lock"));
 }
 
+static void test_bitfield_61(const struct btf *btf)
+{
+	struct kfield f;
+
+	/* bpftool: 'in_iowait' bits_offset=18755 bitfield_size=1 */
+	CHECK_EQ(kbtf_member(btf, "task_struct.in_iowait", &f), 0);
+	CHECK_EQ(f.off, 18755 / 8);
+	CHECK_EQ(f.bit_off, 3);
+	CHECK_EQ(f.bit_size, 1);
+	CHECK_EQ(f.size, 4);
+}
+
 static struct kstate *open_btf(const char *path)
 {
 	struct kstate_opts o = { .btf_path = path, .btf_only = true };
@@ -453,6 +465,7 @@ static const struct raw_member raw_members[] = {
 	{ "task_struct.comm", true },
 	{ "task_struct.__state", true },
 	{ "task_struct.sched_reset_on_fork", true },
+	{ "task_struct.in_iowait", true },	/* bitfield, bit 3 on 6.1 */
 	{ "dev_pagemap.type", true },
 	{ "dev_pagemap.nr_range", true },
 	{ "address_space.host", true },
@@ -989,6 +1002,7 @@ static int write_kallsyms(struct fake *fk)
 static void test_e2e_kmem(struct kstate *ks, struct fake *fk)
 {
 	const struct kstate_memmap *mm = kstate_memmap(ks);
+	struct kstate_stats st0, st1;
 	uint64_t pa, v = 0;
 	char buf[17] = "";
 
@@ -997,8 +1011,17 @@ static void test_e2e_kmem(struct kstate *ks, struct fake *fk)
 	CHECK_EQ(mm->vmemmap_base, fk->vmb);
 	CHECK_EQ(mm->init_top_pgt, TEXT_VA + TOP_OFF);
 
+	kstate_get_stats(ks, &st0);
 	CHECK_EQ(kstate_translate(ks, page_va(fk, PFN_FSDAX), &pa), 0);
 	CHECK_EQ(pa, LEAF2M_PA + 0x10 * fk->l->page_size);
+	/* the same 2M leaf again: no second walk */
+	CHECK_EQ(kstate_translate(ks, page_va(fk, PFN_FSDAX + 100), &pa), 0);
+	CHECK_EQ(pa, LEAF2M_PA + (0x10 + 100) * fk->l->page_size);
+	kstate_get_stats(ks, &st1);
+	CHECK_EQ(st1.walks - st0.walks, 1);
+	CHECK_EQ(st1.tlb_hits - st0.tlb_hits, 1);
+	/* a 2M leaf: one entry per level down to the PMD */
+	CHECK_EQ(st1.preads - st0.preads, fk->levels - 1);
 	CHECK_EQ(kstate_translate(ks, fk->vmb + (4ULL << 30) + 0x123456, &pa), 0);
 	CHECK_EQ(pa, 0x123456);
 	/* second time from the translation cache */
@@ -1129,15 +1152,19 @@ static void test_e2e_xarray(struct kstate *ks, struct fake *fk)
 	CHECK_EQ(r.xa.first_index, 5);
 	CHECK_EQ(r.xa.order, 0);
 
-	/* inside the PMD entry, reached through a sibling slot */
+	/* the PMD entry's own slot */
 	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping, 0x205, &r), 0);
+	CHECK(r.present && r.dax.pmd);
+	CHECK_EQ(r.pfn, PFN_HEAD + 5);
+	/* inside the PMD entry, reached through a sibling slot (13) */
+	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping, 0x345, &r), 0);
 	CHECK(r.present && r.dax.locked && r.dax.pmd);
 	CHECK_EQ(r.xa.order, 9);
 	CHECK_EQ(r.xa.first_index, 0x200);
 	CHECK_EQ(r.xa.offset, 8);
 	CHECK_EQ(r.xa.node, fk->node_n1);
 	CHECK_EQ(r.dax.pfn, PFN_HEAD);
-	CHECK_EQ(r.pfn, PFN_HEAD + 5);
+	CHECK_EQ(r.pfn, PFN_HEAD + 0x145);
 
 	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping, 0x1003, &r), 0);
 	CHECK(r.present && r.dax.zero_page);
@@ -1274,6 +1301,7 @@ int main(int argc, char **argv)
 			test_member_paths(kstate_btf(ks));
 			test_enums(kstate_btf(ks));
 			test_layout_61(kstate_layout(ks));
+			test_bitfield_61(kstate_btf(ks));
 			test_against_bpftool(kstate_btf(ks), btf61);
 			kstate_close(ks);
 		}
