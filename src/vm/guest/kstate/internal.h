@@ -12,6 +12,8 @@
 #define KSTATE_ERRLEN		256
 #define KSTATE_MAX_DEVRANGES	16
 #define KSTATE_TLB_SIZE		32
+#define KSTATE_PGMAP_CACHE	8
+#define KSTATE_PGMAP_RANGES	16
 
 struct kcore_seg {
 	uint64_t vaddr;
@@ -25,6 +27,15 @@ struct ktlb_entry {
 	uint64_t va;
 	uint64_t size;
 	uint64_t pa;
+};
+
+/* A dev_pagemap that passed validation; ranges are physical, inclusive. */
+struct kpgmap_entry {
+	uint64_t addr;		/* 0: unused */
+	int64_t type;
+	unsigned int nr_range;
+	uint64_t start[KSTATE_PGMAP_RANGES];
+	uint64_t end[KSTATE_PGMAP_RANGES];
 };
 
 struct kstate {
@@ -45,6 +56,9 @@ struct kstate {
 	struct kstate_stats stats;
 	struct ktlb_entry tlb[KSTATE_TLB_SIZE];
 	unsigned int tlb_next;
+
+	struct kpgmap_entry pgmap[KSTATE_PGMAP_CACHE];
+	unsigned int pgmap_next;
 
 	struct kstate_pfn_range dev[KSTATE_MAX_DEVRANGES];
 	unsigned int nr_dev;

@@ -400,6 +400,8 @@ void kstate_flush_cache(struct kstate *ks)
 {
 	memset(ks->tlb, 0, sizeof(ks->tlb));
 	ks->tlb_next = 0;
+	memset(ks->pgmap, 0, sizeof(ks->pgmap));
+	ks->pgmap_next = 0;
 }
 
 static bool tlb_lookup(struct kstate *ks, uint64_t va, uint64_t *pa)

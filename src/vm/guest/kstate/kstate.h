@@ -153,7 +153,10 @@ int kstate_read(struct kstate *ks, uint64_t va, void *buf, size_t len);
 int kstate_read_u64(struct kstate *ks, uint64_t va, uint64_t *val);
 /* VA -> physical address by page-table walk (cached). */
 int kstate_translate(struct kstate *ks, uint64_t va, uint64_t *pa);
-/* Forget cached translations (after memory hotplug / namespace changes). */
+/*
+ * Forget cached translations and validated dev_pagemaps (after memory
+ * hotplug, or after destroying or reconfiguring a namespace).
+ */
 void kstate_flush_cache(struct kstate *ks);
 /* Counters, to see what a sample costs. */
 struct kstate_stats {

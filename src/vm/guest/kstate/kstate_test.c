@@ -1053,6 +1053,7 @@ static void test_e2e_page(struct kstate *ks, struct fake *fk)
 {
 	const struct kstate_layout *l = kstate_layout(ks);
 	struct kstate_pfn_range other = { PMEM_PFN + 0x10000, PMEM_PFN + 0x20000 };
+	struct kstate_stats st0, st1;
 	struct kpage pg;
 	int32_t pins, refs;
 
@@ -1076,6 +1077,19 @@ static void test_e2e_page(struct kstate *ks, struct fake *fk)
 	CHECK_EQ(pg.index, 5);
 	kpage_split_refs(pg.refcount, 1, &pins, &refs);
 	CHECK(pins == 1 && refs == 0);
+	/* the validated dev_pagemap is cached: one read for the next page */
+	kstate_get_stats(ks, &st0);
+	CHECK_EQ(kstate_page_read(ks, PFN_FSDAX, &pg), 0);
+	CHECK(pg.zone_device);
+	kstate_get_stats(ks, &st1);
+	CHECK_EQ(st1.preads - st0.preads, 1);
+	/* the decoy never is */
+	CHECK_EQ(kstate_page_read(ks, PFN_RAM, &pg), 0);
+	kstate_get_stats(ks, &st0);
+	CHECK_EQ(kstate_page_read(ks, PFN_RAM, &pg), 0);
+	kstate_get_stats(ks, &st1);
+	CHECK(!pg.zone_device);
+	CHECK(st1.preads - st0.preads > 1);
 
 	CHECK_EQ(kstate_page_read(ks, PFN_TAIL, &pg), 0);
 	CHECK(pg.tail && pg.large);
@@ -1093,6 +1107,7 @@ static void test_e2e_page(struct kstate *ks, struct fake *fk)
 	CHECK(kstate_page_read(ks, 1ULL << 41, &pg) < 0);
 
 	/* with device ranges that exclude it, pgmap is not followed */
+	kstate_flush_cache(ks);
 	CHECK_EQ(kstate_set_device_ranges(ks, &other, 1), 0);
 	CHECK_EQ(kstate_page_read(ks, PFN_FSDAX, &pg), 0);
 	CHECK(!pg.zone_device);

@@ -28,7 +28,6 @@
 #define KSTATE_MAX_PFN		(1ULL << 40)
 /* MAX_ORDER and PUD_ORDER are far below this; it only bounds the hunt */
 #define KSTATE_MAX_FOLIO_ORDER	18
-#define KSTATE_MAX_PGMAP_RANGES	16
 #define KSTATE_BUF		512
 
 /* -------------------------------------------------------- page flags */
@@ -160,52 +159,88 @@ static enum kpage_dev_kind dev_kind(const struct kstate_layout *l, int64_t t)
 	return KPAGE_DEV_NONE;
 }
 
-/* Does range @i of the dev_pagemap at @pgmap hold physical address @pa? */
-static bool pgmap_range_has(struct kstate *ks, uint64_t pgmap, unsigned int i,
-			    uint64_t pa)
+/* Read range @i of the dev_pagemap at @pgmap; false if implausible. */
+static bool pgmap_range(struct kstate *ks, uint64_t pgmap, unsigned int i,
+			uint64_t *start, uint64_t *end)
 {
 	const struct kstate_layout *l = &ks->l;
 	uint64_t base = pgmap + (uint64_t)i * l->range_size;
-	uint64_t start, end;
 
-	if (kstate_read_field(ks, base, &l->pgmap_range_start, &start) ||
-	    kstate_read_field(ks, base, &l->pgmap_range_end, &end))
+	if (kstate_read_field(ks, base, &l->pgmap_range_start, start) ||
+	    kstate_read_field(ks, base, &l->pgmap_range_end, end))
 		return false;
 	/* struct range: end is inclusive; both ends page aligned */
-	if ((start & 4095) || ((end + 1) & 4095) || end < start)
-		return false;
-	return pa >= start && pa <= end;
+	return !(*start & 4095) && !((*end + 1) & 4095) && *end >= *start;
+}
+
+static struct kpgmap_entry *pgmap_cached(struct kstate *ks, uint64_t pgmap)
+{
+	unsigned int i;
+
+	for (i = 0; i < KSTATE_PGMAP_CACHE; i++)
+		if (ks->pgmap[i].addr == pgmap)
+			return &ks->pgmap[i];
+	return NULL;
+}
+
+/*
+ * Read and check the dev_pagemap at @pgmap: a known memory_type and
+ * plausible ranges.  Only then is it cached (if its ranges fit).
+ */
+static struct kpgmap_entry *pgmap_load(struct kstate *ks, uint64_t pgmap,
+				       struct kpgmap_entry *e)
+{
+	const struct kstate_layout *l = &ks->l;
+	int64_t nr;
+	unsigned int i;
+
+	memset(e, 0, sizeof(*e));
+	if (!kstate_kptr_ok(ks, pgmap, 8) ||
+	    kstate_read_sfield(ks, pgmap, &l->pgmap_type, &e->type) ||
+	    kstate_read_sfield(ks, pgmap, &l->pgmap_nr_range, &nr))
+		return NULL;
+	if (dev_kind(l, e->type) == KPAGE_DEV_NONE || nr < 1 ||
+	    nr > KSTATE_PGMAP_RANGES)
+		return NULL;
+	e->nr_range = nr;
+	for (i = 0; i < e->nr_range; i++)
+		if (!pgmap_range(ks, pgmap, i, &e->start[i], &e->end[i]))
+			return NULL;
+	e->addr = pgmap;
+	return e;
 }
 
 /*
  * page->pgmap shares its word with lru.next, so for an ordinary page it
  * points at some list.  Trust it only if it reads back as a dev_pagemap
- * of a known type whose ranges contain this very pfn.
+ * of a known type one of whose ranges contains this very pfn.
  */
 static void probe_pgmap(struct kstate *ks, uint64_t pfn, uint64_t pgmap,
 			struct kpage *pg)
 {
-	const struct kstate_layout *l = &ks->l;
-	int64_t type, nr;
+	struct kpgmap_entry tmp, *e;
+	uint64_t pa = pfn << 12;
 	unsigned int i;
 
 	if (ks->nr_dev && !pfn_in_device_ranges(ks, pfn))
 		return;
-	if (!kstate_kptr_ok(ks, pgmap, 8))
+	e = pgmap_cached(ks, pgmap);
+	if (!e)
+		e = pgmap_load(ks, pgmap, &tmp);
+	if (!e)
 		return;
-	if (kstate_read_sfield(ks, pgmap, &l->pgmap_type, &type) ||
-	    kstate_read_sfield(ks, pgmap, &l->pgmap_nr_range, &nr))
-		return;
-	if (dev_kind(l, type) == KPAGE_DEV_NONE || nr < 1 ||
-	    nr > KSTATE_MAX_PGMAP_RANGES)
-		return;
-	for (i = 0; i < nr; i++) {
-		if (!pgmap_range_has(ks, pgmap, i, pfn << 12))
+	for (i = 0; i < e->nr_range; i++) {
+		if (pa < e->start[i] || pa > e->end[i])
 			continue;
+		if (e == &tmp) {
+			/* proven now: keep it */
+			e = &ks->pgmap[ks->pgmap_next++ % KSTATE_PGMAP_CACHE];
+			*e = tmp;
+		}
 		pg->zone_device = true;
-		pg->dev_kind = dev_kind(l, type);
+		pg->dev_kind = dev_kind(&ks->l, e->type);
 		pg->pgmap = pgmap;
-		pg->pgmap_type = type;
+		pg->pgmap_type = e->type;
 		return;
 	}
 }

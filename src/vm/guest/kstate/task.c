@@ -9,17 +9,50 @@
 /* PID_MAX_LIMIT on 64-bit, include/linux/threads.h */
 #define KSTATE_PID_MAX	(4 * 1024 * 1024)
 
+/* The span of task_struct holding the wanted members, one read. */
+#define TASK_SPAN_MAX	4096
+
+static void task_span(const struct kstate_layout *l, uint32_t *lo,
+		      uint32_t *hi)
+{
+	const struct kfield *f[] = {
+		&l->task_pid, &l->task_tgid, &l->task_comm, &l->task_state,
+	};
+	unsigned int i;
+
+	*lo = UINT32_MAX;
+	*hi = 0;
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (!f[i]->found)
+			continue;
+		if (f[i]->off < *lo)
+			*lo = f[i]->off;
+		if (f[i]->off + f[i]->size > *hi)
+			*hi = f[i]->off + f[i]->size;
+	}
+}
+
+/* @f as seen from a buffer that starts at member offset @lo */
+static struct kfield from(const struct kfield *f, uint32_t lo)
+{
+	struct kfield r = *f;
+
+	r.off -= lo;
+	return r;
+}
+
 /*
- * task_struct is several KiB and four members are wanted, so they are
- * read one by one.  The pointer may be stale (a waiter that just left, a
- * reader-owner hint): pid/tgid outside their range reject it.
+ * The pointer may be stale (a waiter that just left, a reader-owner
+ * hint): pid/tgid outside their range reject it.
  */
 int kstate_task_read(struct kstate *ks, uint64_t addr, struct ktask *t)
 {
 	const struct kstate_layout *l = &ks->l;
 	size_t comm_len = l->task_comm.size;
+	uint8_t buf[TASK_SPAN_MAX];
+	struct kfield f;
+	uint32_t lo, hi;
 	int64_t pid, tgid;
-	uint64_t state;
 	int ret;
 
 	memset(t, 0, sizeof(*t));
@@ -27,11 +60,16 @@ int kstate_task_read(struct kstate *ks, uint64_t addr, struct ktask *t)
 	if (!kstate_kptr_ok(ks, addr, 8))
 		return kstate_fail(ks, -EFAULT, "bad task pointer %#" PRIx64,
 				   addr);
-	ret = kstate_read_sfield(ks, addr, &l->task_pid, &pid);
-	if (!ret)
-		ret = kstate_read_sfield(ks, addr, &l->task_tgid, &tgid);
+	task_span(l, &lo, &hi);
+	if (hi - lo > sizeof(buf))
+		return kstate_fail(ks, -EINVAL, "task_struct members too far apart");
+	ret = kstate_read(ks, addr + lo, buf, hi - lo);
 	if (ret)
 		return ret;
+	f = from(&l->task_pid, lo);
+	pid = kf_s64(buf, &f);
+	f = from(&l->task_tgid, lo);
+	tgid = kf_s64(buf, &f);
 	if (pid < 0 || pid > KSTATE_PID_MAX || tgid < 0 || tgid > KSTATE_PID_MAX)
 		return kstate_fail(ks, -EIO, "task %#" PRIx64
 				   " has pid %" PRId64 " tgid %" PRId64
@@ -40,13 +78,11 @@ int kstate_task_read(struct kstate *ks, uint64_t addr, struct ktask *t)
 	t->tgid = tgid;
 	if (comm_len > KSTATE_COMM_LEN)
 		comm_len = KSTATE_COMM_LEN;
-	ret = kstate_read(ks, addr + l->task_comm.off, t->comm, comm_len);
-	if (ret)
-		return ret;
+	memcpy(t->comm, buf + l->task_comm.off - lo, comm_len);
 	t->comm[comm_len] = '\0';
-	if (l->task_state.found &&
-	    !kstate_read_field(ks, addr, &l->task_state, &state)) {
-		t->state = state;
+	if (l->task_state.found) {
+		f = from(&l->task_state, lo);
+		t->state = kf_u64(buf, &f);
 		t->have_state = true;
 	}
 	return 0;
