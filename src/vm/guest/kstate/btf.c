@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * BTF lookups: struct member offsets by dotted path, struct sizes and enum
  * values.  Slow (linear scans), so the readers call them once, through

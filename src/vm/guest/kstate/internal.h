@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /* kstate internals shared by the .c files; not part of the API. */
 #ifndef KSTATE_INTERNAL_H
 #define KSTATE_INTERNAL_H

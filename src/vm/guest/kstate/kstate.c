@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /* The kstate context: BTF, resolved layout, memory access, errors. */
 #include <errno.h>
 #include <stdarg.h>

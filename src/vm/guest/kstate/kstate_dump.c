@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * kstate_dump: print one piece of kernel state, for debugging in the guest.
  *

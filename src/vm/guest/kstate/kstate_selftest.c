@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * kstate_selftest: check the library against a live kernel, inside the
  * guest, as root, on a directory mounted with -o dax (xfs):

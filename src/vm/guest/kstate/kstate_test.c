@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * kstate unit tests, run on the build host:
  *  - pure decoders: rwsem count/owner, xarray entries, DAX entries, page
@@ -221,7 +221,8 @@ static void map(struct phys *p, uint64_t top, int levels, uint64_t va,
 	int level;
 
 	for (level = levels; level > leaf; level--) {
-		uint64_t *e = pte_at(p, table + ((va >> (12 + 9 * (level - 1))) & 511) * 8);
+		uint64_t idx = (va >> (12 + 9 * (level - 1))) & 511;
+		uint64_t *e = pte_at(p, table + idx * 8);
 
 		if (!(*e & 1))
 			*e = alloc_table(p) | PT_P | PT_NX;
@@ -713,13 +714,18 @@ static void fake_rwsems(struct fake *fk)
 	fk->t_writer = mk_task(fk, 1234, "truncate");
 	fk->t_w2 = mk_task(fk, 1300, "fsx");
 	fk->t_r1 = mk_task(fk, 1301, "reader-with-a-long-name");
-	tasks[0] = fk->t_w2, types[0] = l->waiting_for_write;
-	tasks[1] = fk->t_r1, types[1] = l->waiting_for_read;
-	tasks[2] = 0, types[2] = l->waiting_for_read;	/* woken reader */
+	tasks[0] = fk->t_w2;
+	types[0] = l->waiting_for_write;
+	tasks[1] = fk->t_r1;
+	types[1] = l->waiting_for_read;
+	tasks[2] = 0;			/* a reader already woken */
+	types[2] = l->waiting_for_read;
 	fk->rw_main = mk_rwsem(fk, 0x3, fk->t_writer, 3, tasks, types);
 	fk->rw_readers = mk_rwsem(fk, 0x200, fk->t_r1 | 1, 0, NULL, NULL);
-	for (i = 0; i < 40; i++)
-		tasks[i] = fk->t_w2, types[i] = l->waiting_for_write;
+	for (i = 0; i < 40; i++) {
+		tasks[i] = fk->t_w2;
+		types[i] = l->waiting_for_write;
+	}
 	fk->rw_many = mk_rwsem(fk, 0x3, fk->t_writer, 40, tasks, types);
 
 	/* head -> w1 -> w2 -> w1: a loop that misses the head */

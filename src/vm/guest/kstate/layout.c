@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * Resolve, once, every offset, size and enum value the readers use.
  * Alternatives are separated by '|' and tried in order: members were

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * struct page by pfn: vmemmap_base + pfn * sizeof(struct page)
  * (CONFIG_SPARSEMEM_VMEMMAP, the only x86-64 memory model).

@@ -1,8 +1,8 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * struct rw_semaphore: count, owner and wait list.
  *
- * The bit layout below is kernel/locking/rwsem.c's since the 5.3 rework
+ * The bit layout below is that of kernel/locking/rwsem.c since the 5.3 rework
  * (reader count in the count word, owner flags in the owner word), still
  * so in 6.1.  It is not in BTF: these are #defines.  PREEMPT_RT kernels
  * build rw_semaphore on rt_mutex instead; BTF would then lack "count".

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /* task_struct: pid, tgid, comm and state. */
 #include <errno.h>
 #include <inttypes.h>

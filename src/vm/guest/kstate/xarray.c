@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * XArray lookups (a mapping's i_pages) and DAX entries.
  *
