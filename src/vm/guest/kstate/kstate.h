@@ -58,7 +58,7 @@ struct kstate_layout {
 	struct kfield page_index;
 	struct kfield page_mapcount;
 	struct kfield page_refcount;
-	struct kfield page_pgmap;	/* page.pgmap, or folio.pgmap (6.16+) */
+	struct kfield page_pgmap;	/* page.pgmap, or folio.pgmap (6.18) */
 
 	/* struct folio: large folios only; members differ between eras */
 	uint32_t folio_size;
@@ -148,7 +148,10 @@ struct kstate_memmap {
 };
 
 const struct kstate_memmap *kstate_memmap(const struct kstate *ks);
-/* Read kernel virtual memory.  0 or -errno (-EFAULT: not mapped). */
+/*
+ * Read kernel virtual memory.  0 or -errno (-EFAULT: not mapped).  Inside
+ * a kcore segment, what the kernel cannot read comes back as zeroes.
+ */
 int kstate_read(struct kstate *ks, uint64_t va, void *buf, size_t len);
 int kstate_read_u64(struct kstate *ks, uint64_t va, uint64_t *val);
 /* VA -> physical address by page-table walk (cached). */
@@ -169,7 +172,7 @@ struct kstate_stats {
 void kstate_get_stats(const struct kstate *ks, struct kstate_stats *st);
 /* Look one symbol up in kallsyms (slow: reads the whole file). */
 int kstate_symbol(struct kstate *ks, const char *name, uint64_t *addr);
-/* Is @va a plausible kernel pointer (canonical, upper half, aligned)? */
+/* Is @va a plausible kernel pointer (kernel half, @align-aligned)? */
 bool kstate_kptr_ok(const struct kstate *ks, uint64_t va, unsigned int align);
 
 /* Page-table walk, separated from I/O so that it can be unit-tested. */
@@ -378,7 +381,7 @@ struct kxa_result {
 	unsigned int order;	/* it covers 1 << order indices */
 	uint64_t node;		/* leaf node, 0 when held in xa_head */
 	unsigned int offset;	/* canonical slot in node */
-	unsigned int depth;
+	unsigned int depth;	/* nodes below the root: 0 = root node */
 };
 
 int kstate_xa_load(struct kstate *ks, uint64_t xa, uint64_t index,

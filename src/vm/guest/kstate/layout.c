@@ -22,18 +22,18 @@ struct field_spec {
 	{ offsetof(struct kstate_layout, member), paths, req }
 
 static const struct field_spec field_specs[] = {
-	/* 6.18: flags became memdesc_flags_t, still one long */
+	/* by 6.18 a memdesc_flags_t, still one long */
 	F(page_flags, "page.flags", true),
 	F(page_compound_head, "page.compound_head", true),
 	F(page_mapping, "page.mapping", true),
-	/* 6.16+: page.index is __folio_index */
+	/* by 6.18 page.index is __folio_index */
 	F(page_index, "page.index|page.__folio_index", true),
 	F(page_mapcount, "page._mapcount", true),
 	F(page_refcount, "page._refcount", true),
-	/* 6.16+: pgmap moved from page to folio (same word: lru.next) */
+	/* by 6.18 pgmap is in folio (same word: lru.next) */
 	F(page_pgmap, "page.pgmap|folio.pgmap", true),
 
-	/* 6.1: _folio_order; later the order lives in _flags_1 */
+	/* 6.1: _folio_order; by 6.18 the order lives in _flags_1 */
 	F(folio_order, "folio._folio_order", false),
 	F(folio_nr_pages, "folio._folio_nr_pages|folio._nr_pages", false),
 	F(folio_pincount, "folio._pincount", false),
