@@ -11,6 +11,8 @@ usage:
   daxlab                         the lab on the default profile
   daxlab boot [--profile P] [--json]
                                  boot, verify the DAX mount, shut down, report
+  daxlab selftest [--profile P] [--json]
+                                 check the observer against the running kernel
   daxlab doctor [--no-install]   check (and install) the host packages
   daxlab profiles [--json]       shipped and saved profiles
   daxlab help
@@ -44,6 +46,10 @@ export async function main(argv: string[]): Promise<number> {
         if (values.help) break;
         const { bootCommand } = await import('./commands/boot.js');
         return await bootCommand({ profile: values.profile!, json: values.json!, verbose: values.verbose! });
+      }
+      case 'selftest': {
+        const { selftestCommand } = await import('./commands/selftest.js');
+        return await selftestCommand({ profile: values.profile!, json: values.json!, verbose: values.verbose! });
       }
       case 'doctor': {
         const { doctorCommand } = await import('./commands/doctor.js');

@@ -72,6 +72,8 @@ export const pageState = z.object({
   file: z.string(),
   index: z.number(),
   pfn: z.string(),
+  /** Kernel virtual address of the struct page (vmemmap). */
+  addr: z.string().optional(),
   zoneDevice: z.boolean(),
   /** Raw struct page _refcount. */
   ref: z.number(),
@@ -121,6 +123,8 @@ export const leaseState = z.object({
   type: z.string(),
   /** ACTIVE, BREAKING, BREAKER ... as /proc/locks says it. */
   state: z.string(),
+  /** READ, WRITE, UNLCK */
+  mode: z.string(),
   pid: z.number(),
   /** Milliseconds left before the kernel times a breaking lease out (fs.lease-break-time). */
   breakLeftMs: z.number().nullable(),
@@ -247,6 +251,7 @@ export type HostCommand =
   | ({ cmd: 'act'; actor: string } & ActorOp)
   | { cmd: 'watch-pages'; actor: string; pages: number[]; label?: string }
   | { cmd: 'observe'; hz: number }
+  | { cmd: 'sample' }
   | { cmd: 'trace'; events: string[]; kprobes?: string[] }
   | { cmd: 'exec'; argv: string[]; timeoutMs?: number }
   | { cmd: 'ping' }

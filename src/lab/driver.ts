@@ -1,0 +1,113 @@
+// Drives the guest agent from the host: actors, actions, watches, snapshots. Used by the
+// self-test and the scenario engine; it only sends commands and listens to messages.
+import type { AgentChannel } from '../vm/channel.js';
+import type { ActionMessage, ActorOp, AgentMessage, EventMessage, SnapshotMessage } from './protocol.js';
+
+export type ActionEnd = ActionMessage & { phase: 'end' };
+
+export class LabDriver {
+  /** Every event seen since the driver was created (bounded by the caller's run length). */
+  readonly events: EventMessage[] = [];
+  latest: SnapshotMessage | null = null;
+  private ends = new Map<number, ActionEnd>();
+  private endWaiters = new Map<number, (m: ActionEnd) => void>();
+
+  constructor(readonly channel: AgentChannel) {
+    channel.on('message', (m: AgentMessage) => {
+      if (m.kind === 'event') this.events.push(m);
+      else if (m.kind === 'snapshot') this.latest = m;
+      else if (m.kind === 'action' && m.phase === 'end') {
+        const end = m as ActionEnd;
+        const waiter = this.endWaiters.get(m.id);
+        if (waiter) {
+          this.endWaiters.delete(m.id);
+          waiter(end);
+        } else this.ends.set(m.id, end);
+      }
+    });
+  }
+
+  startActor(actor: string): Promise<unknown> {
+    return this.channel.request({ cmd: 'actor-start', actor });
+  }
+
+  /** Start an action; the returned promise settles with its "end" message. */
+  async start(actor: string, op: ActorOp): Promise<{ id: number; end: Promise<ActionEnd> }> {
+    const accepted = (await this.channel.request({ cmd: 'act', actor, ...op })) as { id: number };
+    const id = accepted.id;
+    const end = new Promise<ActionEnd>((resolve) => {
+      const early = this.ends.get(id);
+      if (early) {
+        this.ends.delete(id);
+        resolve(early);
+      } else this.endWaiters.set(id, resolve);
+    });
+    return { id, end };
+  }
+
+  /** Run an action to its end (with a time bound: a hang is reported, not waited out). */
+  async act(actor: string, op: ActorOp, timeoutMs = 30_000): Promise<ActionEnd> {
+    const { end } = await this.start(actor, op);
+    return withTimeout(end, timeoutMs, `${actor}: ${op.op} did not finish within ${timeoutMs} ms`);
+  }
+
+  /** Run an action that must succeed. */
+  async ok(actor: string, op: ActorOp, timeoutMs?: number): Promise<ActionEnd> {
+    const end = await this.act(actor, op, timeoutMs);
+    if (end.error || end.signal) throw new Error(`${actor}: ${op.op} failed: ${end.error ?? end.signal} (ret ${end.ret})`);
+    return end;
+  }
+
+  watchPages(actor: string, pages: number[], label?: string): Promise<unknown> {
+    return this.channel.request({ cmd: 'watch-pages', actor, pages, ...(label ? { label } : {}) });
+  }
+
+  /** One snapshot taken now. */
+  async sample(): Promise<SnapshotMessage> {
+    const next = new Promise<SnapshotMessage>((resolve) => {
+      const on = (m: AgentMessage) => {
+        if (m.kind !== 'snapshot') return;
+        this.channel.off('message', on);
+        resolve(m);
+      };
+      this.channel.on('message', on);
+    });
+    await this.channel.request({ cmd: 'sample' });
+    return next;
+  }
+
+  /** Sample until the predicate holds; resolves with the snapshot, or null at the deadline. */
+  async waitFor(predicate: (s: SnapshotMessage) => boolean, timeoutMs: number, everyMs = 100): Promise<SnapshotMessage | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const snap = await this.sample();
+      if (predicate(snap)) return snap;
+      if (Date.now() > deadline) return null;
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  }
+
+  exec(argv: string[], timeoutMs?: number) {
+    return this.channel.request({ cmd: 'exec', argv, ...(timeoutMs ? { timeoutMs } : {}) }) as Promise<{
+      status: number;
+      stdout: string;
+      stderr: string;
+    }>;
+  }
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(message)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e as Error);
+      },
+    );
+  });
+}
