@@ -31,6 +31,8 @@ export const hostChecks: HostCheck[] = [
   { id: 'liburing', why: 'io_uring actions', package: 'liburing-dev', file: '/usr/lib/x86_64-linux-gnu/liburing.a' },
   { id: 'iproute2', why: 'rdma link for soft-RoCE', package: 'iproute2', file: '/usr/bin/rdma' },
   { id: 'rdma-core', why: 'soft-RoCE verbs in the guest', package: 'ibverbs-providers', file: '/usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav34.so' },
+  { id: 'bpftool', why: "cross-checks the agent's BTF offsets in the tests", package: 'bpftool', file: '/usr/sbin/bpftool' },
+  { id: 'xz', why: 'extracts vmlinux from the Debian bzImage for the BTF tests', package: 'xz-utils', file: '/usr/bin/xz' },
   { id: 'libibverbs', why: 'RDMA memory registration actor', package: 'libibverbs-dev', file: '/usr/include/infiniband/verbs.h' },
 ];
 
