@@ -29,6 +29,8 @@ type ChannelEvents = {
   'protocol-error': [ProtocolError];
   /** Every raw line as received (for transcripts). */
   line: [string];
+  /** Every command as written to the agent, id included (for transcripts). */
+  sent: [{ id: number } & HostCommand];
   close: [];
 };
 
@@ -139,7 +141,9 @@ export class AgentChannel extends EventEmitter<ChannelEvents> {
           reject(e);
         },
       });
-      this.socket.write(`${JSON.stringify({ id, ...command })}\n`);
+      const wire = { id, ...command };
+      this.emit('sent', wire);
+      this.socket.write(`${JSON.stringify(wire)}\n`);
     });
   }
 
