@@ -8,6 +8,7 @@ export type BootReport = {
   profile: string;
   runDir: string;
   consoleLog: string;
+  transcript: string;
   kernel: { release: string; version: string; origin: string };
   accel: { used: string; reason: string };
   image: { path: string; cached: boolean };
@@ -24,6 +25,7 @@ export function bootReport(session: GuestSession): BootReport {
     profile: session.profile.name,
     runDir: session.runDir,
     consoleLog: session.files.consoleLog,
+    transcript: session.transcript,
     kernel: { release: ready.release, version: ready.version, origin: session.kernel.origin },
     accel: { used: session.accel.accel, reason: session.accel.reason },
     image: { path: session.image.path, cached: session.image.cached },
@@ -58,6 +60,7 @@ export function formatBootReport(r: BootReport): string {
       .map(([k, v]) => `${k} ${v} ms`)
       .join(', ')}`,
     `console   ${r.consoleLog}`,
+    `transcript ${r.transcript}`,
   ];
   return lines.join('\n');
 }

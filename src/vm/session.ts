@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Profile } from '../lab/profiles.js';
+import { attachRecorder, TranscriptRecorder, type RunFeed } from '../lab/record.js';
 import { helloResult, type HelloResult, type ReadyMessage, type SetupCommand } from '../lab/protocol.js';
 import { parseDuration, parseSize } from '../lab/units.js';
 import { paths } from '../paths.js';
@@ -102,6 +103,9 @@ export class GuestSession {
   image!: GuestImage;
   accel!: AccelDecision;
   timings = {} as BootTimings;
+  /** Every line of the run, both ways: <runDir>/transcript.jsonl. */
+  recorder: TranscriptRecorder | null = null;
+  feed: RunFeed | null = null;
   readonly runDir: string;
   readonly files: RunFiles;
   private child: ResultPromise | null = null;
@@ -216,6 +220,7 @@ export class GuestSession {
       this.timings.qemuStart = Math.round(performance.now() - began);
       progress.done('qemu', this.timings.qemuStart);
       this.channel = await Promise.race([AgentChannel.connect(agentSocket(this.files)), exitedEarly]);
+      this.recordTranscript();
       progress.start('kernel', 'booting the guest kernel');
       const ready = this.channel.waitFor('ready', timeoutMs);
       ready.catch(() => {});
@@ -264,9 +269,30 @@ export class GuestSession {
     progress.done('setup', Math.round(performance.now() - began), `${this.hello.mount.device} on ${this.hello.mount.mountpoint}`);
   }
 
+  get transcript(): string {
+    return path.join(this.runDir, 'transcript.jsonl');
+  }
+
+  private recordTranscript(): void {
+    this.feed?.detach();
+    this.recorder?.close();
+    this.recorder = TranscriptRecorder.open(this.transcript);
+    this.feed = attachRecorder(this.channel, this.recorder);
+    this.feed.note({
+      kind: 'run-start',
+      runId: this.runId,
+      profile: this.profile.name,
+      kernel: this.kernel.origin,
+      wall: new Date().toISOString(),
+    });
+  }
+
   /** Stop the guest cleanly if it answers, by force if not; always reap and clean up. */
   shutdown(): Promise<void> {
+    if (!this.stopping) this.feed?.note({ kind: 'run-end', status: 'shutdown', wall: new Date().toISOString() });
     this.stopping ??= this.stopQemu().finally(() => {
+      this.feed?.detach();
+      this.recorder?.close();
       for (const file of this.files.nvdimmFiles) fs.rmSync(file, { force: true });
       fs.rmSync(this.files.socketDir, { recursive: true, force: true });
       live.delete(this);
@@ -299,6 +325,7 @@ export class GuestSession {
   /** Synchronous last resort from process.on('exit'). */
   killNow(): void {
     if (this.child && !this.hasExited) this.child.kill('SIGKILL');
+    this.recorder?.close();
     fs.rmSync(this.files.socketDir, { recursive: true, force: true });
     for (const file of this.files.nvdimmFiles) fs.rmSync(file, { force: true });
   }
