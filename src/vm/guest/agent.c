@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "actors.h"
 
 #define LINE_MAX_BYTES (1 << 20)
 
@@ -256,6 +257,7 @@ int main(int argc, char **argv)
 	agent_register_cmd("poweroff", cmd_poweroff_req);
 	agent_watch_fd(fd, POLLIN, on_channel, NULL);
 	/* Module init calls go here. */
+	actors_init();
 	send_ready();
 	for (;;) {
 		struct pollfd pfds[MAX_WATCHED_FDS];
