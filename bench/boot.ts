@@ -27,7 +27,7 @@ async function floorBoot(session: GuestSession): Promise<number> {
     const argv = qemuArgv({
       profile: session.profile,
       accel: session.accel.accel,
-      kernelImage: session.kernel.bzImage,
+      kernelImage: session.kernel.vmlinux ?? session.kernel.bzImage,
       initrd: session.image.path,
       files,
       name: 'daxlab-bench-floor',

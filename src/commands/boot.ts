@@ -9,7 +9,7 @@ export type BootReport = {
   runDir: string;
   consoleLog: string;
   transcript: string;
-  kernel: { release: string; version: string; origin: string };
+  kernel: { release: string; version: string; origin: string; booted: string; entry: 'pvh' | 'bzImage' };
   accel: { used: string; reason: string };
   image: { path: string; cached: boolean };
   nvdimms: Array<{ slot: number; mode: string; size: number; blockdev?: string; chardev?: string; namespace: string; region: string }>;
@@ -26,7 +26,13 @@ export function bootReport(session: GuestSession): BootReport {
     runDir: session.runDir,
     consoleLog: session.files.consoleLog,
     transcript: session.transcript,
-    kernel: { release: ready.release, version: ready.version, origin: session.kernel.origin },
+    kernel: {
+      release: ready.release,
+      version: ready.version,
+      origin: session.kernel.origin,
+      booted: session.kernel.vmlinux ?? session.kernel.bzImage,
+      entry: session.kernel.vmlinux ? 'pvh' : 'bzImage',
+    },
     accel: { used: session.accel.accel, reason: session.accel.reason },
     image: { path: session.image.path, cached: session.image.cached },
     nvdimms: hello.nvdimms.map((ns) => {
@@ -49,7 +55,7 @@ export function bootReport(session: GuestSession): BootReport {
 
 export function formatBootReport(r: BootReport): string {
   const lines = [
-    `kernel    ${r.kernel.release} (${r.kernel.origin})`,
+    `kernel    ${r.kernel.release} (${r.kernel.origin}), ${r.kernel.entry === 'pvh' ? 'vmlinux via the PVH entry' : 'bzImage'}`,
     `accel     ${r.accel.used}: ${r.accel.reason}`,
     ...r.nvdimms.map(
       (n) => `nvdimm ${n.slot}  ${n.mode} ${(n.size / 2 ** 20).toFixed(0)} MiB  ${n.namespace} (${n.region}) -> /dev/${n.blockdev ?? n.chardev}`,

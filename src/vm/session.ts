@@ -184,7 +184,7 @@ export class GuestSession {
     const argv = qemuArgv({
       profile: this.profile,
       accel,
-      kernelImage: this.kernel.bzImage,
+      kernelImage: this.kernel.vmlinux ?? this.kernel.bzImage,
       initrd: this.image.path,
       files: this.files,
       name: `daxlab-${this.runId}`,
