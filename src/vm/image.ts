@@ -106,6 +106,9 @@ export async function buildManifest(kernel: Kernel, agentBinary: string, progres
   entries.push({ type: 'file', dest: 'bin/busybox', src: '/bin/busybox', mode: 0o755 });
   entries.push({ type: 'symlink', dest: 'bin/sh', target: 'busybox' });
   entries.push({ type: 'file', dest: 'sbin/daxlab-agent', src: agentBinary, mode: 0o755 });
+  // The agent's kernel-state reader as a command, for looking by hand (kstate_dump --pfn N).
+  const kstateDump = path.join(path.dirname(agentBinary), 'kstate/kstate_dump');
+  if (fs.existsSync(kstateDump)) entries.push({ type: 'file', dest: `${GUEST_TOOL_DIR.slice(1)}/kstate_dump`, src: kstateDump, mode: 0o755 });
   entries.push({ type: 'file', dest: 'etc/mke2fs.conf', src: '/etc/mke2fs.conf' });
   entries.push({ type: 'data', dest: 'etc/daxlab/modules', data: `${BOOT_MODULES.join('\n')}\n` });
 

@@ -16,6 +16,8 @@
 
 #include "agent.h"
 #include "actors.h"
+#include "observer.h"
+#include "trace.h"
 
 #define LINE_MAX_BYTES (1 << 20)
 
@@ -258,6 +260,8 @@ int main(int argc, char **argv)
 	agent_watch_fd(fd, POLLIN, on_channel, NULL);
 	/* Module init calls go here. */
 	actors_init();
+	observer_init();
+	trace_init();
 	send_ready();
 	for (;;) {
 		struct pollfd pfds[MAX_WATCHED_FDS];

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Tracepoints and kprobes through tracefs, read from trace_pipe without ever
+ * blocking, each line turned into an "event" message. The trace clock is set
+ * to "mono" so event times and agent times are on one clock.
+ *
+ * The kprobes are defined here, not by the host: their fetch arguments need
+ * struct offsets, and those come from the running kernel's BTF.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+
+#include "agent.h"
+#include "kstate/kstate.h"
+#include "trace.h"
+
+#define TRACEFS "/sys/kernel/tracing"
+#define MAX_NAMES 256
+#define MAX_LOCKS 32
+
+static int pipe_fd = -1;
+static char pending[65536];
+static size_t pending_len;
+static uint64_t overrun_base;
+
+/* event name -> system, learned from the directories of the enabled systems */
+static struct {
+	char name[64];
+	char sys[32];
+} names[MAX_NAMES];
+static int nr_names;
+
+static struct {
+	uint64_t addr;
+	char name[96];
+} locks[MAX_LOCKS];
+static int nr_locks;
+
+static int tracefs_write(const char *rel, const char *text, int append)
+{
+	char path[512];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), TRACEFS "/%s", rel);
+	fd = open(path, O_WRONLY | O_CLOEXEC | (append ? O_APPEND : O_TRUNC));
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void learn_names(const char *sys)
+{
+	char path[256], line[256];
+	FILE *f;
+
+	/* available_events lists "sys:event" for every event the kernel has. */
+	f = fopen(TRACEFS "/available_events", "re");
+	if (!f)
+		return;
+	snprintf(path, sizeof(path), "%s:", sys);
+	while (fgets(line, sizeof(line), f) && nr_names < MAX_NAMES) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, path, strlen(path)))
+			continue;
+		snprintf(names[nr_names].sys, sizeof(names[0].sys), "%s", sys);
+		snprintf(names[nr_names].name, sizeof(names[0].name), "%s", line + strlen(path));
+		nr_names++;
+	}
+	fclose(f);
+}
+
+static const char *sys_of(const char *event)
+{
+	for (int i = 0; i < nr_names; i++)
+		if (!strcmp(names[i].name, event))
+			return names[i].sys;
+	return "unknown";
+}
+
+static int function_exists(const char *fn)
+{
+	char line[256];
+	FILE *f = fopen(TRACEFS "/available_filter_functions", "re");
+	size_t len = strlen(fn);
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, fn, len) && (line[len] == '\n' || line[len] == ' ');
+	fclose(f);
+	return found;
+}
+
+struct kprobe_def {
+	const char *set;	/* what the host asks for */
+	const char *fn;
+	int ret;		/* kretprobe */
+	const char *args;	/* fetch args; %REF% becomes page._refcount's offset */
+};
+
+/*
+ * x86_64 calling convention: arguments in di, si, dx, cx, r8, r9.
+ * Signatures are those of 6.1 (mm/gup.c, fs/xfs/xfs_file.c, fs/ext4/inode.c,
+ * fs/dax.c, fs/pipe.c); a function the kernel lacks is skipped and reported.
+ */
+static const struct kprobe_def kprobe_defs[] = {
+	{ "gup", "pin_user_pages_fast", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32" },
+	{ "gup", "get_user_pages_fast", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32" },
+	{ "gup", "pin_user_pages", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32" },
+	{ "gup", "get_user_pages", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32" },
+	{ "gup", "iov_iter_get_pages2", 0, "maxsize=%dx:u64" },
+	{ "gup", "iov_iter_extract_pages", 0, "maxsize=%dx:u64" },
+	{ "gup", "unpin_user_page", 0, "page=%di:x64" },
+	{ "gup", "unpin_user_pages", 0, "pages=%di:x64 npages=%si:u64" },
+	{ "layouts", "xfs_break_dax_layouts", 0, "inode=%di:x64" },
+	{ "layouts", "xfs_break_dax_layouts", 1, "ret=$retval:s32" },
+	{ "layouts", "xfs_break_layouts", 0, "inode=%di:x64" },
+	{ "layouts", "xfs_break_layouts", 1, "ret=$retval:s32" },
+	{ "layouts", "ext4_break_layouts", 0, "inode=%di:x64" },
+	{ "layouts", "ext4_break_layouts", 1, "ret=$retval:s32" },
+	/* The page truncate finds busy, and the refcount the kernel itself read. */
+	{ "layouts", "dax_layout_busy_page_range", 1, "page=$retval:x64 ref=+%REF%($retval):s32" },
+	/* A pipe buffer's page as it is released (drain): pointer and refcount. */
+	{ "pipe", "generic_pipe_buf_release", 0, "page=+0(%si):x64 ref=+%REF%(+0(%si)):s32" },
+	{ "pipe", "page_cache_pipe_buf_release", 0, "page=+0(%si):x64 ref=+%REF%(+0(%si)):s32" },
+};
+
+static void add_kprobes(const char *set, struct json_object *ok, struct json_object *failed)
+{
+	char def[512], ref[16] = "52", err[128];
+	struct kfield f;
+	struct btf *btf = kbtf_open(NULL, err, sizeof(err));
+
+	if (btf && !kbtf_member(btf, "page._refcount", &f))
+		snprintf(ref, sizeof(ref), "%u", f.off);
+	if (btf)
+		btf__free(btf);
+	for (size_t i = 0; i < sizeof(kprobe_defs) / sizeof(kprobe_defs[0]); i++) {
+		const struct kprobe_def *k = &kprobe_defs[i];
+		char args[256], *p, name[96];
+
+		if (strcmp(k->set, set))
+			continue;
+		snprintf(name, sizeof(name), "%s%s", k->fn, k->ret ? "__return" : "");
+		if (!btf && strstr(k->args, "%REF%")) {
+			json_object_array_add(failed, json_object_new_string(name));
+			continue;
+		}
+		snprintf(args, sizeof(args), "%s", k->args);
+		p = strstr(args, "%REF%");
+		if (p) {
+			char rest[256];
+
+			snprintf(rest, sizeof(rest), "%s", p + 5);
+			snprintf(p, sizeof(args) - (p - args), "%s%s", ref, rest);
+		}
+		snprintf(def, sizeof(def), "%c:daxlab/%s %s %s\n", k->ret ? 'r' : 'p', name, k->fn, args);
+		if (!function_exists(k->fn) || tracefs_write("kprobe_events", def, 1)) {
+			json_object_array_add(failed, json_object_new_string(name));
+			continue;
+		}
+		snprintf(def, sizeof(def), "events/daxlab/%s/enable", name);
+		tracefs_write(def, "1", 0);
+		json_object_array_add(ok, json_object_new_string(name));
+	}
+}
+
+void trace_set_locks(const uint64_t *addrs, const char *const *lock_names, int n)
+{
+	char filter[2048] = "";
+	size_t len = 0;
+
+	nr_locks = 0;
+	for (int i = 0; i < n && i < MAX_LOCKS; i++) {
+		locks[i].addr = addrs[i];
+		snprintf(locks[i].name, sizeof(locks[i].name), "%s", lock_names[i]);
+		nr_locks++;
+		len += snprintf(filter + len, sizeof(filter) - len, "%slock == 0x%llx", i ? " || " : "",
+				(unsigned long long)addrs[i]);
+	}
+	/* Only contention on the watched locks: all others would flood the pipe. */
+	if (!nr_locks)
+		snprintf(filter, sizeof(filter), "0");
+	tracefs_write("events/lock/contention_begin/filter", filter, 0);
+	tracefs_write("events/lock/contention_end/filter", filter, 0);
+}
+
+static const char *lock_name(uint64_t addr)
+{
+	for (int i = 0; i < nr_locks; i++)
+		if (locks[i].addr == addr)
+			return locks[i].name;
+	return NULL;
+}
+
+/* "  comm-123   [001] d..1.  1234.567890: event: a=1 b=2" */
+static void parse_line(char *line)
+{
+	char *cpu = strstr(line, "] "), *bracket, *ts_end, *name, *fields, *dash;
+	struct json_object *msg, *fobj;
+	double t;
+
+	bracket = strchr(line, '[');
+	if (!cpu || !bracket || bracket > cpu)
+		return;
+	*bracket = '\0';
+	while (bracket > line && bracket[-1] == ' ')
+		*--bracket = '\0';
+	while (*line == ' ')
+		line++;
+	dash = strrchr(line, '-');
+	ts_end = strstr(cpu, ": ");
+	if (!dash || !ts_end)
+		return;
+	*dash = '\0';
+	/* The timestamp is the last token before ": ". */
+	*ts_end = '\0';
+	t = strtod(strrchr(cpu, ' ') ? strrchr(cpu, ' ') + 1 : cpu, NULL);
+	name = ts_end + 2;
+	fields = strstr(name, ": ");
+	if (fields) {
+		*fields = '\0';
+		fields += 2;
+	} else {
+		name[strcspn(name, ":")] = '\0';
+	}
+	msg = json_object_new_object();
+	fobj = json_object_new_object();
+	json_object_object_add(msg, "t", json_object_new_double(t));
+	json_object_object_add(msg, "kind", json_object_new_string("event"));
+	json_object_object_add(msg, "src", json_object_new_string(sys_of(name)));
+	json_object_object_add(msg, "name", json_object_new_string(name));
+	json_object_object_add(msg, "pid", json_object_new_int(atoi(dash + 1)));
+	json_object_object_add(msg, "comm", json_object_new_string(line));
+	for (char *save = NULL, *tok = fields ? strtok_r(fields, " ", &save) : NULL; tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		json_object_object_add(fobj, tok, json_object_new_string(eq + 1));
+		if (!strcmp(tok, "lock")) {
+			const char *ln = lock_name(strtoull(eq + 1, NULL, 16));
+
+			if (ln)
+				json_object_object_add(msg, "lock", json_object_new_string(ln));
+		}
+	}
+	json_object_object_add(msg, "fields", fobj);
+	channel_send(msg);
+}
+
+static void on_pipe(int fd, short revents, void *ctx)
+{
+	ssize_t n;
+	char *nl, *start;
+
+	(void)revents;
+	(void)ctx;
+	n = read(fd, pending + pending_len, sizeof(pending) - 1 - pending_len);
+	if (n <= 0)
+		return;
+	pending_len += n;
+	pending[pending_len] = '\0';
+	start = pending;
+	while ((nl = strchr(start, '\n'))) {
+		*nl = '\0';
+		parse_line(start);
+		start = nl + 1;
+	}
+	pending_len -= start - pending;
+	memmove(pending, start, pending_len);
+	if (pending_len == sizeof(pending) - 1)
+		pending_len = 0;	/* a line longer than the buffer: not a trace line */
+}
+
+static uint64_t read_overruns(void)
+{
+	uint64_t total = 0;
+
+	for (int cpu = 0; cpu < 256; cpu++) {
+		char path[128], line[128];
+		FILE *f;
+
+		snprintf(path, sizeof(path), TRACEFS "/per_cpu/cpu%d/stats", cpu);
+		f = fopen(path, "re");
+		if (!f)
+			break;
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "overrun: ", 9))
+				total += strtoull(line + 9, NULL, 10);
+		fclose(f);
+	}
+	return total;
+}
+
+uint64_t trace_dropped(void)
+{
+	return pipe_fd < 0 ? 0 : read_overruns() - overrun_base;
+}
+
+/* {"cmd":"trace","events":["fs_dax","filelock","lock/contention_begin"],"kprobes":["gup","layouts","pipe"]} */
+static void cmd_trace(int id, struct json_object *req)
+{
+	struct json_object *events, *kprobes, *v, *result, *enabled, *failed, *kp_ok, *kp_failed;
+
+	if (access(TRACEFS "/trace_pipe", R_OK)) {
+		send_error(id, "trace", "tracefs is not mounted at " TRACEFS " (CONFIG_FTRACE?)", NULL);
+		return;
+	}
+	result = json_object_new_object();
+	enabled = json_object_new_array();
+	failed = json_object_new_array();
+	kp_ok = json_object_new_array();
+	kp_failed = json_object_new_array();
+	tracefs_write("tracing_on", "0", 0);
+	tracefs_write("trace_clock", "mono", 0);
+	tracefs_write("trace", "", 0);
+	if (json_object_object_get_ex(req, "events", &events)) {
+		for (size_t i = 0; i < json_object_array_length(events); i++) {
+			const char *spec = json_object_get_string(json_object_array_get_idx(events, i));
+			char path[256], sys[64];
+
+			snprintf(sys, sizeof(sys), "%.*s", (int)strcspn(spec, "/"), spec);
+			learn_names(sys);
+			snprintf(path, sizeof(path), "events/%s/enable", spec);
+			if (!strcmp(sys, "lock"))
+				trace_set_locks(NULL, NULL, 0);
+			json_object_array_add(tracefs_write(path, "1", 0) ? failed : enabled,
+					      json_object_new_string(spec));
+		}
+	}
+	if (json_object_object_get_ex(req, "kprobes", &kprobes)) {
+		tracefs_write("kprobe_events", "", 0);
+		for (size_t i = 0; i < json_object_array_length(kprobes); i++)
+			add_kprobes(json_object_get_string(json_object_array_get_idx(kprobes, i)), kp_ok, kp_failed);
+		learn_names("daxlab");
+	}
+	overrun_base = read_overruns();
+	tracefs_write("tracing_on", "1", 0);
+	if (pipe_fd < 0) {
+		pipe_fd = open(TRACEFS "/trace_pipe", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (pipe_fd >= 0)
+			agent_watch_fd(pipe_fd, POLLIN, on_pipe, NULL);
+	}
+	(void)v;
+	json_object_object_add(result, "events", enabled);
+	json_object_object_add(result, "eventsFailed", failed);
+	json_object_object_add(result, "kprobes", kp_ok);
+	json_object_object_add(result, "kprobesFailed", kp_failed);
+	send_reply(id, result);
+}
+
+void trace_init(void)
+{
+	agent_register_cmd("trace", cmd_trace);
+}

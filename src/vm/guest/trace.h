@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DAXLAB_TRACE_H
+#define DAXLAB_TRACE_H
+
+#include <stdint.h>
+
+/* trace.c: tracefs events and kprobes, streamed as "event" messages. */
+void trace_init(void);
+/* Overruns of the kernel's trace buffers since tracing started. */
+uint64_t trace_dropped(void);
+/* The observer tells trace.c which lock addresses to name and filter on. */
+void trace_set_locks(const uint64_t *addrs, const char *const *names, int n);
+
+#endif
