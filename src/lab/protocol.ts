@@ -84,6 +84,8 @@ export const pageState = z.object({
   /** FOLL_PIN pins: (aboveIdle / 1024) for small folios, _pincount for large ones. */
   pins: z.number(),
   mapcount: z.number(),
+  /** Not yet on the LRU: a per-CPU batch holds one reference (counted apart from aboveIdle). */
+  lruBatch: z.boolean().optional(),
   flags: z.array(z.string()),
   /** page->mapping decoded: file name when it is a watched file's, "anon", or null. */
   mapping: z.string().nullable(),

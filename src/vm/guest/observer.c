@@ -369,7 +369,7 @@ static struct json_object *page_json(const struct watched_page *w)
 	const struct baseline *b;
 	struct kpage pg;
 	char buf[1024];
-	int ref, above, pins, pmd;
+	int ref, above, pins, pmd, batched;
 	const char *mapping = NULL;
 
 	json_object_object_add(o, "file", json_object_new_string(w->file));
@@ -382,7 +382,14 @@ static struct json_object *page_json(const struct watched_page *w)
 	}
 	b = baseline_of(&pg);
 	ref = page_ref(&pg);
-	above = ref - b->idle - (b->mappings_hold_refs ? pg.mapcount : 0);
+	/*
+	 * A newly faulted anon or page-cache folio waits in a per-CPU LRU batch,
+	 * which holds a reference until it is drained onto the LRU (PG_lru then
+	 * set). Count that reference apart: it is nobody's pin.
+	 */
+	batched = !pg.zone_device && pg.mapping_kind != KPAGE_MAP_NONE &&
+		  !kstate_page_test(kstate_layout(ks), &pg, "PG_lru");
+	above = ref - b->idle - (b->mappings_hold_refs ? pg.mapcount : 0) - batched;
 	pins = pg.large && pg.have_pincount ? pg.pincount : above / KSTATE_GUP_PIN_COUNTING_BIAS;
 	kstate_pageflags_str(kstate_layout(ks), pg.head_flags, buf, sizeof(buf));
 	for (char *save = NULL, *tok = strtok_r(buf, "|", &save); tok; tok = strtok_r(NULL, "|", &save))
@@ -401,6 +408,7 @@ static struct json_object *page_json(const struct watched_page *w)
 	json_object_object_add(o, "aboveIdle", json_object_new_int(above));
 	json_object_object_add(o, "pins", json_object_new_int(pins));
 	json_object_object_add(o, "mapcount", json_object_new_int(pg.mapcount));
+	json_object_object_add(o, "lruBatch", json_object_new_boolean(batched));
 	json_object_object_add(o, "flags", flags);
 	json_object_object_add(o, "mapping", mapping ? json_object_new_string(mapping) : NULL);
 	json_object_object_add(o, "pageIndex", pg.mapping_kind == KPAGE_MAP_NONE ? NULL : json_object_new_int64(pg.index));

@@ -1,0 +1,105 @@
+// The observer against the running kernel: the self-test on xfs and ext4 (each value
+// checked against the kernel era and against an independent source), and what happens
+// when things break: BTF missing, the agent dying.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LabDriver } from '../../src/lab/driver.js';
+import { loadProfile } from '../../src/lab/profiles.js';
+import { replayTranscript } from '../../src/lab/record.js';
+import { expectedFsdaxIdle, type SelftestReport } from '../../src/lab/selftest.js';
+import { AgentError } from '../../src/vm/channel.js';
+import { silentProgress } from '../../src/vm/progress.js';
+import { GuestSession } from '../../src/vm/session.js';
+import { daxlab, qemuProcessesOf } from './cli.js';
+
+type Report = SelftestReport & { runDir: string };
+
+async function selftest(profile: string): Promise<Report> {
+  const r = await daxlab(['selftest', '--profile', profile, '--json']);
+  const report = JSON.parse(String(r.stdout)) as Report;
+  const failed = report.checks.filter((c) => !c.held || c.crossCheck?.held === false);
+  expect(failed, JSON.stringify(failed, null, 1)).toEqual([]);
+  expect(r.exitCode).toBe(0);
+  expect(await qemuProcessesOf(path.basename(report.runDir))).toEqual([]);
+  return report;
+}
+
+const check = (r: Report, id: string) => r.checks.find((c) => c.id === id)!;
+
+for (const [profile, fs_, breakFn] of [
+  ['default', 'xfs', 'xfs_break_dax_layouts'],
+  ['ext4', 'ext4', 'ext4_break_layouts'],
+] as const) {
+  describe(`selftest on ${fs_}`, () => {
+    it('observes the 6.1 facts and every cross-check holds', async () => {
+      const report = await selftest(profile);
+      expect(report.fs).toBe(fs_);
+      expect(report.checks.map((c) => c.id)).toEqual([
+        'fsdax-idle-refcount',
+        'vmsplice-ref',
+        'vmsplice-drain',
+        'anon-io_uring-pin',
+        'fsdax-io_uring-register',
+        'truncate-while-referenced',
+      ]);
+      // The idle baseline the agent measured agrees with the kernel era of the release it booted.
+      expect(report.kernel.idleBaseline).toBe(expectedFsdaxIdle(report.kernel.release));
+      const idle = check(report, 'fsdax-idle-refcount').observed as { ref: number; zoneDevice: boolean };
+      expect(idle.zoneDevice).toBe(true);
+      const spliced = check(report, 'vmsplice-ref').observed as { ref: number; pins: number };
+      expect(spliced.ref).toBe(idle.ref + 1);
+      expect(spliced.pins).toBe(0);
+      const pinned = check(report, 'anon-io_uring-pin').observed as { pins: number[]; aboveIdleAfter: number[] };
+      expect(pinned.pins.every((p) => p === 1)).toBe(true);
+      expect((check(report, 'anon-io_uring-pin').crossCheck!.value as number)).toBe(pinned.pins.length);
+      expect((check(report, 'fsdax-io_uring-register').observed as { error: string }).error).toBe('EOPNOTSUPP');
+      const truncate = check(report, 'truncate-while-referenced').observed as {
+        state: string;
+        stack: string[];
+        locksSeen: Record<string, string[]>;
+        stillBlockedAfter1s: boolean;
+        finished: boolean;
+      };
+      expect(truncate.state).toBe('S');
+      expect(truncate.stack[0]).toMatch(new RegExp(`^${breakFn}\\+`));
+      expect(truncate.stillBlockedAfter1s).toBe(true);
+      expect(truncate.finished).toBe(true);
+      // Both filesystems drop the mmap lock (invalidate_lock) around the sleep and keep
+      // the inode lock, held for write by the truncating task.
+      expect(truncate.locksSeen['invalidate_lock of victim']).toEqual(['free']);
+      expect(truncate.locksSeen['i_rwsem of victim']!.every((s) => /^write by truncator\(\d+\)/.test(s))).toBe(true);
+    });
+  });
+}
+
+describe('when things break', () => {
+  it('reports a missing BTF clearly, and a dying agent as a closed channel; the transcript is kept', async () => {
+    const session = await GuestSession.boot(loadProfile('default'), { progress: silentProgress });
+    try {
+      const lab = new LabDriver(session.channel);
+      // Hide the kernel's BTF the way a kernel without CONFIG_DEBUG_INFO_BTF would lack it.
+      const hide = await lab.exec(['/bin/mount', '-t', 'tmpfs', 'none', '/sys/kernel/btf']);
+      expect(hide.status).toBe(0);
+      const err = await session.channel.request({ cmd: 'observe', hz: 10 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AgentError);
+      expect((err as AgentError).message).toMatch(/no BTF.*CONFIG_DEBUG_INFO_BTF/);
+
+      const pid = (await lab.exec(['/bin/pidof', 'daxlab-agent'])).stdout.trim();
+      expect(pid).toMatch(/^\d+$/);
+      // The agent kills itself through busybox: its channel closes, the guest powers off.
+      const dying = session.channel.request({ cmd: 'exec', argv: ['/bin/kill', '-9', pid] });
+      await expect(dying).rejects.toThrow(/closed/);
+    } finally {
+      await session.shutdown();
+    }
+    expect(fs.readFileSync(session.files.consoleLog, 'utf8')).toMatch(/agent exited with status 137/);
+    const replay = replayTranscript(session.transcript);
+    expect(replay.problems).toEqual([]);
+    const kinds = replay.messages.map((m) => m.kind);
+    expect(kinds[0]).toBe('run-start');
+    expect(kinds).toContain('ready');
+    expect(replay.messages.some((m) => m.kind === 'reply' && !m.ok && /no BTF/.test(m.error.message))).toBe(true);
+    expect(await qemuProcessesOf(session.runId)).toEqual([]);
+  });
+});
