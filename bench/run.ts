@@ -1,5 +1,7 @@
 // npm run bench: every benchmark of the lab, each printing ratios measured in one run.
 import { bootBench } from './boot.js';
+import { observerBench } from './observer.js';
 
-const runs = Number(process.env.BENCH_RUNS ?? 3);
-await bootBench(runs);
+const only = process.argv[2];
+if (!only || only === 'boot') await bootBench(Number(process.env.BENCH_RUNS ?? 3));
+if (!only || only === 'observer') await observerBench();

@@ -87,6 +87,11 @@ export class LabDriver {
     }
   }
 
+  /** Run a busybox applet by name: applets live in /bin, /sbin, /usr/bin... depending on the applet. */
+  busybox(applet: string, ...args: string[]) {
+    return this.exec(['/bin/busybox', applet, ...args]);
+  }
+
   exec(argv: string[], timeoutMs?: number) {
     return this.channel.request({ cmd: 'exec', argv, ...(timeoutMs ? { timeoutMs } : {}) }) as Promise<{
       status: number;

@@ -10,6 +10,8 @@ export const readyMessage = z.object({
   release: z.string(),
   version: z.string(),
   machine: z.string(),
+  /** The agent's own pid in the guest (actors are forks of it under other names). */
+  pid: z.number().optional(),
   uptime: z.object({ initStart: z.number(), modulesDone: z.number(), agentStart: z.number() }),
   btf: z.boolean(),
   kcore: z.boolean(),

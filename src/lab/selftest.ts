@@ -54,7 +54,8 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   const checks: Check[] = [];
   const fs = hello.mount.fstype;
   const statIntervalMs = 1000;
-  await driver.exec(['/bin/sysctl', '-w', 'vm.stat_interval=1']);
+  const sysctl = await driver.busybox('sysctl', '-w', 'vm.stat_interval=1');
+  if (sysctl.status !== 0) throw new Error(`sysctl vm.stat_interval=1 failed: ${sysctl.stderr}`);
   const trace = (await driver.channel.request({
     cmd: 'trace',
     events: ['fs_dax', 'filelock', 'lock/contention_begin', 'lock/contention_end'],

@@ -79,16 +79,16 @@ describe('when things break', () => {
     try {
       const lab = new LabDriver(session.channel);
       // Hide the kernel's BTF the way a kernel without CONFIG_DEBUG_INFO_BTF would lack it.
-      const hide = await lab.exec(['/bin/mount', '-t', 'tmpfs', 'none', '/sys/kernel/btf']);
+      const hide = await lab.busybox('mount', '-t', 'tmpfs', 'none', '/sys/kernel/btf');
       expect(hide.status).toBe(0);
       const err = await session.channel.request({ cmd: 'observe', hz: 10 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AgentError);
       expect((err as AgentError).message).toMatch(/no BTF.*CONFIG_DEBUG_INFO_BTF/);
 
-      const pid = (await lab.exec(['/bin/pidof', 'daxlab-agent'])).stdout.trim();
-      expect(pid).toMatch(/^\d+$/);
+      const pid = String(session.ready.pid);
+      expect((await lab.busybox('cat', `/proc/${pid}/comm`)).stdout.trim()).toBe('daxlab-agent');
       // The agent kills itself through busybox: its channel closes, the guest powers off.
-      const dying = session.channel.request({ cmd: 'exec', argv: ['/bin/kill', '-9', pid] });
+      const dying = session.channel.request({ cmd: 'exec', argv: ['/bin/busybox', 'kill', '-9', pid] });
       await expect(dying).rejects.toThrow(/closed/);
     } finally {
       await session.shutdown();

@@ -39,6 +39,7 @@ static void send_ready(void)
 	json_object_object_add(msg, "release", json_object_new_string(u.release));
 	json_object_object_add(msg, "version", json_object_new_string(u.version));
 	json_object_object_add(msg, "machine", json_object_new_string(u.machine));
+	json_object_object_add(msg, "pid", json_object_new_int(getpid()));
 	json_object_object_add(boot, "initStart", json_object_new_double(init_start));
 	json_object_object_add(boot, "modulesDone", json_object_new_double(modules_done));
 	json_object_object_add(boot, "agentStart", json_object_new_double(uptime));
