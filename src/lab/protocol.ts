@@ -73,6 +73,8 @@ export const pageState = z.object({
   /** Which watched page: file (or "anon") and page index within the actor's mapping. */
   file: z.string(),
   index: z.number(),
+  /** Present in the actor's page table now; false: the last page seen there (after munmap...). */
+  mapped: z.boolean().optional(),
   pfn: z.string(),
   /** Kernel virtual address of the struct page (vmemmap). */
   addr: z.string().optional(),
@@ -148,6 +150,8 @@ export const snapshotMessage = z.object({
   dropped: z.object({ events: z.number(), snapshots: z.number() }),
   /** How long the sampler took for this snapshot (microseconds). */
   costUs: z.number().optional(),
+  /** The same, per part (pages, locks, actors, leases, vmstat, dropped). */
+  costByPartUs: z.record(z.string(), z.number()).optional(),
 });
 
 export const eventMessage = z.object({

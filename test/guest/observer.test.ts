@@ -73,6 +73,59 @@ for (const [profile, fs_, breakFn] of [
   });
 }
 
+describe('leases', () => {
+  it('shows a lease ACTIVE, then BREAKING with a countdown, as /proc/locks and the signal say', async () => {
+    const session = await GuestSession.boot(loadProfile('default'), { progress: silentProgress });
+    try {
+      const lab = new LabDriver(session.channel);
+      const signals: string[] = [];
+      session.channel.on('message', (m) => m.kind === 'signal' && signals.push(`${m.actor}:${m.signal}`));
+      for (const actor of ['holder', 'breaker']) await lab.startActor(actor);
+      await lab.ok('holder', { op: 'open', path: 'leased', create: true, size: 8192 });
+      await lab.ok('holder', { op: 'mmap', length: 8192, flags: ['MAP_SHARED'] });
+      // A read of the hole maps the shared zero page; the write fault then maps the file's page.
+      await lab.ok('holder', { op: 'touch', pages: [0], write: false });
+      await lab.watchPages('holder', [0], 'leased');
+      const zero = (await lab.sample()).pages[0]!;
+      expect(zero.mapping).toBeNull();
+      expect(zero.zoneDevice).toBe(false);
+      await lab.ok('holder', { op: 'touch', pages: [0], write: true });
+      const filePage = (await lab.sample()).pages[0]!;
+      expect(filePage.pfn).not.toBe(zero.pfn);
+      expect(filePage.zoneDevice).toBe(true);
+      expect(filePage.mapping).toBe('leased');
+      expect((await lab.sample()).leases).toEqual([]);
+      await lab.ok('holder', { op: 'lease', type: 'write', signal: 'SIGRTMIN+1' });
+      const active = (await lab.sample()).leases;
+      const holderPid = (await lab.sample()).actors.find((a) => a.name === 'holder')!.pid;
+      expect(active.map((l) => [l.file, l.type, l.state, l.mode, l.pid])).toEqual([['leased', 'LEASE', 'ACTIVE', 'WRITE', holderPid]]);
+      expect(active[0]!.breakLeftMs).toBeNull();
+      const truncate = await lab.start('breaker', { op: 'truncate', path: 'leased', size: 0 });
+      const breaking = await lab.waitFor((snap) => snap.leases.some((l) => l.state === 'BREAKING'), 5000);
+      expect(breaking).not.toBeNull();
+      const lease = breaking!.leases.find((l) => l.state === 'BREAKING')!;
+      expect(signals).toContain('holder:SIGRTMIN+1');
+      // Independent source: /proc/locks read by busybox cat, and the lease-break-time sysctl.
+      const procLocks = (await lab.busybox('cat', '/proc/locks')).stdout;
+      expect(procLocks).toMatch(/LEASE\s+BREAKING/);
+      const breakTime = Number((await lab.busybox('cat', '/proc/sys/fs/lease-break-time')).stdout);
+      expect(lease.breakLeftMs).not.toBeNull();
+      expect(lease.breakLeftMs!).toBeLessThanOrEqual(breakTime * 1000);
+      expect(lease.breakLeftMs!).toBeGreaterThan(0);
+      const later = await lab.waitFor((snap) => (snap.leases.find((l) => l.state === 'BREAKING')?.breakLeftMs ?? Infinity) < lease.breakLeftMs! - 300, 3000);
+      expect(later).not.toBeNull();
+      // A cooperative holder lets the breaker through.
+      await lab.ok('holder', { op: 'munmap' });
+      await lab.ok('holder', { op: 'lease', type: 'unlock' });
+      const end = await truncate.end;
+      expect(end.error).toBeUndefined();
+      expect((await lab.sample()).leases).toEqual([]);
+    } finally {
+      await session.shutdown();
+    }
+  });
+});
+
 describe('when things break', () => {
   it('reports a missing BTF clearly, and a dying agent as a closed channel; the transcript is kept', async () => {
     const session = await GuestSession.boot(loadProfile('default'), { progress: silentProgress });

@@ -30,9 +30,12 @@
 
 struct watched_page {
 	char file[64];
-	uint64_t index;		/* page index in the actor's mapping when learned */
-	uint64_t pfn;
-	int wfile;		/* index into files[], -1 for anonymous memory */
+	uint64_t index;		/* page index in the actor's mapping */
+	uint64_t pfn;		/* the page mapped there, or the last one seen */
+	int mapped;		/* present in the actor's page table at the last sample */
+	char actor[ACTOR_NAME_MAX];
+	unsigned int gen;	/* the actor's mapping generation when learned */
+	int wfile;		/* index into files[], -1 until a file page is seen */
 	uint64_t file_index;	/* page offset in the file */
 };
 
@@ -321,8 +324,12 @@ static void cmd_watch_pages(int id, struct json_object *req)
 		w = &pages[nr_pages++];
 		memset(w, 0, sizeof(*w));
 		snprintf(w->file, sizeof(w->file), "%.63s", label);
+		snprintf(w->actor, sizeof(w->actor), "%s", a->name);
+		w->gen = a->map.gen;
 		w->index = index;
 		w->pfn = pfn;
+		w->mapped = 1;
+		/* A hole read maps the shared zero page: the file is learned at the first file page. */
 		w->wfile = pg.mapping_kind == KPAGE_MAP_FILE ? add_file(pg.mapping, label, a->map.path) : -1;
 		w->file_index = a->map.offset / 4096 + index;
 		v = json_object_new_object();
@@ -363,7 +370,31 @@ static const char *dax_entry_state(const struct watched_page *w, const struct kp
 	return "unlocked";
 }
 
-static struct json_object *page_json(const struct watched_page *w)
+/*
+ * Follow the page table: a write fault replaces the zero page, a punch and a new
+ * fault give another page. While the index is unmapped (munmap, truncate, the
+ * actor gone) keep watching the last page seen: it may still be referenced.
+ */
+static void refresh_pfn(struct watched_page *w)
+{
+	const struct actor *a = actor_find(w->actor);
+	uint64_t pfn;
+	struct kpage pg;
+
+	w->mapped = 0;
+	if (!a || !a->alive || !a->map.mapped || a->map.gen != w->gen)
+		return;
+	if (pagemap_pfn(a->pid, a->map.addr + w->index * 4096, &pfn))
+		return;
+	w->mapped = 1;
+	if (pfn == w->pfn)
+		return;
+	w->pfn = pfn;
+	if (w->wfile < 0 && !kstate_page_read(ks, pfn, &pg) && pg.mapping_kind == KPAGE_MAP_FILE)
+		w->wfile = add_file(pg.mapping, w->file, a->map.path);
+}
+
+static struct json_object *page_json(struct watched_page *w)
 {
 	struct json_object *o = json_object_new_object(), *flags = json_object_new_array();
 	const struct baseline *b;
@@ -372,8 +403,10 @@ static struct json_object *page_json(const struct watched_page *w)
 	int ref, above, pins, pmd, batched;
 	const char *mapping = NULL;
 
+	refresh_pfn(w);
 	json_object_object_add(o, "file", json_object_new_string(w->file));
 	json_object_object_add(o, "index", json_object_new_int64(w->index));
+	json_object_object_add(o, "mapped", json_object_new_boolean(w->mapped));
 	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)w->pfn);
 	json_object_object_add(o, "pfn", json_object_new_string(buf));
 	if (kstate_page_read(ks, w->pfn, &pg)) {
@@ -534,13 +567,41 @@ static struct json_object *actor_json(const struct actor *a, double now)
 	return o;
 }
 
+/*
+ * Reading /proc/locks takes file_rwsem for write (a percpu rwsem: an RCU grace
+ * period each time), which is slow and disturbs every lock user in the guest.
+ * Only read it when a watched inode has a lease: inode->i_flctx->flc_lease.
+ */
+static int any_leases(void)
+{
+	static struct kfield flctx, flc_lease;
+	static int resolved;
+	uint64_t ctx, next;
+
+	if (!resolved) {
+		resolved = kbtf_member(kstate_btf(ks), "inode.i_flctx", &flctx) ||
+			   kbtf_member(kstate_btf(ks), "file_lock_context.flc_lease", &flc_lease) ? -1 : 1;
+	}
+	for (int i = 0; i < nr_files; i++) {
+		if (resolved < 0)
+			return 1;	/* cannot tell: read /proc/locks */
+		if (kstate_read_u64(ks, files[i].m.host + flctx.off, &ctx))
+			return 1;
+		if (!ctx)
+			continue;
+		if (kstate_read_u64(ks, ctx + flc_lease.off, &next) || next != ctx + flc_lease.off)
+			return 1;
+	}
+	return 0;
+}
+
 static struct json_object *leases_json(double now)
 {
 	struct json_object *list = json_object_new_array();
 	static double break_seen[MAX_FILES];
 	char line[512];
-	FILE *f = fopen("/proc/locks", "re");
-	char *text = read_text("/proc/sys/fs/lease-break-time", 32);
+	FILE *f = any_leases() ? fopen("/proc/locks", "re") : NULL;
+	char *text = f ? read_text("/proc/sys/fs/lease-break-time", 32) : NULL;
 	int break_time = text ? atoi(text) : 45;
 	int breaking[MAX_FILES] = { 0 };
 
@@ -609,22 +670,35 @@ static struct json_object *vmstat_json(void)
 	return o;
 }
 
+/* Microseconds since *mark; moves the mark. */
+static int64_t lap(double *mark)
+{
+	double now = mono_now();
+	int64_t us = (int64_t)((now - *mark) * 1e6);
+
+	*mark = now;
+	return us;
+}
+
 static void send_snapshot(double now)
 {
-	struct json_object *msg = json_object_new_object(), *list, *dropped;
-	double began = mono_now();
+	struct json_object *msg = json_object_new_object(), *list, *dropped, *cost;
+	double began = mono_now(), mark = began;
 
+	cost = json_object_new_object();
 	json_object_object_add(msg, "kind", json_object_new_string("snapshot"));
 	json_object_object_add(msg, "seq", json_object_new_int64(seq++));
 	list = json_object_new_array();
 	for (int i = 0; i < nr_pages; i++)
 		json_object_array_add(list, page_json(&pages[i]));
 	json_object_object_add(msg, "pages", list);
+	json_object_object_add(cost, "pages", json_object_new_int64(lap(&mark)));
 	list = json_object_new_array();
 	for (int i = 0; i < nr_files; i++)
 		for (int k = 0; k < 3; k++)
 			json_object_array_add(list, lock_json(&files[i], k));
 	json_object_object_add(msg, "locks", list);
+	json_object_object_add(cost, "locks", json_object_new_int64(lap(&mark)));
 	list = json_object_new_array();
 	for (int i = 0; i < actors_count(); i++) {
 		const struct actor *a = actor_at(i);
@@ -633,13 +707,18 @@ static void send_snapshot(double now)
 			json_object_array_add(list, actor_json(a, now));
 	}
 	json_object_object_add(msg, "actors", list);
+	json_object_object_add(cost, "actors", json_object_new_int64(lap(&mark)));
 	json_object_object_add(msg, "leases", leases_json(now));
+	json_object_object_add(cost, "leases", json_object_new_int64(lap(&mark)));
 	json_object_object_add(msg, "vmstat", vmstat_json());
+	json_object_object_add(cost, "vmstat", json_object_new_int64(lap(&mark)));
 	dropped = json_object_new_object();
 	json_object_object_add(dropped, "events", json_object_new_int64(trace_dropped()));
 	json_object_object_add(dropped, "snapshots", json_object_new_int64(skipped));
 	json_object_object_add(msg, "dropped", dropped);
+	json_object_object_add(cost, "dropped", json_object_new_int64(lap(&mark)));
 	json_object_object_add(msg, "costUs", json_object_new_int64((int64_t)((mono_now() - began) * 1e6)));
+	json_object_object_add(msg, "costByPartUs", cost);
 	json_object_object_add(msg, "t", json_object_new_double(now));
 	channel_send(msg);
 }
