@@ -215,24 +215,22 @@ export class GuestSession {
     });
     exitedEarly.catch(() => {});
 
-    {
-      this.qmp = await Promise.race([retry(() => Qmp.connect(qmpSocket(this.files)), 10_000), exitedEarly]);
-      this.timings.qemuStart = Math.round(performance.now() - began);
-      progress.done('qemu', this.timings.qemuStart);
-      this.channel = await Promise.race([AgentChannel.connect(agentSocket(this.files)), exitedEarly]);
-      this.recordTranscript();
-      progress.start('kernel', 'booting the guest kernel');
-      const ready = this.channel.waitFor('ready', timeoutMs);
-      ready.catch(() => {});
-      this.ready = await Promise.race([ready, exitedEarly]).catch((err: Error) => {
-        if (err instanceof BootError) throw err;
-        throw new BootError(
-          `boot watchdog: the guest agent did not start within ${Math.round(timeoutMs / 1000)} s (${accel})`,
-          this.files.consoleLog,
-          consoleTail(this.files.consoleLog),
-        );
-      });
-    }
+    this.qmp = await Promise.race([retry(() => Qmp.connect(qmpSocket(this.files)), 10_000), exitedEarly]);
+    this.timings.qemuStart = Math.round(performance.now() - began);
+    progress.done('qemu', this.timings.qemuStart);
+    this.channel = await Promise.race([AgentChannel.connect(agentSocket(this.files)), exitedEarly]);
+    this.recordTranscript();
+    progress.start('kernel', 'booting the guest kernel');
+    const ready = this.channel.waitFor('ready', timeoutMs);
+    ready.catch(() => {});
+    this.ready = await Promise.race([ready, exitedEarly]).catch((err: Error) => {
+      if (err instanceof BootError) throw err;
+      throw new BootError(
+        `boot watchdog: the guest agent did not start within ${Math.round(timeoutMs / 1000)} s (${accel})`,
+        this.files.consoleLog,
+        consoleTail(this.files.consoleLog),
+      );
+    });
     const { initStart, modulesDone, agentStart } = this.ready.uptime;
     // The guest's uptime starts after firmware and decompression: take the kernel stage from
     // the host clock (QEMU up -> agent ready) less the init time the guest measured.
