@@ -134,6 +134,8 @@ export const leaseState = z.object({
   pid: z.number(),
   /** Milliseconds left before the kernel times a breaking lease out (fs.lease-break-time). */
   breakLeftMs: z.number().nullable(),
+  /** "kernel": fl_break_time against jiffies; "estimate": from the first sample that saw it breaking. */
+  breakSource: z.enum(['kernel', 'estimate']).optional(),
   raw: z.string(),
 });
 
@@ -250,14 +252,30 @@ export type ActorOp =
   | { op: 'read'; offset: number; length: number }
   | { op: 'lease'; type: 'read' | 'write' | 'unlock'; signal?: string }
   | { op: 'sleep'; ms: number }
-  | { op: 'exit'; status?: number };
+  | { op: 'exit'; status?: number }
+  /** Store each page's data pattern (tag 1..2^32-1) through the mapping; SIGBUS per page is reported. */
+  | { op: 'pattern_write'; pages: number[]; tags: number[] }
+  /**
+   * What each page holds: its tag, 0 (zeros), -1 (neither), -2 (SIGBUS on the mapping),
+   * -3 (read(2) came back short). via "read": pages index the file, not the mapping.
+   */
+  | { op: 'pattern_check'; pages: number[]; via?: 'mmap' | 'read' }
+  /** ibv_reg_mr of each page (one MR a page); only actors started with program "verbs". */
+  | { op: 'rdma_reg_mr'; pages: number[] }
+  | { op: 'rdma_dereg_mr' };
+
+/** What pattern_check reports for a page that holds no tag. */
+export const PATTERN = { zero: 0, garbage: -1, sigbus: -2, short: -3 } as const;
 
 export type HostCommand =
   | SetupCommand
-  | { cmd: 'actor-start'; actor: string }
+  /** program "verbs": the actor runs in daxlab-verbs (libibverbs, for rdma_reg_mr). */
+  | { cmd: 'actor-start'; actor: string; program?: 'agent' | 'verbs' }
   | { cmd: 'actor-kill'; actor: string; signal?: string }
   | ({ cmd: 'act'; actor: string } & ActorOp)
   | { cmd: 'watch-pages'; actor: string; pages: number[]; label?: string }
+  /** Forget every watched page and file (between scenarios on one guest). */
+  | { cmd: 'unwatch' }
   | { cmd: 'observe'; hz: number }
   | { cmd: 'sample' }
   | { cmd: 'trace'; events: string[]; kprobes?: string[] }

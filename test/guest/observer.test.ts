@@ -110,6 +110,7 @@ describe('leases', () => {
       expect(procLocks).toMatch(/LEASE\s+BREAKING/);
       const breakTime = Number((await lab.busybox('cat', '/proc/sys/fs/lease-break-time')).stdout);
       expect(lease.breakLeftMs).not.toBeNull();
+      expect(lease.breakSource).toBe('kernel');
       expect(lease.breakLeftMs!).toBeLessThanOrEqual(breakTime * 1000);
       expect(lease.breakLeftMs!).toBeGreaterThan(0);
       const later = await lab.waitFor((snap) => (snap.leases.find((l) => l.state === 'BREAKING')?.breakLeftMs ?? Infinity) < lease.breakLeftMs! - 300, 3000);

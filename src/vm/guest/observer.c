@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,8 @@ static struct {
 	double since;
 } asleep[MAX_TRACKED];
 
+static void resolve_kernel_leases(void);
+
 static int ensure_kstate(void)
 {
 	struct kstate_opts opts = { 0 };
@@ -89,6 +92,8 @@ static int ensure_kstate(void)
 	n = kstate_iomem_pmem_ranges("/proc/iomem", ranges, 8);
 	if (n > 0)
 		kstate_set_device_ranges(ks, ranges, n);
+	/* Now rather than at the first lease break: it measures HZ over 200 ms. */
+	resolve_kernel_leases();
 	return 0;
 }
 
@@ -595,6 +600,83 @@ static int any_leases(void)
 	return 0;
 }
 
+/*
+ * The kernel's own deadline of a breaking lease: file_lock.fl_break_time (6.9+:
+ * file_lease) against jiffies. HZ is not in BTF: count jiffies across a known
+ * interval once and round to the nearest CONFIG_HZ choice.
+ */
+static struct {
+	int state;		/* 0 unresolved, 1 ok, -1 unavailable */
+	struct kfield list, link, pid, break_time, flctx, flc_lease;
+	uint64_t jiffies;
+	int hz;
+} kl;
+
+static void resolve_kernel_leases(void)
+{
+	const struct btf *btf = kstate_btf(ks);
+	static const int hz_choices[] = { 100, 250, 300, 1000 };
+	uint64_t j0, j1;
+	double t0;
+	int best = 0;
+
+	kl.state = -1;
+	if (kbtf_member(btf, "inode.i_flctx", &kl.flctx) ||
+	    kbtf_member(btf, "file_lock_context.flc_lease", &kl.flc_lease))
+		return;
+	if (kbtf_member(btf, "file_lock.fl_list", &kl.link) ||
+	    kbtf_member(btf, "file_lock.fl_pid", &kl.pid) ||
+	    kbtf_member(btf, "file_lock.fl_break_time", &kl.break_time)) {
+		/* v6.9+: leases are struct file_lease around a struct file_lock_core. */
+		if (kbtf_member(btf, "file_lease.c.flc_list", &kl.link) ||
+		    kbtf_member(btf, "file_lease.c.flc_pid", &kl.pid) ||
+		    kbtf_member(btf, "file_lease.fl_break_time", &kl.break_time))
+			return;
+	}
+	if (kstate_symbol(ks, "jiffies", &kl.jiffies) || kstate_read_u64(ks, kl.jiffies, &j0))
+		return;
+	t0 = mono_now();
+	usleep(200 * 1000);
+	if (kstate_read_u64(ks, kl.jiffies, &j1))
+		return;
+	for (int i = 1; i < 4; i++) {
+		double rate = (j1 - j0) / (mono_now() - t0);
+
+		if (fabs(rate - hz_choices[i]) < fabs(rate - hz_choices[best]))
+			best = i;
+	}
+	kl.hz = hz_choices[best];
+	kl.state = 1;
+}
+
+/* Milliseconds until the kernel times out the breaking lease of @pid on file @i; -1: unknown. */
+static double kernel_break_left(int i, int pid)
+{
+	uint64_t ctx, head, pos, jiffies, deadline;
+	uint32_t fl_pid;
+	int guard = 0;
+
+	if (!kl.state)
+		resolve_kernel_leases();
+	if (kl.state < 0 || kstate_read_u64(ks, files[i].m.host + kl.flctx.off, &ctx) || !ctx)
+		return -1;
+	head = ctx + kl.flc_lease.off;
+	if (kstate_read_u64(ks, head, &pos) || kstate_read_u64(ks, kl.jiffies, &jiffies))
+		return -1;
+	while (pos != head && guard++ < 64) {
+		uint64_t lease = pos - kl.link.off;
+
+		if (kstate_read(ks, lease + kl.pid.off, &fl_pid, sizeof(fl_pid)) ||
+		    kstate_read_u64(ks, lease + kl.break_time.off, &deadline))
+			return -1;
+		if ((int)fl_pid == pid && deadline)
+			return (int64_t)(deadline - jiffies) * 1000.0 / kl.hz;
+		if (kstate_read_u64(ks, pos, &pos))
+			return -1;
+	}
+	return -1;
+}
+
 static struct json_object *leases_json(double now)
 {
 	struct json_object *list = json_object_new_array();
@@ -627,6 +709,7 @@ static struct json_object *leases_json(double now)
 		for (int i = 0; i < nr_files; i++) {
 			struct json_object *o;
 			double left = -1;
+			const char *source = NULL;
 
 			if (files[i].ino != ino || files[i].dev_major != maj || files[i].dev_minor != min)
 				continue;
@@ -634,7 +717,15 @@ static struct json_object *leases_json(double now)
 				breaking[i] = 1;
 				if (!break_seen[i])
 					break_seen[i] = now;
-				left = break_time * 1000.0 - (now - break_seen[i]) * 1000.0;
+				left = kernel_break_left(i, pid);
+				source = "kernel";
+				if (left < 0) {
+					/* Fallback: from the first sample that saw it breaking. */
+					left = break_time * 1000.0 - (now - break_seen[i]) * 1000.0;
+					source = "estimate";
+				}
+				if (left < 0)
+					left = 0;
 			}
 			o = json_object_new_object();
 			json_object_object_add(o, "file", json_object_new_string(files[i].name));
@@ -643,6 +734,8 @@ static struct json_object *leases_json(double now)
 			json_object_object_add(o, "mode", json_object_new_string(mode));
 			json_object_object_add(o, "pid", json_object_new_int(pid));
 			json_object_object_add(o, "breakLeftMs", left >= 0 ? json_object_new_int64((int64_t)left) : NULL);
+			if (source)
+				json_object_object_add(o, "breakSource", json_object_new_string(source));
 			json_object_object_add(o, "raw", json_object_new_string(line));
 			json_object_array_add(list, o);
 		}
@@ -776,8 +869,23 @@ static void cmd_sample(int id, struct json_object *req)
 	send_reply(id, NULL);
 }
 
+/* {"cmd":"unwatch"}: forget every watched page and file, so that the next scenario starts clean. */
+static void cmd_unwatch(int id, struct json_object *req)
+{
+	struct json_object *result = json_object_new_object();
+
+	(void)req;
+	json_object_object_add(result, "pages", json_object_new_int(nr_pages));
+	json_object_object_add(result, "files", json_object_new_int(nr_files));
+	nr_pages = 0;
+	nr_files = 0;
+	update_trace_locks();
+	send_reply(id, result);
+}
+
 void observer_init(void)
 {
+	agent_register_cmd("unwatch", cmd_unwatch);
 	agent_register_cmd("watch-pages", cmd_watch_pages);
 	agent_register_cmd("observe", cmd_observe);
 	agent_register_cmd("sample", cmd_sample);
