@@ -104,6 +104,8 @@ describe('leases', () => {
       const breaking = await lab.waitFor((snap) => snap.leases.some((l) => l.state === 'BREAKING'), 5000);
       expect(breaking).not.toBeNull();
       const lease = breaking!.leases.find((l) => l.state === 'BREAKING')!;
+      // The signal is relayed by the agent's loop like the snapshot: it may come just after.
+      for (let i = 0; i < 40 && !signals.includes('holder:SIGRTMIN+1'); i++) await new Promise((r) => setTimeout(r, 50));
       expect(signals).toContain('holder:SIGRTMIN+1');
       // Independent source: /proc/locks read by busybox cat, and the lease-break-time sysctl.
       const procLocks = (await lab.busybox('cat', '/proc/locks')).stdout;
