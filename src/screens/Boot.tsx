@@ -1,0 +1,101 @@
+// Boot: each stage with a spinner while it runs and its time when done, the accel
+// decision and its reason, the tail of the guest console; a failure with its cause and
+// the console log path.
+import { Box, Text, useInput } from 'ink';
+import Spinner from 'ink-spinner';
+import React from 'react';
+import { useNav } from './App.js';
+import { useAppView, useController, useTerminalSize } from './hooks.js';
+import { KeyBar, type KeyHint } from './panels/KeyBar.js';
+import { Panel } from './panels/Panel.js';
+import { T } from './theme.js';
+import { useUi } from './ui.js';
+import { clip, fmtMs, pad } from './view.js';
+
+const STAGE_LABEL: Record<string, string> = {
+  host: 'host packages',
+  image: 'kernel, agent, initramfs',
+  qemu: 'QEMU',
+  kernel: 'guest kernel to agent',
+  setup: 'namespace, mkfs, mount',
+  observer: 'observer',
+};
+
+export function Boot() {
+  const view = useAppView();
+  const controller = useController();
+  const { go } = useNav();
+  const { active } = useUi();
+  const { columns } = useTerminalSize();
+  const b = view.boot;
+  useInput(
+    (input, key) => {
+      if (key.return && b.status === 'ready') go('scenarios');
+      else if (input === 'r' && (b.status === 'failed' || b.status === 'stopped')) controller.boot(b.profile);
+    },
+    { isActive: active },
+  );
+  const keys: KeyHint[] = b.status === 'ready' ? [['enter', 'scenarios']] : b.status === 'failed' ? [['r', 'retry']] : [];
+  return (
+    <Box flexDirection="column" width={columns}>
+      <Text wrap="truncate">
+        <T tone="accent" bold>
+          daxlab
+        </T>
+        <T tone="dim"> · </T>boot<T tone="dim"> · </T>profile {b.profile}
+        <T tone="dim"> · </T>
+        <T tone={b.status === 'failed' ? 'bad' : b.status === 'ready' ? 'ok' : 'warn'} bold>
+          {b.status}
+        </T>
+      </Text>
+      <Panel title="Stages" width={columns}>
+        {b.stages.length === 0 && <T tone="dim">  starting…</T>}
+        {b.stages.map((s, i) => (
+          <Text key={`${s.id}${i}`} wrap="truncate">
+            {'  '}
+            {s.state === 'running' ? (
+              <T tone="accent">
+                <Spinner type="dots" />
+              </T>
+            ) : s.state === 'done' ? (
+              <T tone="ok">✓</T>
+            ) : (
+              <T tone="bad">✗</T>
+            )}{' '}
+            {pad(STAGE_LABEL[s.id] ?? s.id, 24)}
+            <T tone="dim">{s.ms !== undefined ? fmtMs(s.ms).padStart(9) : '         '}</T> <T tone="dim">{clip(s.note ?? s.detail, columns - 40)}</T>
+          </Text>
+        ))}
+      </Panel>
+      <Text wrap="truncate">
+        <T bold>accel </T>
+        {b.accel ?? <T tone="dim">not decided yet</T>}
+      </Text>
+      {b.kernel && (
+        <Text wrap="truncate">
+          <T bold>guest </T>
+          {b.kernel}
+          {b.mount ? `, ${b.mount}` : ''}
+        </Text>
+      )}
+      {b.status === 'failed' && (
+        <Box flexDirection="column">
+          <T tone="bad" bold>
+            Boot failed: {b.error}
+          </T>
+          {b.consoleLog && <Text>console log: {b.consoleLog}</Text>}
+        </Box>
+      )}
+      <Panel title="Guest console" extra={b.consoleLog ? clip(b.consoleLog, columns - 30) : undefined} width={columns}>
+        {b.console.length === 0 && <T tone="dim">  (nothing yet)</T>}
+        {b.console.map((l, i) => (
+          <Text key={i} wrap="truncate">
+            <T tone="dim">  {l}</T>
+          </Text>
+        ))}
+      </Panel>
+      {b.status === 'ready' && <T tone="ok">The lab is up: enter picks a scenario.</T>}
+      <KeyBar keys={keys} width={columns} />
+    </Box>
+  );
+}

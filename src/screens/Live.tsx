@@ -1,0 +1,195 @@
+// The live dashboard: pages, actors, locks, leases, expectations and the event log, all
+// rendered from LabState; keys to pause, step, filter and act on the scenario's actors.
+import { Box, Text, useInput } from 'ink';
+import React, { useState } from 'react';
+import type { LabState } from '../lab/state.js';
+import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
+import type { AppView } from './model.js';
+import { ActorsPanel, actorLinesNeeded } from './panels/ActorsPanel.js';
+import { EventsPanel } from './panels/EventsPanel.js';
+import { ExpectationsPanel } from './panels/ExpectationsPanel.js';
+import { KeyBar, type KeyHint } from './panels/KeyBar.js';
+import { LeasesPanel } from './panels/LeasesPanel.js';
+import { LocksPanel } from './panels/LocksPanel.js';
+import { PagesPanel } from './panels/PagesPanel.js';
+import { T } from './theme.js';
+import { InputLine, useEditor, useTextEdit, useUi } from './ui.js';
+import { actorRows, fmtT, logKinds, lossSummary, pageRows, type LogKind } from './view.js';
+
+export function Header({ state, view, screen }: { state: LabState; view: AppView; screen: string }) {
+  const kernel = state.kernel?.release ?? view.boot.kernel ?? 'kernel ?';
+  const profile = state.run?.profile || view.boot.profile;
+  return (
+    <Text wrap="truncate">
+      <T tone="accent" bold>
+        daxlab
+      </T>
+      <T tone="dim"> · </T>
+      {screen}
+      <T tone="dim"> · </T>
+      {view.source === 'replay' ? 'replay' : 'live'}
+      <T tone="dim"> · </T>
+      profile {profile}
+      <T tone="dim"> · </T>
+      {kernel}
+      {view.boot.mount ? <T tone="dim"> · {view.boot.mount}</T> : ''}
+      <T tone="dim"> · t={state.lastT === null ? '-' : fmtT(state.lastT)}</T>
+    </Text>
+  );
+}
+
+export function RunLine({ view }: { view: AppView }) {
+  const run = view.run;
+  const parts: React.ReactNode[] = [];
+  if (view.replay) {
+    const r = view.replay;
+    parts.push(
+      <T key="replay" tone={r.paused ? 'warn' : undefined}>
+        replay {r.speed}x · {r.position}/{r.total} messages{r.done ? ' · end of transcript' : r.paused ? ' · paused' : ''}
+        {r.problems.length ? ` · ${r.problems.length} damaged lines` : ''}
+      </T>,
+    );
+  }
+  if (run) {
+    const step = run.scenario.steps[Math.min(run.current, run.scenario.steps.length - 1)];
+    const tone = run.status === 'failed' ? 'bad' : run.status === 'finished' ? 'ok' : run.status === 'running' ? 'accent' : 'warn';
+    parts.push(
+      <Text key="run">
+        {parts.length ? '  ' : ''}
+        <T bold>{run.scenario.id}</T>
+        {run.guided ? ' (guided)' : ''} · step {Math.min(run.current + 1, run.scenario.steps.length)}/{run.scenario.steps.length}
+        {step ? ` ${step.label}` : ''} ·{' '}
+        <T tone={tone} bold>
+          {run.status}
+        </T>
+        {run.error ? <T tone="bad"> {run.error}</T> : ''}
+        {run.note ? <T tone="dim"> · {run.note}</T> : ''}
+      </Text>,
+    );
+  }
+  if (!parts.length) parts.push(<T key="none" tone="dim">no scenario running: esc picks one</T>);
+  return <Text wrap="truncate">{parts}</Text>;
+}
+
+export function StatusLine({ state, width }: { state: LabState; width: number }) {
+  const { store } = useController();
+  const loss = lossSummary(state);
+  const text =
+    `msgs ${state.messageCount} · snapshots ${state.snapshotCount} · frames ${store.stats.frames} (≤15/s, up to ${store.stats.maxBatch} msgs each)` +
+    ` · agent dropped ${state.dropped.events} events ${state.dropped.snapshots} snapshots`;
+  return (
+    <Text wrap="truncate">
+      <T tone="dim">{text.slice(0, width)}</T>
+      {loss.length ? <T tone="warn"> · {loss.join(' · ')}</T> : ''}
+    </Text>
+  );
+}
+
+type Focus = 'pages' | 'actors' | 'events';
+const FOCI: Focus[] = ['pages', 'actors', 'events'];
+
+export function Live() {
+  const state = useLabState();
+  const view = useAppView();
+  const controller = useController();
+  const { columns, rows } = useTerminalSize();
+  const { active } = useUi();
+  const [focus, setFocus] = useState<Focus>('pages');
+  const [sel, setSel] = useState({ pages: 0, actors: 0, events: 0 });
+  const [kind, setKind] = useState<LogKind | null>(null);
+  const [filter, setFilter] = useState('');
+  const editor = useEditor('live-filter');
+  const editing = editor.editing;
+  useTextEdit(active, editor.ref, setFilter, (how) => {
+    if (how === 'cancel') setFilter('');
+    editor.stop();
+  });
+
+  const run = view.run;
+  const interventions = run?.scenario.interventions ?? [];
+  const paused = view.replay ? view.replay.paused : run?.status === 'paused';
+
+  useInput(
+    (input, key) => {
+      if (editor.ref.current) return;
+      if (key.tab) setFocus((f) => FOCI[(FOCI.indexOf(f) + (key.shift ? FOCI.length - 1 : 1)) % FOCI.length]!);
+      else if (key.downArrow || input === 'j' || key.upArrow || input === 'k') {
+        const d = key.downArrow || input === 'j' ? 1 : -1;
+        const max = focus === 'pages' ? pageRows(state).length - 1 : focus === 'actors' ? actorRows(state).length - 1 : 10_000;
+        // The event log scrolls up from the newest: "down" goes towards newer lines.
+        const delta = focus === 'events' ? -d : d;
+        setSel((s) => ({ ...s, [focus]: Math.max(0, Math.min(max, s[focus] + delta)) }));
+      } else if (input === '/') {
+        setFocus('events');
+        editor.start();
+      } else if (input === 'f') {
+        const kinds = [null, ...logKinds(state).filter((k) => k.count > 0).map((k) => k.kind)];
+        setKind((k) => kinds[(kinds.indexOf(k) + 1) % kinds.length] ?? null);
+        setSel((s) => ({ ...s, events: 0 }));
+      } else if (input === 'p') controller.setPaused(!paused);
+      else if (input === 's') controller.step();
+      else if (input === '+' && view.replay && controller.setSpeed) controller.setSpeed(view.replay.speed * 2);
+      else if (input === '-' && view.replay && controller.setSpeed) controller.setSpeed(Math.max(0.25, view.replay.speed / 2));
+      else {
+        const iv = interventions.find((i) => i.key === input);
+        if (iv) controller.intervene(iv.id);
+      }
+    },
+    { isActive: active },
+  );
+
+  // Height budget: strictly below the terminal's height (Ink clears and redraws the whole
+  // screen, flickering, when a frame is as tall as the terminal).
+  const height = Math.max(16, rows - 1);
+  const filterLine = editing || filter ? 1 : 0;
+  const nPages = Math.max(1, pageRows(state).length);
+  const nExp = run?.expectations.length ?? 0;
+  const fixed = 4 + filterLine; // header, run line, status, key bar
+  const pagesRows = Math.min(nPages, 4);
+  const pagesH = 2 + pagesRows + (nPages > pagesRows ? 1 : 0);
+  const expH = 1 + Math.max(1, Math.min(4, nExp));
+  const lockH = 1 + Math.max(1, Math.min(3, Math.max(Object.keys(state.locks).length, state.leases.length)));
+  const rest = height - fixed - pagesH - expH - lockH;
+  const actorsH = Math.max(3, Math.min(actorLinesNeeded(state) + (focus === 'actors' ? 3 : 0), rest - 4));
+  const eventsH = Math.max(2, rest - actorsH);
+  const half = Math.floor(columns / 2);
+
+  const keys: KeyHint[] = [
+    ['tab', 'focus'],
+    ['j/k', 'move'],
+    ['f', `kind`],
+    ['/', 'filter'],
+    ['p', paused ? 'resume' : 'pause'],
+    ...(paused ? ([['s', 'step']] as KeyHint[]) : []),
+    ...interventions.map((i): KeyHint => [i.key, i.label]),
+    ...(view.replay ? ([['+/-', 'speed']] as KeyHint[]) : []),
+    ['r', 'report'],
+  ];
+
+  return (
+    <Box flexDirection="column" width={columns} height={height} overflow="hidden">
+      <Header state={state} view={view} screen="dashboard" />
+      <RunLine view={view} />
+      <Box height={pagesH} overflow="hidden">
+        <PagesPanel state={state} width={columns} maxRows={pagesRows} focused={focus === 'pages'} selected={sel.pages} />
+      </Box>
+      <Box height={actorsH} overflow="hidden">
+        <ActorsPanel state={state} width={columns} maxRows={actorsH - 1} focused={focus === 'actors'} selected={sel.actors} />
+      </Box>
+      <Box height={lockH} overflow="hidden">
+        <LocksPanel state={state} width={half} maxRows={lockH - 1} />
+        <Text> </Text>
+        <LeasesPanel state={state} width={columns - half - 1} maxRows={lockH - 1} />
+      </Box>
+      <Box height={expH} overflow="hidden">
+        <ExpectationsPanel expectations={run?.expectations ?? []} width={columns} maxRows={expH - 1} />
+      </Box>
+      <Box height={eventsH} overflow="hidden">
+        <EventsPanel state={state} width={columns} maxRows={eventsH - 1} focused={focus === 'events'} kind={kind} text={filter} scroll={sel.events} />
+      </Box>
+      {filterLine ? <InputLine label="filter events: " value={filter} editing={editing} /> : null}
+      <StatusLine state={state} width={columns} />
+      <KeyBar keys={editing ? [['enter', 'apply'], ['esc', 'clear']] : keys} width={columns} globals={!editing} />
+    </Box>
+  );
+}

@@ -1,0 +1,73 @@
+// The report: verdicts and findings with evidence, the timeline, the transcript; x exports
+// it as plain text wrapped at 72 columns and as Markdown next to the transcript.
+import { Box, Text, useInput } from 'ink';
+import React, { useState } from 'react';
+import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
+import { KeyBar } from './panels/KeyBar.js';
+import { buildReport, reportText } from './report.js';
+import { T } from './theme.js';
+import { useUi } from './ui.js';
+import { lossSummary } from './view.js';
+
+export function Report() {
+  const state = useLabState();
+  const view = useAppView();
+  const controller = useController();
+  const { active } = useUi();
+  const { columns, rows } = useTerminalSize();
+  const [scroll, setScroll] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  const report = buildReport(state, view.run, view.transcript, lossSummary(state));
+  // The screen shows the same text the export writes, at the terminal's width.
+  const lines = reportText(report, Math.min(columns - 2, 100)).split('\n');
+  const height = Math.max(5, rows - 4);
+  const max = Math.max(0, lines.length - height);
+  useInput(
+    (input, key) => {
+      if (key.downArrow || input === 'j') setScroll((s) => Math.min(max, s + 1));
+      else if (key.upArrow || input === 'k') setScroll((s) => Math.max(0, s - 1));
+      else if (key.pageDown || input === ' ') setScroll((s) => Math.min(max, s + height));
+      else if (key.pageUp) setScroll((s) => Math.max(0, s - height));
+      else if (input === 'x') {
+        try {
+          controller.exportReport();
+          setError(null);
+        } catch (err) {
+          setError((err as Error).message);
+        }
+      }
+    },
+    { isActive: active },
+  );
+  const tone = (l: string) => (/VIOLATED|^Finding/.test(l) ? 'bad' : /\[held\]/.test(l) ? 'ok' : /^outcome/.test(l) ? 'accent' : undefined);
+  return (
+    <Box flexDirection="column" width={columns}>
+      <Text wrap="truncate">
+        <T tone="accent" bold>
+          daxlab
+        </T>
+        <T tone="dim"> · </T>report<T tone="dim"> · </T>
+        {report.outcome}
+      </Text>
+      <Box flexDirection="column" height={height}>
+        {lines.slice(scroll, scroll + height).map((l, i) => (
+          <Text key={i} wrap="truncate">
+            <T tone={tone(l)}>{l}</T>
+          </Text>
+        ))}
+      </Box>
+      <Text wrap="truncate">
+        {error ? (
+          <T tone="bad">export failed: {error}</T>
+        ) : view.exported ? (
+          <T tone="ok">exported: {view.exported.join(', ')}</T>
+        ) : (
+          <T tone="dim">
+            lines {scroll + 1}-{Math.min(lines.length, scroll + height)} of {lines.length}
+          </T>
+        )}
+      </Text>
+      <KeyBar keys={[['j/k', 'scroll'], ['x', 'export .txt (72 cols) + .md']]} width={columns} />
+    </Box>
+  );
+}

@@ -1,0 +1,105 @@
+// The scenario picker: title, thread, what it shows; / filters; enter runs, g runs guided.
+import { Box, Text, useInput } from 'ink';
+import React, { useMemo, useState } from 'react';
+import { useNav } from './App.js';
+import { useAppView, useController, useTerminalSize } from './hooks.js';
+import { KeyBar } from './panels/KeyBar.js';
+import { Panel } from './panels/Panel.js';
+import { T } from './theme.js';
+import { InputLine, useEditor, useTextEdit, useUi } from './ui.js';
+import { clip } from './view.js';
+
+export function Scenarios() {
+  const controller = useController();
+  const view = useAppView();
+  const { go } = useNav();
+  const { active } = useUi();
+  const { columns, rows } = useTerminalSize();
+  const all = useMemo(() => controller.scenarios(), [controller]);
+  const [filter, setFilter] = useState('');
+  const [sel, setSel] = useState(0);
+  const editor = useEditor('scenario-filter');
+  const editing = editor.editing;
+  useTextEdit(active, editor.ref, (f) => (setFilter(f), setSel(0)), (how) => {
+    if (how === 'cancel') setFilter('');
+    editor.stop();
+  });
+  const needle = filter.toLowerCase();
+  const list = all.filter((s) => !needle || [s.id, s.title, s.summary, ...s.threads].some((x) => x.toLowerCase().includes(needle)));
+  const current = list[Math.min(sel, list.length - 1)];
+  const ready = view.boot.status === 'ready';
+  const busy = view.run && ['running', 'waiting', 'paused'].includes(view.run.status);
+
+  useInput(
+    (input, key) => {
+      if (editor.ref.current) return;
+      if (key.downArrow || input === 'j') setSel((s) => Math.min(list.length - 1, s + 1));
+      else if (key.upArrow || input === 'k') setSel((s) => Math.max(0, s - 1));
+      else if (input === '/') editor.start();
+      else if ((key.return || input === 'g') && current) {
+        const guided = input === 'g';
+        if (busy && view.run?.scenario.id === current.id) return go(view.run.guided ? 'guided' : 'live');
+        if (!ready || busy) return;
+        controller.run(current.id, { guided });
+        go(guided ? 'guided' : 'live');
+      } else if (input === 'l') go('live');
+    },
+    { isActive: active },
+  );
+
+  const perItem = 4;
+  const visible = Math.max(1, Math.floor((rows - 8) / perItem));
+  const start = Math.max(0, Math.min(sel - visible + 1, list.length - visible));
+  return (
+    <Box flexDirection="column" width={columns}>
+      <Text wrap="truncate">
+        <T tone="accent" bold>
+          daxlab
+        </T>
+        <T tone="dim"> · </T>scenarios<T tone="dim"> · </T>profile {view.boot.profile || '-'}
+        <T tone="dim"> · </T>
+        {ready ? <T tone="ok">guest ready</T> : <T tone="warn">guest {view.boot.status}</T>}
+        {view.boot.kernel ? <T tone="dim"> · {view.boot.kernel}</T> : ''}
+      </Text>
+      <Panel title="Scenarios" extra={`${list.length} of ${all.length}${filter ? ` matching "${filter}"` : ''}`} width={columns}>
+        {list.length === 0 && <T tone="dim">  nothing matches</T>}
+        {list.slice(start, start + visible).map((s, i) => {
+          const on = start + i === sel;
+          return (
+            <Box key={s.id} flexDirection="column">
+              <Text wrap="truncate" inverse={on}>
+                {on ? '› ' : '  '}
+                <T bold tone="accent">
+                  {s.id}
+                </T>{' '}
+                {s.title}
+              </Text>
+              <Text wrap="truncate">
+                {'    '}
+                <T tone="dim">{clip(s.threads.join('; '), columns - 6)}</T>
+              </Text>
+              <Text wrap="truncate">
+                {'    '}
+                {clip(s.summary, columns - 6)}
+              </Text>
+              <Text wrap="truncate">
+                {'    '}
+                <T tone="dim">
+                  {s.steps.length} steps{s.needs ? ` · needs ${s.needs}` : ''}
+                  {s.interventions.length ? ` · you can: ${s.interventions.map((x) => x.label).join(', ')}` : ''}
+                </T>
+              </Text>
+            </Box>
+          );
+        })}
+      </Panel>
+      {(editing || filter) && <InputLine label="filter: " value={filter} editing={editing} />}
+      {!ready && <T tone="warn">The guest is not up ({view.boot.status}): esc goes back to boot.</T>}
+      {busy && <T tone="dim">{view.run!.scenario.id} is running: enter on it goes back to its dashboard.</T>}
+      <KeyBar
+        keys={editing ? [['enter', 'apply'], ['esc', 'clear']] : [['enter', 'run'], ['g', 'guided'], ['/', 'filter'], ['l', 'dashboard']]}
+        width={columns}
+      />
+    </Box>
+  );
+}

@@ -1,0 +1,293 @@
+// The live controller: boots a guest for a profile, follows its agent channel into the
+// store, runs a scenario step by step through LabDriver, and shuts the guest down. The
+// screens call it; it is the only part of the TUI that reaches src/vm.
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LabDriver } from '../lab/driver.js';
+import { loadProfile, type Profile } from '../lab/profiles.js';
+import { followChannel, stateFromTranscript, type RunFeed } from '../lab/record.js';
+import { paths } from '../paths.js';
+import { ensureHost } from '../vm/host.js';
+import type { Progress } from '../vm/progress.js';
+import { BootError, GuestSession } from '../vm/session.js';
+import { BaseController } from './controller.js';
+import { experiments, type Experiment } from './experiments.js';
+import type { LabController, StageView } from './model.js';
+
+const CONSOLE_LINES = 8;
+
+/** The union of what the experiments trace: set up once per boot (it takes a few seconds). */
+const TRACE = { cmd: 'trace', events: ['fs_dax', 'filelock', 'lock/contention_begin', 'lock/contention_end'], kprobes: ['gup', 'layouts', 'pipe'] } as const;
+
+export class LiveController extends BaseController implements LabController {
+  private session: GuestSession | null = null;
+  private driver: LabDriver | null = null;
+  private feed: RunFeed | null = null;
+  private profile: Profile | null = null;
+  private booting: Promise<void> | null = null;
+  private consolePoll: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** Steps the user allowed (Guided: one per "next"; paused: one per "step"). */
+  private permits = 0;
+  private paused = false;
+  private wake: (() => void) | null = null;
+  private runToken = 0;
+
+  constructor() {
+    super({ source: 'live', boot: { profile: '', status: 'idle', stages: [], console: [] }, run: null, transcript: null });
+  }
+
+  // -- boot ------------------------------------------------------------------------------
+
+  boot(profileName: string): void {
+    if (this.booting) return;
+    this.booting = this.doBoot(profileName).finally(() => (this.booting = null));
+  }
+
+  private progress(): Progress {
+    const stage = (id: string, patch: Partial<StageView>) => {
+      const stages = [...this.view.boot.stages];
+      const i = stages.findIndex((s) => s.id === id && s.state === 'running');
+      if (i >= 0) stages[i] = { ...stages[i]!, ...patch };
+      else stages.push({ id, detail: '', state: 'running', ...patch });
+      this.updateBoot({ stages });
+    };
+    return {
+      start: (id, detail) => {
+        const stages = [...this.view.boot.stages.filter((s) => !(s.id === id && s.state === 'running')), { id, detail, state: 'running' as const }];
+        this.updateBoot({ stages });
+      },
+      done: (id, ms, detail) => stage(id, { state: 'done', ms, ...(detail ? { note: detail } : {}) }),
+      log: (id, line) => {
+        if (id === 'accel') this.updateBoot({ accel: line });
+        this.pushConsole(`[${id}] ${line}`);
+      },
+    };
+  }
+
+  private pushConsole(...lines: string[]): void {
+    this.updateBoot({ console: [...this.view.boot.console, ...lines].slice(-CONSOLE_LINES) });
+  }
+
+  /** The guest console of the run being booted: its run directory is the newest one that was not there before. */
+  private watchConsole(before: Set<string>): void {
+    const runs = path.join(paths.state, 'runs');
+    let file: string | null = null;
+    let shown = '';
+    this.consolePoll = setInterval(() => {
+      try {
+        if (!file) {
+          const fresh = fs.readdirSync(runs).filter((d) => !before.has(d)).sort();
+          if (!fresh.length) return;
+          file = path.join(runs, fresh.at(-1)!, 'console.log');
+          this.updateBoot({ consoleLog: file, runDir: path.dirname(file) });
+        }
+        const text = fs.readFileSync(file, 'utf8');
+        if (text === shown) return;
+        shown = text;
+        const lines = text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim());
+        this.updateBoot({ console: lines.slice(-CONSOLE_LINES) });
+      } catch {
+        // Not there yet.
+      }
+    }, 300);
+  }
+
+  private async doBoot(profileName: string): Promise<void> {
+    if (this.session) await this.stopGuest();
+    this.stopped = false;
+    this.updateBoot({ profile: profileName, status: 'booting', stages: [], console: [] });
+    this.update({ run: null, transcript: null });
+    const progress = this.progress();
+    try {
+      this.profile = loadProfile(profileName);
+      progress.start('host', 'host packages');
+      const began = performance.now();
+      await ensureHost(progress, { install: true });
+      progress.done('host', Math.round(performance.now() - began));
+      const runs = path.join(paths.state, 'runs');
+      this.watchConsole(new Set(fs.existsSync(runs) ? fs.readdirSync(runs) : []));
+      const session = await GuestSession.boot(this.profile, { progress });
+      this.session = session;
+      if (this.stopped) return void (await this.stopGuest());
+      // The state so far from the transcript (boot messages), then every later message
+      // live: both happen in this one tick, so no message falls between them.
+      this.store.reset(stateFromTranscript(session.transcript).state);
+      this.feed = followChannel(session.channel, { dispatch: this.store.dispatch });
+      this.driver = new LabDriver(session.channel);
+      this.update({ transcript: session.transcript });
+      this.updateBoot({
+        runDir: session.runDir,
+        consoleLog: session.files.consoleLog,
+        kernel: session.ready.release,
+        mount: `${session.hello.mount.fstype} -o ${session.hello.mount.options.split(',').includes('dax') ? 'dax' : session.hello.mount.options}`,
+        accel: `${session.accel.accel}: ${session.accel.reason}`,
+      });
+      session.channel.on('close', () => {
+        if (!this.stopped) this.updateBoot({ status: 'failed', error: 'the agent channel closed: the guest is gone (see the console log)' });
+      });
+      const hz = this.profile.sampling.hz;
+      progress.start('observer', `tracepoints and kprobes, sampling at ${hz} Hz`);
+      const t0 = performance.now();
+      const traced = (await session.channel.request({ ...TRACE, events: [...TRACE.events], kprobes: [...TRACE.kprobes] })) as { kprobesFailed?: string[]; eventsFailed?: string[] };
+      await session.channel.request({ cmd: 'observe', hz });
+      const failed = [...(traced.eventsFailed ?? []), ...(traced.kprobesFailed ?? [])];
+      progress.done('observer', Math.round(performance.now() - t0), failed.length ? `unavailable: ${failed.join(', ')}` : undefined);
+      this.updateBoot({ status: 'ready' });
+    } catch (err) {
+      const e = err as Error;
+      this.updateBoot({
+        status: 'failed',
+        error: e instanceof BootError ? e.message.split('\n--- console tail')[0]! : e.message,
+        ...(e instanceof BootError && e.consoleLog ? { consoleLog: e.consoleLog } : {}),
+        ...(e instanceof BootError && e.consoleTail ? { console: e.consoleTail.split('\n').slice(-CONSOLE_LINES) } : {}),
+        stages: this.view.boot.stages.map((s) => (s.state === 'running' ? { ...s, state: 'failed' as const } : s)),
+      });
+    } finally {
+      if (this.consolePoll) clearInterval(this.consolePoll);
+      this.consolePoll = null;
+    }
+  }
+
+  // -- runs ------------------------------------------------------------------------------
+
+  run(id: string, opts: { guided: boolean }): void {
+    const experiment = experiments.find((e) => e.id === id);
+    if (!experiment || !this.driver || this.view.boot.status !== 'ready') return;
+    if (this.view.run && (this.view.run.status === 'running' || this.view.run.status === 'waiting' || this.view.run.status === 'paused')) return;
+    const token = ++this.runToken;
+    this.permits = 0;
+    this.paused = false;
+    this.beginRun(experiment, opts.guided);
+    void this.runSteps(experiment, opts.guided, token).catch((err: Error) => {
+      if (token === this.runToken) this.updateRun({ status: 'failed', error: err.message.split('\n')[0]! });
+    });
+  }
+
+  /** Wait until the user lets the next step run (Guided: "n"; paused: "s" or "p"). */
+  private async gate(guided: boolean, index: number): Promise<void> {
+    while ((guided && index > 0) || this.paused) {
+      if (this.permits > 0) {
+        this.permits--;
+        return;
+      }
+      this.updateRun({ status: this.paused && !guided ? 'paused' : 'waiting', current: guided ? index : this.view.run!.current });
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      if (this.stopped) throw new Error('stopped');
+    }
+  }
+
+  private async runSteps(e: Experiment, guided: boolean, token: number): Promise<void> {
+    const driver = this.driver!;
+    const channel = this.session!.channel;
+    // Actors of an earlier run in this guest keep their names: end them first.
+    for (const a of e.actors) {
+      if (this.store.state.actors[a]?.task) await channel.request({ cmd: 'actor-kill', actor: a, signal: 'SIGKILL' }).catch(() => {});
+    }
+    if (e.actors.some((a) => this.store.state.actors[a]?.task)) await sleep(300);
+    for (const a of e.actors) await driver.startActor(a);
+    for (let i = 0; i < e.steps.length; i++) {
+      await this.gate(guided, i);
+      if (token !== this.runToken || this.stopped) return;
+      const step = e.steps[i]!;
+      this.stepStart[i] = this.store.state;
+      const sentT = this.store.state.lastT ?? 0;
+      this.times[i] = { start: sentT, end: null };
+      this.updateRun({ current: i, status: 'running', steps: [...this.view.run!.steps, { index: i, startedT: sentT, endedT: null, changes: [] }] });
+      const { id, end } = await driver.start(step.actor, step.do);
+      const refine = () => {
+        const a = this.store.state.actions.find((x) => x.id === id && x.actor === step.actor);
+        if (a?.start != null) this.times[i] = { ...this.times[i]!, start: a.start };
+      };
+      if (!step.async) {
+        const done = await end;
+        refine();
+        this.times[i] = { ...this.times[i]!, end: done.t };
+      } else {
+        void end.then(() => refine());
+        await sleep(200);
+        refine();
+      }
+      if (step.watchPages) await driver.watchPages(step.actor, step.watchPages.pages, step.watchPages.label);
+      // A fresh snapshot right after the step, whatever the sampling rate.
+      await channel.request({ cmd: 'sample' }).catch(() => {});
+      if (!guided && step.holdMs) await sleep(step.holdMs);
+      const endedT = this.store.state.lastT;
+      this.updateRun({ steps: this.view.run!.steps.map((s) => (s.index === i ? { ...s, endedT } : s)) });
+    }
+    // Let pending expectations decide (a wake-up takes up to a second to judge).
+    const deadline = Date.now() + 8000;
+    while (Date.now() < deadline && this.view.run!.expectations.some((x) => x.status === 'pending')) {
+      await sleep(200);
+      await channel.request({ cmd: 'sample' }).catch(() => {});
+      this.store.flush();
+      this.reevaluate();
+    }
+    if (token !== this.runToken) return;
+    this.updateRun({ status: 'finished', current: e.steps.length - 1 });
+    this.writeRunRecord();
+  }
+
+  next(): void {
+    this.permits++;
+    this.wake?.();
+  }
+
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (this.view.run?.status === 'paused' && !paused) this.updateRun({ status: 'running' });
+    if (paused && this.view.run?.status === 'running') this.updateRun({ note: 'pausing after this step' });
+    this.wake?.();
+  }
+
+  step(): void {
+    if (this.paused) this.next();
+  }
+
+  intervene(id: string): void {
+    const op = this.experiment?.interventionOps[id];
+    if (!op || !this.driver || !this.session) return;
+    const label = this.experiment!.interventions.find((i) => i.id === id)?.label ?? id;
+    const p =
+      op.op.op === 'kill'
+        ? this.session.channel.request({ cmd: 'actor-kill', actor: op.actor, signal: 'SIGKILL' })
+        : this.driver.start(op.actor, op.op as Parameters<LabDriver['start']>[1]);
+    this.updateRun({ note: `${label}: sent` });
+    void p.then(
+      () => this.updateRun({ note: `${label}: done` }),
+      (err: Error) => this.updateRun({ note: `${label}: ${err.message.split('\n')[0]}` }),
+    );
+  }
+
+  // -- shutdown --------------------------------------------------------------------------
+
+  private async stopGuest(): Promise<void> {
+    this.runToken++;
+    this.endRun();
+    this.feed?.detach();
+    this.feed = null;
+    this.driver = null;
+    const session = this.session;
+    this.session = null;
+    if (session) {
+      this.updateBoot({ status: 'stopping' });
+      await session.shutdown();
+    }
+    this.updateBoot({ status: 'stopped' });
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    if (this.consolePoll) clearInterval(this.consolePoll);
+    if (this.view.run && this.view.run.status !== 'finished') this.writeRunRecord();
+    // A boot in progress: GuestSession.boot reaps its own QEMU if it fails; if it
+    // succeeds, doBoot sees `stopped` and shuts the guest down.
+    await this.stopGuest();
+    if (this.booting) await this.booting.catch(() => {});
+    if (this.session) await this.stopGuest();
+    this.store.flush();
+    this.store.dispose();
+  }
+}

@@ -1,0 +1,35 @@
+// The scenario's expectations with their live status; a violated one is a finding.
+import React from 'react';
+import type { ExpectationView } from '../model.js';
+import { T, type Tone } from '../theme.js';
+import { clip } from '../view.js';
+import { Empty, Line, Panel } from './Panel.js';
+
+const MARK: Record<ExpectationView['status'], [string, Tone]> = {
+  pending: ['…', 'dim'],
+  held: ['✓', 'ok'],
+  violated: ['✗', 'bad'],
+  'not-applicable': ['–', 'dim'],
+};
+
+export function ExpectationsPanel({ expectations, width, maxRows, focused }: { expectations: readonly ExpectationView[]; width: number; maxRows: number; focused?: boolean }) {
+  const held = expectations.filter((e) => e.status === 'held').length;
+  const violated = expectations.filter((e) => e.status === 'violated').length;
+  return (
+    <Panel title="Expectations" extra={expectations.length ? `${held} held, ${violated} violated, ${expectations.length} in all` : undefined} focused={focused} width={width}>
+      {expectations.length === 0 && <Empty>no scenario running</Empty>}
+      {expectations.slice(0, maxRows).map((e) => {
+        const [mark, tone] = MARK[e.status];
+        return (
+          <Line key={e.id}>
+            <T tone={tone} bold>
+              {mark} {e.status.padEnd(8)}
+            </T>{' '}
+            {clip(e.description, width - 12)}
+            {e.detail ? <T tone="dim"> — {e.detail}</T> : ''}
+          </Line>
+        );
+      })}
+    </Panel>
+  );
+}

@@ -1,0 +1,187 @@
+// The replay controller: a recorded transcript fed into the same store at its recorded
+// pace (times `speed`), pausable and steppable. When the run's record (lab-run.json) is
+// next to the transcript, the same expectations are evaluated again over the replayed
+// state; otherwise the dashboard shows the state and the timeline only.
+import fs from 'node:fs';
+import path from 'node:path';
+import { replayTranscript, type Replay } from '../lab/record.js';
+import type { HostMessage } from '../lab/state.js';
+import { BaseController, RUN_RECORD, type RunRecord } from './controller.js';
+import { experiments } from './experiments.js';
+import type { LabController } from './model.js';
+import { LabStore, type Timers } from './store.js';
+
+export type ReplayOptions = {
+  speed?: number;
+  paused?: boolean;
+  /** Injected for tests and the benchmark. */
+  timers?: Timers;
+  store?: LabStore;
+  /** Replay a message list instead of a file (the benchmark's synthetic flood). */
+  replay?: Replay;
+};
+
+export class ReplayController extends BaseController implements LabController {
+  private readonly entries: Replay['entries'];
+  private position = 0;
+  private timer: unknown = null;
+  private readonly timers: Timers;
+  /** Host ms of the entry at which pacing (re)started, and the wall time then. */
+  private anchor = { ms: 0, at: 0 };
+  private onDone: (() => void) | null = null;
+  readonly done: Promise<void>;
+
+  constructor(
+    readonly file: string,
+    opts: ReplayOptions = {},
+  ) {
+    const replay = opts.replay ?? replayTranscript(file);
+    super(
+      {
+        source: 'replay',
+        boot: { profile: '', status: 'ready', stages: [], console: [] },
+        run: null,
+        transcript: file,
+        replay: {
+          speed: opts.speed ?? 1,
+          paused: opts.paused ?? false,
+          position: 0,
+          total: replay.entries.length,
+          done: replay.entries.length === 0,
+          file,
+          problems: replay.problems.map((p) => `line ${p.lineNo}: ${p.kind}: ${p.detail}`),
+        },
+      },
+      opts.store ?? new LabStore(undefined, opts.timers ? { timers: opts.timers } : {}),
+    );
+    this.entries = replay.entries;
+    this.timers = opts.timers ?? { now: () => performance.now(), setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
+    this.done = new Promise((resolve) => (this.onDone = resolve));
+    this.loadRunRecord();
+    if (!this.view.replay!.paused) this.resume();
+    if (this.view.replay!.done) this.finish();
+  }
+
+  private loadRunRecord(): void {
+    const file = path.join(path.dirname(this.file), RUN_RECORD);
+    let record: RunRecord;
+    try {
+      record = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
+    } catch {
+      return;
+    }
+    const experiment = experiments.find((e) => e.id === record.scenario);
+    if (!experiment) return;
+    this.beginRun(experiment, record.guided, record.times);
+    this.updateRun({ status: 'running', current: 0 });
+  }
+
+  private get speed(): number {
+    return this.view.replay!.speed;
+  }
+
+  /** Feed every entry that is due at the current wall time, then sleep until the next one. */
+  private pump = (): void => {
+    this.timer = null;
+    const now = this.timers.now();
+    const dueMs = this.anchor.ms + (now - this.anchor.at) * this.speed;
+    let fed = 0;
+    while (this.position < this.entries.length && this.entries[this.position]!.ms <= dueMs) {
+      this.feed(this.entries[this.position]!.message);
+      fed++;
+    }
+    if (fed) this.progress();
+    if (this.position >= this.entries.length) return this.finish();
+    const wait = (this.entries[this.position]!.ms - dueMs) / this.speed;
+    this.timer = this.timers.setTimeout(this.pump, Math.max(0, Math.min(wait, 1000)));
+  };
+
+  private feed(message: HostMessage): void {
+    this.store.dispatch(message);
+    this.position++;
+    this.trackStep(message);
+  }
+
+  /** The run record's step times tell which step the replay is in. */
+  private trackStep(message: HostMessage): void {
+    const run = this.view.run;
+    if (!run) return;
+    let current = run.current;
+    while (current + 1 < this.times.length && (this.times[current + 1]?.start ?? Infinity) <= message.t) current++;
+    if (current !== run.current) this.updateRun({ current });
+  }
+
+  private progress(): void {
+    this.update({ replay: { ...this.view.replay!, position: this.position } });
+  }
+
+  private finish(): void {
+    this.store.flush();
+    this.reevaluate();
+    this.update({ replay: { ...this.view.replay!, position: this.position, done: true } });
+    if (this.view.run && this.view.run.status === 'running') this.updateRun({ status: 'finished', current: this.view.run.scenario.steps.length - 1 });
+    this.onDone?.();
+  }
+
+  private resume(): void {
+    // Pacing restarts from the last entry fed (or the first one) at the current wall time.
+    const prev = this.position ? this.entries[this.position - 1] : this.entries[0];
+    this.anchor = { ms: prev?.ms ?? 0, at: this.timers.now() };
+    if (this.timer === null) this.pump();
+  }
+
+  setPaused(paused: boolean): void {
+    if (this.view.replay!.done) return;
+    if (paused && this.timer !== null) {
+      this.timers.clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.update({ replay: { ...this.view.replay!, paused } });
+    if (!paused) this.resume();
+  }
+
+  /** While paused: feed up to and including the next snapshot (or action), then show it. */
+  step(): void {
+    if (!this.view.replay!.paused || this.position >= this.entries.length) return;
+    while (this.position < this.entries.length) {
+      const m = this.entries[this.position]!.message;
+      this.feed(m);
+      if (m.kind === 'snapshot' || m.kind === 'action') break;
+    }
+    this.store.flush();
+    this.progress();
+    if (this.position >= this.entries.length) this.finish();
+  }
+
+  setSpeed(speed: number): void {
+    const clamped = Math.max(0.25, Math.min(1000, speed));
+    this.update({ replay: { ...this.view.replay!, speed: clamped } });
+    if (!this.view.replay!.paused && !this.view.replay!.done) {
+      if (this.timer !== null) this.timers.clearTimeout(this.timer);
+      this.timer = null;
+      this.resume();
+    }
+  }
+
+  /** Feed everything at once (tests, export without watching). */
+  runToEnd(): void {
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    while (this.position < this.entries.length) this.feed(this.entries[this.position]!.message);
+    this.finish();
+  }
+
+  boot(): void {}
+  run(): void {}
+  next(): void {
+    this.step();
+  }
+  intervene(): void {}
+
+  async shutdown(): Promise<void> {
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    this.endRun();
+    this.store.dispose();
+  }
+}

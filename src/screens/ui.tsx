@@ -1,0 +1,71 @@
+// Screen-level plumbing: whether a screen has the keyboard (not under the help overlay),
+// modal text input (a filter or a form field takes every key, esc and q included), and a
+// one-line text input.
+import { Text, useInput } from 'ink';
+import React, { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react';
+import { T } from './theme.js';
+
+export type Ui = { active: boolean; setModal(key: string, on: boolean): void };
+
+export const UiContext = createContext<Ui>({ active: true, setModal() {} });
+
+export const useUi = () => useContext(UiContext);
+
+/** While `on`, App leaves every key to the screen (esc ends the edit, not the screen). */
+export function useModal(key: string, on: boolean): void {
+  const { setModal } = useUi();
+  useEffect(() => {
+    setModal(key, on);
+    return () => setModal(key, false);
+  }, [key, on]);
+}
+
+/**
+ * A text editor mode (a filter, a form field). Its flag is a ref as well as state, and the
+ * App is told at once: keys typed faster than a render still go to the editor.
+ */
+export function useEditor(name: string) {
+  const { setModal } = useUi();
+  const ref = useRef(false);
+  const [editing, setEditing] = useState(false);
+  const set = useCallback(
+    (on: boolean) => {
+      ref.current = on;
+      setModal(name, on);
+      setEditing(on);
+    },
+    [name, setModal],
+  );
+  useEffect(() => () => setModal(name, false), [name]);
+  return { editing, ref, start: () => set(true), stop: () => set(false) };
+}
+
+/** Edit a string: printable keys append, backspace deletes, enter submits, esc cancels. */
+export function useTextEdit(
+  active: boolean,
+  editing: { readonly current: boolean },
+  edit: (update: (v: string) => string) => void,
+  onDone: (how: 'submit' | 'cancel') => void,
+): void {
+  useInput(
+    (input, key) => {
+      if (!editing.current) return;
+      if (key.return) onDone('submit');
+      else if (key.escape) onDone('cancel');
+      else if (key.backspace || key.delete) edit((v) => v.slice(0, -1));
+      else if (key.ctrl && input === 'u') edit(() => '');
+      else if (input && !key.ctrl && !key.meta && !key.tab && !key.upArrow && !key.downArrow) edit((v) => v + input);
+    },
+    { isActive: active },
+  );
+}
+
+export function InputLine({ label, value, editing }: { label: string; value: string; editing: boolean }) {
+  return (
+    <Text wrap="truncate">
+      <T tone="accent">{label}</T>
+      {value}
+      {editing ? <Text inverse> </Text> : ''}
+    </Text>
+  );
+}

@@ -1,0 +1,70 @@
+// The live dashboard fed by a recorded self-test run on xfs (6.1): what the user sees.
+import { afterEach, describe, expect, it } from 'vitest';
+import { delay, fixture, KEY, renderApp, replayed } from './harness.js';
+
+const SELFTEST = fixture('selftest-xfs.jsonl');
+let cleanup: (() => void) | null = null;
+afterEach(() => cleanup?.());
+
+describe('Live dashboard (replayed self-test transcript)', () => {
+  it('shows the pages with refcounts, the blocked truncator and its stack, the locks and the events', async () => {
+    const app = renderApp(replayed(SELFTEST), 'live');
+    cleanup = app.unmount;
+    await delay();
+    const s = app.screen();
+    expect(s).toContain('6.1.0-56-amd64');
+    expect(s).toContain('replay 1x · 214/214 messages · end of transcript');
+    // victim#0 ended one above idle (the second vmsplice), its history went 1..2; the
+    // anon pages were pinned by io_uring (1025) and are back at 1.
+    expect(s).toMatch(/victim#0\s+0x100218\s+2\s+\+1\s+0\s+0 unlocked/);
+    expect(s).toMatch(/anon#0\s+0x1e7b\s+1\s+0\s+0\s+1 n\/a .* 1\.\.1025/);
+    expect(s).toContain('nr_foll_pin acquired +4 released +4');
+    // The truncator sleeps in xfs_break_dax_layouts, and the panel shows its stack.
+    expect(s).toMatch(/truncator\s+122\s+S BLOCKED\s+996 ms\s+in xfs_break_dax_layouts/);
+    expect(s).toContain('xfs_break_dax_layouts+0x8d [xfs]');
+    expect(s).toContain('xfs_vn_setattr+0x69 [xfs]');
+    expect(s).toMatch(/victim:i_rwsem\s+write\s+by truncator\(122\)/);
+    expect(s).toContain('truncator: truncate → 0 in 1.1 s');
+    expect(s).toContain('msgs 214 · snapshots 19');
+    expect(s).toContain('agent dropped 0 events 0 snapshots');
+    // At most 30 lines, none wider than the terminal.
+    const lines = s.split('\n');
+    expect(lines.length).toBeLessThan(30);
+    expect(Math.max(...lines.map((l) => [...l].length))).toBeLessThanOrEqual(100);
+  });
+
+  it('filters the event log by kind (f) and by text (/)', async () => {
+    const app = renderApp(replayed(SELFTEST), 'live');
+    cleanup = app.unmount;
+    await delay();
+    expect(app.screen()).toContain('[all] action 13 · daxlab 31 · fs_dax 13 · lock 38');
+    await app.press('f'); // all -> action
+    let s = app.screen();
+    expect(s).toContain('[action]');
+    expect(s).toContain('holder: drain → 4096');
+    expect(s).not.toContain('dax_writeback_one');
+    await app.press('f', 'f', 'f', 'f'); // -> signal? kinds with a count only: action, daxlab, fs_dax, lock
+    await app.press('/', 'b', 'u', 's', 'y');
+    s = app.screen();
+    expect(s).toContain('filter events: busy');
+    expect(s).toContain('dax_layout_busy_page_range__return');
+    expect(s).not.toContain('dax_writeback_one');
+    // While typing, q and esc belong to the filter, not to the app.
+    await app.press(KEY.esc);
+    s = app.screen();
+    expect(s).not.toContain('filter events:');
+    expect(s).toContain('dax_writeback_one');
+  });
+
+  it('opens the help overlay with ? and closes it with any key', async () => {
+    const app = renderApp(replayed(SELFTEST), 'live');
+    cleanup = app.unmount;
+    await delay();
+    await app.press('?');
+    expect(app.screen()).toContain('Help — live');
+    expect(app.screen()).toContain('FOLL_PIN adds 1024');
+    await app.press('x');
+    expect(app.screen()).not.toContain('Help — live');
+    expect(app.screen()).toContain('Pages');
+  });
+});
