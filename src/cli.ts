@@ -8,7 +8,8 @@ import { BootError } from './vm/session.js';
 const usage = `daxlab — a terminal lab for DAX, page pinning and layout leases
 
 usage:
-  daxlab                         the lab on the default profile
+  daxlab [--profile P]           the lab (TUI): profiles, boot, scenarios, live dashboard
+  daxlab replay FILE [--speed N] a recorded run (transcript.jsonl) in the same dashboard
   daxlab boot [--profile P] [--json]
                                  boot, verify the DAX mount, shut down, report
   daxlab selftest [--profile P] [--json]
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
       verbose: { type: 'boolean', short: 'v', default: false },
       'no-install': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
+      speed: { type: 'string', default: '1' },
     },
     strict: true,
   });
@@ -41,7 +43,16 @@ export async function main(argv: string[]): Promise<number> {
       case 'help':
         process.stdout.write(`${usage}\n`);
         return 0;
-      case 'lab':
+      case 'lab': {
+        if (values.help) break;
+        const { labCommand } = await import('./commands/lab.js');
+        const named = argv.some((a) => a === '--profile' || a === '-p' || a.startsWith('--profile='));
+        return await labCommand({ ...(named ? { profile: values.profile! } : {}) });
+      }
+      case 'replay': {
+        const { replayCommand } = await import('./commands/lab.js');
+        return await replayCommand(positionals[1], { speed: Number(values.speed) || 1 });
+      }
       case 'boot': {
         if (values.help) break;
         const { bootCommand } = await import('./commands/boot.js');
@@ -69,6 +80,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ProfileError || err instanceof HostSetupError || err instanceof KernelError || err instanceof BootError) {
       process.stderr.write(`daxlab: ${err.message}\n`);
       return 125;
+    }
+    if (err instanceof Error && err.name === 'TerminalError') {
+      process.stderr.write(`daxlab: ${err.message}\n`);
+      return 2;
     }
     throw err;
   }
