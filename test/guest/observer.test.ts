@@ -123,6 +123,17 @@ describe('leases', () => {
       const end = await truncate.end;
       expect(end.error).toBeUndefined();
       expect((await lab.sample()).leases).toEqual([]);
+
+      // Not a lease matter, but this guest is up: a slow program run through exec does not stop the stream of snapshots.
+      await session.channel.request({ cmd: 'observe', hz: 10 });
+      let snapshots = 0;
+      const count = (m: { kind: string }) => m.kind === 'snapshot' && snapshots++;
+      session.channel.on('message', count);
+      const slept = await lab.busybox('sleep', '1');
+      session.channel.off('message', count);
+      await session.channel.request({ cmd: 'observe', hz: 0 });
+      expect(slept.status).toBe(0);
+      expect(snapshots).toBeGreaterThanOrEqual(5);
     } finally {
       await session.shutdown();
     }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,13 +63,26 @@ static void cmd_setup(int id, struct json_object *req)
 	free(output);
 }
 
-/* Run a program in the guest: tests use it to read kernel facts independently. */
+static void exec_done(struct run_result *res, void *ctx)
+{
+	struct json_object *result = json_object_new_object();
+
+	json_object_object_add(result, "status", json_object_new_int(res->status));
+	json_object_object_add(result, "stdout", json_object_new_string(res->out));
+	json_object_object_add(result, "stderr", json_object_new_string(res->err));
+	json_object_object_add(result, "timedOut", json_object_new_boolean(res->timed_out));
+	send_reply((int)(intptr_t)ctx, result);
+}
+
+/*
+ * Run a program in the guest (tests read kernel facts through it independently;
+ * scenarios load null_blk with it). It runs beside the loop: snapshots go on.
+ */
 static void cmd_exec(int id, struct json_object *req)
 {
-	struct json_object *argv_json, *v, *result;
-	struct run_result res;
+	struct json_object *argv_json, *v;
 	char *argv[64];
-	int n, timeout = 30000;
+	int n, ret, timeout = 30000;
 
 	if (!json_object_object_get_ex(req, "argv", &argv_json) ||
 	    (n = json_object_array_length(argv_json)) < 1 || n > 62) {
@@ -80,17 +94,9 @@ static void cmd_exec(int id, struct json_object *req)
 	argv[n] = NULL;
 	if (json_object_object_get_ex(req, "timeoutMs", &v))
 		timeout = json_object_get_int(v);
-	if (run_argv(argv, timeout, &res)) {
-		send_error(id, "exec", strerror(errno), NULL);
-		return;
-	}
-	result = json_object_new_object();
-	json_object_object_add(result, "status", json_object_new_int(res.status));
-	json_object_object_add(result, "stdout", json_object_new_string(res.out));
-	json_object_object_add(result, "stderr", json_object_new_string(res.err));
-	json_object_object_add(result, "timedOut", json_object_new_boolean(res.timed_out));
-	run_result_free(&res);
-	send_reply(id, result);
+	ret = run_async(argv, timeout, exec_done, (void *)(intptr_t)id);
+	if (ret)
+		send_error(id, "exec", strerror(-ret), NULL);
 }
 
 static void cmd_poweroff(int id)
@@ -260,6 +266,7 @@ int main(int argc, char **argv)
 	agent_register_cmd("poweroff", cmd_poweroff_req);
 	agent_watch_fd(fd, POLLIN, on_channel, NULL);
 	/* Module init calls go here. */
+	run_init();
 	actors_init();
 	observer_init();
 	trace_init();

@@ -31,6 +31,10 @@ struct run_result {
 };
 int run_argv(char *const argv[], int timeout_ms, struct run_result *res);
 void run_result_free(struct run_result *res);
+/* Without blocking the agent's loop: @done runs from the loop when the program ended. */
+typedef void (*run_done_fn)(struct run_result *res, void *ctx);
+int run_async(char *const argv[], int timeout_ms, run_done_fn done, void *ctx);
+void run_init(void);
 
 /* setup.c: namespaces, mkfs, mount, statx. */
 struct json_object *lab_setup(struct json_object *req, char *err, size_t errlen,
