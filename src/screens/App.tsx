@@ -72,7 +72,13 @@ export function Screens({ initial, onQuit }: { initial: Route; onQuit: () => voi
   const view = useAppView();
   const { columns } = useTerminalSize();
   const [stack, setStack] = useState<Route[]>([initial]);
-  const [help, setHelp] = useState(false);
+  const [help, setHelpState] = useState(false);
+  // Refs as well as state: a key typed before the next render still sees the overlay.
+  const helpRef = useRef(false);
+  const setHelp = (on: boolean) => {
+    helpRef.current = on;
+    setHelpState(on);
+  };
   const modal = useRef(new Set<string>());
   const route = stack[stack.length - 1]!;
   const go = useCallback((r: Route) => setStack((s) => (s[s.length - 1] === r ? s : [...s, r])), []);
@@ -90,7 +96,7 @@ export function Screens({ initial, onQuit }: { initial: Route; onQuit: () => voi
 
   useInput((input, key) => {
     if (key.ctrl && input === 'c') return onQuit();
-    if (help) return setHelp(false);
+    if (helpRef.current) return setHelp(false);
     if (modal.current.size) return;
     if (input === '?') setHelp(true);
     else if (input === 'q') onQuit();

@@ -70,11 +70,17 @@ export function Guided() {
   const changes = record?.changes ?? [];
   const mark = (panel: string) => new Set(changes.filter((c) => c.panel === panel).map((c) => c.row));
   const watch = step?.watch;
-  const storyW = Math.max(36, Math.floor(columns * 0.4));
+  // The story is the point of this screen: half the width; the panels get the rest.
+  const storyW = Math.max(40, Math.floor(columns * 0.49));
   const panelsW = columns - storyW - 1;
-  const body = rows - 4;
-  const storyLines = step?.say ? wrap(step.say, storyW - 2) : [];
+  const height = Math.max(16, rows - 1);
+  const body = height - 4; // header, run line, status line, key bar
   const stepExp = run.expectations.filter((e) => e.step === shown);
+  const changeLines = changes.slice(0, 5).flatMap((c) => wrap(`${c.panel}: ${c.text}`, storyW - 2).slice(0, 3).map((l, i) => `${i ? '  ' : '› '}${l}`));
+  const expH = stepExp.length ? 1 + Math.min(3, stepExp.length) : 0;
+  const storyLines = step?.say ? wrap(step.say, storyW) : [];
+  const storyH = Math.max(4, Math.min(storyLines.length + 2, body - expH - (watch ? 1 : 0) - 3));
+  const changesH = Math.max(2, body - storyH - expH - (watch ? 1 : 0));
   const nextLabel =
     shown < current ? 'next (story)' : run.status === 'finished' ? 'report' : run.status === 'waiting' ? `run step ${current + 2}` : 'wait…';
   const keys: KeyHint[] = [
@@ -83,22 +89,26 @@ export function Guided() {
     ...run.scenario.interventions.map((i): KeyHint => [i.key, i.label]),
     ['r', 'report'],
   ];
-  const pagesRows = 3;
-  const actorRows = Math.max(3, Math.floor((body - 12) / 2));
+  const pagesH = 2 + Math.min(2, Math.max(1, Object.keys(state.refHistory).length));
+  const locksH = 1 + Math.max(1, Math.min(3, Object.keys(state.locks).length));
+  const leasesH = state.leases.length ? 1 + Math.min(2, state.leases.length) : 0;
+  const actorsH = Math.max(3, body - pagesH - locksH - leasesH - 3);
   return (
-    <Box flexDirection="column" width={columns}>
+    <Box flexDirection="column" width={columns} height={height} overflow="hidden">
       <Header state={state} view={view} screen="guided" />
       <RunLine view={view} />
-      <Box>
-        <Box flexDirection="column" width={storyW} height={body - 1}>
-          <Panel title={`Step ${shown + 1} of ${run.scenario.steps.length}`} extra={shown < current ? 'done' : run.status} width={storyW}>
-            <Text wrap="truncate">
-              <T bold>{step?.label}</T>
-            </Text>
-            {storyLines.slice(0, Math.max(3, body - 12 - changes.length)).map((l, i) => (
-              <Text key={i}>{l}</Text>
-            ))}
-          </Panel>
+      <Box height={body} overflow="hidden">
+        <Box flexDirection="column" width={storyW}>
+          <Box height={storyH} overflow="hidden">
+            <Panel title={`Step ${shown + 1} of ${run.scenario.steps.length}`} extra={shown < current ? 'done' : run.status} width={storyW}>
+              <Text wrap="truncate">
+                <T bold>{step?.label}</T>
+              </Text>
+              {storyLines.slice(0, storyH - 2).map((l, i) => (
+                <Text key={i}>{l}</Text>
+              ))}
+            </Panel>
+          </Box>
           {watch && (
             <Text wrap="truncate">
               <T tone="hot" bold>
@@ -108,23 +118,35 @@ export function Guided() {
               {watch.row ? ` › ${watch.row}` : ''}
             </Text>
           )}
-          <Panel title="What changed" extra={record ? `since step ${shown + 1} began` : 'not run yet'} width={storyW}>
-            {changes.length === 0 && <T tone="dim">  {record ? 'nothing yet' : '—'}</T>}
-            {changes.slice(0, 6).map((c, i) => (
-              <Text key={i} wrap="truncate">
-                <T tone="hot">›</T> <T tone="dim">{c.panel}</T> {c.text}
-              </Text>
-            ))}
-          </Panel>
-          {stepExp.length > 0 && <ExpectationsPanel expectations={stepExp} width={storyW} maxRows={3} />}
+          <Box height={changesH} overflow="hidden">
+            <Panel title="What changed" extra={record ? `since step ${shown + 1} began` : 'not run yet'} width={storyW}>
+              {changeLines.length === 0 && <T tone="dim">  {record ? 'nothing yet' : '—'}</T>}
+              {changeLines.map((l, i) => (
+                <Text key={i} wrap="truncate">
+                  <T tone={l.startsWith('›') ? 'hot' : undefined}>{l}</T>
+                </Text>
+              ))}
+            </Panel>
+          </Box>
+          {expH > 0 && <ExpectationsPanel expectations={stepExp} width={storyW} maxRows={expH - 1} />}
         </Box>
         <Text> </Text>
         <Box flexDirection="column" width={panelsW}>
-          <PagesPanel state={state} width={panelsW} maxRows={pagesRows} highlight={mark('pages')} focused={watch?.panel === 'pages'} />
-          <ActorsPanel state={state} width={panelsW} maxRows={actorRows} highlight={mark('actors')} focused={watch?.panel === 'actors'} />
-          <LocksPanel state={state} width={panelsW} maxRows={3} highlight={mark('locks')} />
-          <LeasesPanel state={state} width={panelsW} maxRows={2} focused={watch?.panel === 'leases'} />
-          <EventsPanel state={state} width={panelsW} maxRows={3} kind={null} text="" />
+          <Box height={pagesH} overflow="hidden">
+            <PagesPanel state={state} width={panelsW} maxRows={pagesH - 2} highlight={mark('pages')} focused={watch?.panel === 'pages'} />
+          </Box>
+          <Box height={actorsH} overflow="hidden">
+            <ActorsPanel state={state} width={panelsW} maxRows={actorsH - 1} highlight={mark('actors')} focused={watch?.panel === 'actors'} />
+          </Box>
+          <Box height={locksH} overflow="hidden">
+            <LocksPanel state={state} width={panelsW} maxRows={locksH - 1} highlight={mark('locks')} />
+          </Box>
+          {leasesH > 0 && (
+            <Box height={leasesH} overflow="hidden">
+              <LeasesPanel state={state} width={panelsW} maxRows={leasesH - 1} focused={watch?.panel === 'leases'} />
+            </Box>
+          )}
+          <EventsPanel state={state} width={panelsW} maxRows={2} kind={null} text="" />
         </Box>
       </Box>
       <StatusLine state={state} width={columns} />

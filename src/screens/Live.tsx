@@ -3,6 +3,7 @@
 import { Box, Text, useInput } from 'ink';
 import React, { useState } from 'react';
 import type { LabState } from '../lab/state.js';
+import { useNav } from './App.js';
 import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
 import type { AppView } from './model.js';
 import { ActorsPanel, actorLinesNeeded } from './panels/ActorsPanel.js';
@@ -41,21 +42,11 @@ export function Header({ state, view, screen }: { state: LabState; view: AppView
 export function RunLine({ view }: { view: AppView }) {
   const run = view.run;
   const parts: React.ReactNode[] = [];
-  if (view.replay) {
-    const r = view.replay;
-    parts.push(
-      <T key="replay" tone={r.paused ? 'warn' : undefined}>
-        replay {r.speed}x · {r.position}/{r.total} messages{r.done ? ' · end of transcript' : r.paused ? ' · paused' : ''}
-        {r.problems.length ? ` · ${r.problems.length} damaged lines` : ''}
-      </T>,
-    );
-  }
   if (run) {
     const step = run.scenario.steps[Math.min(run.current, run.scenario.steps.length - 1)];
     const tone = run.status === 'failed' ? 'bad' : run.status === 'finished' ? 'ok' : run.status === 'running' ? 'accent' : 'warn';
     parts.push(
       <Text key="run">
-        {parts.length ? '  ' : ''}
         <T bold>{run.scenario.id}</T>
         {run.guided ? ' (guided)' : ''} · step {Math.min(run.current + 1, run.scenario.steps.length)}/{run.scenario.steps.length}
         {step ? ` ${step.label}` : ''} ·{' '}
@@ -65,6 +56,17 @@ export function RunLine({ view }: { view: AppView }) {
         {run.error ? <T tone="bad"> {run.error}</T> : ''}
         {run.note ? <T tone="dim"> · {run.note}</T> : ''}
       </Text>,
+    );
+  }
+  if (view.replay) {
+    // The replay's state first: whether it runs is what the user needs to know.
+    const r = view.replay;
+    parts.unshift(
+      <T key="replay" tone={r.paused ? 'warn' : 'dim'} bold={r.paused}>
+        replay {r.speed}x {r.done ? 'END' : r.paused ? 'PAUSED' : '▶'} {r.position}/{r.total}
+        {r.problems.length ? ` · ${r.problems.length} damaged lines` : ''}
+        {parts.length ? ' │ ' : ''}
+      </T>,
     );
   }
   if (!parts.length) parts.push(<T key="none" tone="dim">no scenario running: esc picks one</T>);
@@ -92,6 +94,7 @@ export function Live() {
   const state = useLabState();
   const view = useAppView();
   const controller = useController();
+  const { go } = useNav();
   const { columns, rows } = useTerminalSize();
   const { active } = useUi();
   const [focus, setFocus] = useState<Focus>('pages');
@@ -128,6 +131,7 @@ export function Live() {
         setSel((s) => ({ ...s, events: 0 }));
       } else if (input === 'p') controller.setPaused(!paused);
       else if (input === 's') controller.step();
+      else if (input === 'r') go('report');
       else if (input === '+' && view.replay && controller.setSpeed) controller.setSpeed(view.replay.speed * 2);
       else if (input === '-' && view.replay && controller.setSpeed) controller.setSpeed(Math.max(0.25, view.replay.speed / 2));
       else {

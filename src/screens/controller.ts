@@ -20,7 +20,8 @@ import { changesBetween, lossSummary } from './view.js';
 /** A run's record next to its transcript: the replay re-evaluates the same expectations from it. */
 export type RunRecord = { scenario: string; guided: boolean; times: StepTimes[]; status: RunView['status']; error?: string };
 
-export const RUN_RECORD = 'lab-run.json';
+/** transcript.jsonl -> transcript.lab-run.json, next to it. */
+export const runRecordPath = (transcript: string) => `${transcript.replace(/\.jsonl$/, '')}.lab-run.json`;
 
 export abstract class BaseController implements Partial<LabController> {
   readonly store: LabStore;
@@ -148,7 +149,7 @@ export abstract class BaseController implements Partial<LabController> {
     if (!run || !transcript || !this.experiment) return;
     const record: RunRecord = { scenario: run.scenario.id, guided: run.guided, times: this.times, status: run.status, ...(run.error ? { error: run.error } : {}) };
     try {
-      fs.writeFileSync(path.join(path.dirname(transcript), RUN_RECORD), `${JSON.stringify(record, null, 1)}\n`);
+      fs.writeFileSync(runRecordPath(transcript), `${JSON.stringify(record, null, 1)}\n`);
     } catch {
       // The run itself is in the transcript; the record only saves the replay a guess.
     }

@@ -121,7 +121,7 @@ export class LiveController extends BaseController implements LabController {
         runDir: session.runDir,
         consoleLog: session.files.consoleLog,
         kernel: session.ready.release,
-        mount: `${session.hello.mount.fstype} -o ${session.hello.mount.options.split(',').includes('dax') ? 'dax' : session.hello.mount.options}`,
+        mount: `${session.hello.mount.fstype} -o ${session.hello.mount.options.split(',').find((o) => o.startsWith('dax')) ?? 'no dax!'}`,
         accel: `${session.accel.accel}: ${session.accel.reason}`,
       });
       session.channel.on('close', () => {

@@ -3,10 +3,9 @@
 // next to the transcript, the same expectations are evaluated again over the replayed
 // state; otherwise the dashboard shows the state and the timeline only.
 import fs from 'node:fs';
-import path from 'node:path';
 import { replayTranscript, type Replay } from '../lab/record.js';
 import type { HostMessage } from '../lab/state.js';
-import { BaseController, RUN_RECORD, type RunRecord } from './controller.js';
+import { BaseController, runRecordPath, type RunRecord } from './controller.js';
 import { experiments } from './experiments.js';
 import type { LabController } from './model.js';
 import { LabStore, type Timers } from './store.js';
@@ -63,7 +62,7 @@ export class ReplayController extends BaseController implements LabController {
   }
 
   private loadRunRecord(): void {
-    const file = path.join(path.dirname(this.file), RUN_RECORD);
+    const file = runRecordPath(this.file);
     let record: RunRecord;
     try {
       record = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
@@ -102,13 +101,18 @@ export class ReplayController extends BaseController implements LabController {
     this.trackStep(message);
   }
 
-  /** The run record's step times tell which step the replay is in. */
+  /** The run record's step times tell which step the replay is in; entering one marks its start. */
   private trackStep(message: HostMessage): void {
     const run = this.view.run;
     if (!run) return;
-    let current = run.current;
-    while (current + 1 < this.times.length && (this.times[current + 1]?.start ?? Infinity) <= message.t) current++;
-    if (current !== run.current) this.updateRun({ current });
+    let current = run.steps.length ? run.current : -1;
+    const steps = [...run.steps];
+    while (current + 1 < this.times.length && (this.times[current + 1]?.start ?? Infinity) <= message.t) {
+      current++;
+      this.stepStart[current] = this.store.state;
+      steps.push({ index: current, startedT: this.times[current]!.start, endedT: this.times[current]!.end, changes: [] });
+    }
+    if (steps.length !== run.steps.length) this.updateRun({ current, steps });
   }
 
   private progress(): void {
@@ -161,6 +165,14 @@ export class ReplayController extends BaseController implements LabController {
       this.timer = null;
       this.resume();
     }
+  }
+
+  /** Feed every message up to guest time `t` at once (tests; jumping in a paused replay). */
+  runUntil(t: number): void {
+    while (this.position < this.entries.length && this.entries[this.position]!.message.t <= t) this.feed(this.entries[this.position]!.message);
+    this.store.flush();
+    this.progress();
+    if (this.position >= this.entries.length) this.finish();
   }
 
   /** Feed everything at once (tests, export without watching). */

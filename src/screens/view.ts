@@ -346,13 +346,18 @@ export function changesBetween(before: LabState, after: LabState): Change[] {
     if (old && desc(old) !== desc(l)) out.push({ panel: 'locks', row: key, text: `${l.lock} of ${l.file}: ${desc(old)} → ${desc(l)}` });
   }
   const now = after.lastT ?? 0;
+  // An actor waiting for the lab's next command is "idle"; a blocked one is named by where it sleeps.
+  const where = (a: ActorView | undefined) => {
+    if (!a) return 'not started';
+    if (!a.task) return a.exit ? 'exited' : 'gone';
+    const row = actorRow(a, now);
+    return row.blocked ? `${a.task.state} in ${a.task.wchan}` : a.task.state === 'S' ? 'idle' : describeTaskState(a.task.state);
+  };
   for (const [name, a] of Object.entries(after.actors)) {
     const old = before.actors[name];
-    const was = old?.task ? `${old.task.state}${old.task.wchan ? ` in ${old.task.wchan}` : ''}` : old?.exit ? 'exited' : 'not started';
-    const row = actorRow(a, now);
-    const is = a.task ? `${a.task.state}${a.task.wchan ? ` in ${a.task.wchan}` : ''}` : a.exit ? 'exited' : 'not started';
-    if (was !== is && (row.blocked || (old && actorRow(old, now).blocked) || a.exit))
-      out.push({ panel: 'actors', row: name, text: `${name}: ${was} → ${is}` });
+    const was = where(old);
+    const is = where(a);
+    if (was !== is && (was !== 'not started' || is !== 'idle')) out.push({ panel: 'actors', row: name, text: `${name}: ${was} → ${is}` });
     if (a.lastAction && a.lastAction !== old?.lastAction && a.lastAction.end !== null) {
       const d = describeAction(a.lastAction, now);
       if (d.bad) out.push({ panel: 'actors', row: name, text: `${name}: ${d.text}` });

@@ -39,13 +39,13 @@ export function ActorsPanel({
         <T tone={hot ? 'hot' : undefined} bold>
           {pad(r.name, 10)}
         </T>
-        <T tone="dim">{pad(r.pid === null ? '' : String(r.pid), 6)}</T>
+        {width >= 80 ? <T tone="dim">{pad(r.pid === null ? '' : String(r.pid), 6)}</T> : ''}
         <T tone={tone} bold={r.blocked}>
           {pad(`${r.state} ${r.blocked ? 'BLOCKED' : r.stateText}`, 12)}
         </T>
         <T tone={r.blocked ? 'bad' : 'dim'}>{pad(r.blocked ? fmtMs(r.blockedMs) : '', 9)}</T>
         <T tone="dim">{pad(r.blocked ? `in ${r.wchan}` : '', Math.min(32, Math.max(0, width - 68)))}</T>
-        <T tone={r.lastActionBad ? 'bad' : undefined}>last: {clip(r.lastAction, Math.max(10, width - 43 - Math.min(32, Math.max(0, width - 68))))}</T>
+        <T tone={r.lastActionBad ? 'bad' : undefined}>last: {clip(r.lastAction, Math.max(10, width - (width >= 80 ? 43 : 37) - Math.min(32, Math.max(0, width - 68))))}</T>
         {r.signal ? <T tone="warn"> {r.signal}</T> : ''}
         {r.exit ? <T tone="dim"> {r.exit}</T> : ''}
       </Line>,

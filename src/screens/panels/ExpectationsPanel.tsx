@@ -20,12 +20,15 @@ export function ExpectationsPanel({ expectations, width, maxRows, focused }: { e
       {expectations.length === 0 && <Empty>no scenario running</Empty>}
       {expectations.slice(0, maxRows).map((e) => {
         const [mark, tone] = MARK[e.status];
+        // Narrow (Guided): the mark alone says the status.
+        const word = width >= 80 ? ` ${e.status.padEnd(8)}` : '';
         return (
           <Line key={e.id}>
             <T tone={tone} bold>
-              {mark} {e.status.padEnd(8)}
+              {mark}
+              {word}
             </T>{' '}
-            {clip(e.description, width - 12)}
+            {clip(e.description, width - 2 - word.length)}
             {e.detail ? <T tone="dim"> — {e.detail}</T> : ''}
           </Line>
         );

@@ -1,5 +1,6 @@
 // The live dashboard fed by a recorded self-test run on xfs (6.1): what the user sees.
 import { afterEach, describe, expect, it } from 'vitest';
+import { ReplayController } from '../../../src/screens/replay.js';
 import { delay, fixture, KEY, renderApp, replayed } from './harness.js';
 
 const SELFTEST = fixture('selftest-xfs.jsonl');
@@ -13,7 +14,7 @@ describe('Live dashboard (replayed self-test transcript)', () => {
     await delay();
     const s = app.screen();
     expect(s).toContain('6.1.0-56-amd64');
-    expect(s).toContain('replay 1x · 214/214 messages · end of transcript');
+    expect(s).toContain('replay 1x END 214/214');
     // victim#0 ended one above idle (the second vmsplice), its history went 1..2; the
     // anon pages were pinned by io_uring (1025) and are back at 1.
     expect(s).toMatch(/victim#0\s+0x100218\s+2\s+\+1\s+0\s+0 unlocked/);
@@ -66,5 +67,54 @@ describe('Live dashboard (replayed self-test transcript)', () => {
     await app.press('x');
     expect(app.screen()).not.toContain('Help — live');
     expect(app.screen()).toContain('Pages');
+  });
+});
+
+const VMSPLICE = fixture('vmsplice-xfs.jsonl');
+
+describe('Live dashboard (replayed vmsplice-vs-truncate run on xfs, with its run record)', () => {
+  it('mid-run: the refcount rose, the truncator is blocked with its stack, two expectations held', async () => {
+    const c = new ReplayController(VMSPLICE, { paused: true });
+    c.runUntil(16.2); // after the truncate began, before the munmap
+    const app = renderApp(c, 'live');
+    cleanup = app.unmount;
+    await delay();
+    const s = app.screen();
+    expect(s).toContain('vmsplice-vs-truncate · step 5/7 truncator: truncate victim');
+    expect(s).toMatch(/victim#0\s+0x100218\s+2\s+\+1\s+0\s+0 unlocked/);
+    expect(s).toMatch(/truncator\s+\d+\s+S BLOCKED\s+[\d.]+ s\s+in xfs_break_dax_layouts\s+last: truncate … running/);
+    expect(s).toContain('xfs_break_dax_layouts+0x8d [xfs]');
+    expect(s).toMatch(/victim:i_rwsem\s+write\s+by truncator/);
+    expect(s).toMatch(/victim:invalidate_lock\s+free/);
+    expect(s).toMatch(/✓ held\s+vmsplice leaves victim#0 one reference above idle, no pin — ref 2, \+1 above idle, 0 pins/);
+    expect(s).toMatch(/✓ held\s+truncator blocked in a break-layouts function within 2 s/);
+    expect(s).toMatch(/… pending\s+truncator finishes within 1 s after victim#0 returns/);
+    expect(s).toMatch(/replay 1x PAUSED \d+\/193/);
+  });
+
+  it('at the end: back to idle, the truncate returned, every expectation held', async () => {
+    const app = renderApp(replayed(VMSPLICE), 'live');
+    cleanup = app.unmount;
+    await delay();
+    const s = app.screen();
+    expect(s).toMatch(/victim#0\s+0x100218\s+1\s+0\s+0\s+0 none/);
+    expect(s).toContain('4 held, 0 violated, 4 in all');
+    expect(s).toMatch(/truncator\s+\d+\s+S sleeping\s+last: truncate → 0 in 2\.9 s/);
+    expect(s).toContain('vmsplice-vs-truncate · step 7/7 holder: drain the pipe');
+  });
+
+  it('p pauses and s steps a replay one snapshot or action at a time', async () => {
+    const c = new ReplayController(VMSPLICE, { paused: true });
+    c.runUntil(14.0);
+    const app = renderApp(c, 'live');
+    cleanup = app.unmount;
+    await delay();
+    const before = c.getView().replay!.position;
+    await app.press('s');
+    const after = c.getView().replay!.position;
+    expect(after).toBeGreaterThan(before);
+    expect(app.screen()).toContain(`replay 1x PAUSED ${after}/`);
+    await app.press('+');
+    expect(app.screen()).toContain('replay 2x');
   });
 });
