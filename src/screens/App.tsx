@@ -38,7 +38,7 @@ const HELP: Record<Route, string[]> = {
     'Pages: refcount, +idle (above the idle refcount: 1 for fsdax before v6.15, 0 after), pins (FOLL_PIN adds 1024), mapcount, DAX entry, sparkline.',
     'Actors: task state, how long blocked, top of the kernel stack, last action. Locks: rwsem state, owner, waiters.',
     'Leases: /proc/locks; a breaking lease counts down to fs.lease-break-time.',
-    'tab focus · j/k move · f event kind · / filter events · p pause · s step · r report · scenario keys act on actors.',
+    'tab focus · j/k move · f event kind · / filter events · a show/hide the agent\'s own events · p pause · s step · r report · scenario keys act on actors.',
     'The status line counts what was coalesced (≤15 frames/s), what the agent dropped and what the reducer evicted.',
   ],
   guided: [

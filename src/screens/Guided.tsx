@@ -146,7 +146,7 @@ export function Guided() {
               <LeasesPanel state={state} width={panelsW} maxRows={leasesH - 1} focused={watch?.panel === 'leases'} />
             </Box>
           )}
-          <EventsPanel state={state} width={panelsW} maxRows={2} kind={null} text="" />
+          <EventsPanel state={state} width={panelsW} maxRows={2} kind={null} text="" hideAgent />
         </Box>
       </Box>
       <StatusLine state={state} width={columns} />

@@ -101,6 +101,7 @@ export function Live() {
   const [sel, setSel] = useState({ pages: 0, actors: 0, events: 0 });
   const [kind, setKind] = useState<LogKind | null>(null);
   const [filter, setFilter] = useState('');
+  const [hideAgent, setHideAgent] = useState(true);
   const editor = useEditor('live-filter');
   const editing = editor.editing;
   useTextEdit(active, editor.ref, setFilter, (how) => {
@@ -129,7 +130,8 @@ export function Live() {
         const kinds = [null, ...logKinds(state).filter((k) => k.count > 0).map((k) => k.kind)];
         setKind((k) => kinds[(kinds.indexOf(k) + 1) % kinds.length] ?? null);
         setSel((s) => ({ ...s, events: 0 }));
-      } else if (input === 'p') controller.setPaused(!paused);
+      } else if (input === 'a') setHideAgent((h) => !h);
+      else if (input === 'p') controller.setPaused(!paused);
       else if (input === 's') controller.step();
       else if (input === 'r') go('report');
       else if (input === '+' && view.replay && controller.setSpeed) controller.setSpeed(view.replay.speed * 2);
@@ -162,6 +164,7 @@ export function Live() {
     ['tab', 'focus'],
     ['j/k', 'move'],
     ['f', `kind`],
+    ['a', hideAgent ? 'agent evts' : 'hide agent'],
     ['/', 'filter'],
     ['p', paused ? 'resume' : 'pause'],
     ...(paused ? ([['s', 'step']] as KeyHint[]) : []),
@@ -189,7 +192,7 @@ export function Live() {
         <ExpectationsPanel expectations={run?.expectations ?? []} width={columns} maxRows={expH - 1} />
       </Box>
       <Box height={eventsH} overflow="hidden">
-        <EventsPanel state={state} width={columns} maxRows={eventsH - 1} focused={focus === 'events'} kind={kind} text={filter} scroll={sel.events} />
+        <EventsPanel state={state} width={columns} maxRows={eventsH - 1} focused={focus === 'events'} kind={kind} text={filter} scroll={sel.events} hideAgent={hideAgent} />
       </Box>
       {filterLine ? <InputLine label="filter events: " value={filter} editing={editing} /> : null}
       <StatusLine state={state} width={columns} />

@@ -172,7 +172,8 @@ export class LiveController extends BaseController implements LabController {
         this.permits--;
         return;
       }
-      this.updateRun({ status: this.paused && !guided ? 'paused' : 'waiting', current: guided ? index : this.view.run!.current });
+      // Guided: the step that just ran stays on screen while the lab waits for "n".
+      this.updateRun({ status: this.paused && !guided ? 'paused' : 'waiting' });
       await new Promise<void>((resolve) => (this.wake = resolve));
       if (this.stopped) throw new Error('stopped');
     }

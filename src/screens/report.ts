@@ -116,11 +116,14 @@ export function wrap(text: string, width: number, indent = ''): string[] {
 
 const STATUS_WORD: Record<ExpectationView['status'], string> = { held: 'held', violated: 'VIOLATED', pending: 'undecided', 'not-applicable': 'n/a' };
 
-/** Plain text, every line at most `width` columns (72: a mail reply). */
+/** Plain ASCII for mail: arrows, ellipses and dashes spelled out. */
+export const ascii = (s: string) => s.replace(/→/g, '->').replace(/←/g, '<-').replace(/…/g, '...').replace(/[—–]/g, '-').replace(/×/g, 'x').replace(/[^\x00-\x7f]/g, '?');
+
+/** Plain text, every line at most `width` columns (72: a mail reply), ASCII only. */
 export function reportText(r: Report, width = 72): string {
   const lines: string[] = [];
   const para = (text: string, indent = '', first = indent) => {
-    const w = wrap(text, width, indent);
+    const w = wrap(ascii(text), width, indent);
     if (w.length) w[0] = first + w[0]!.slice(indent.length);
     lines.push(...w);
   };

@@ -245,7 +245,10 @@ export function leaseRows(state: LabState): LeaseRow[] {
 
 export type LogKind = 'action' | 'signal' | 'exit' | string;
 
-export type LogItem = { t: number; kind: LogKind; text: string; bad?: boolean };
+export type LogItem = { t: number; kind: LogKind; text: string; bad?: boolean; comm?: string };
+
+/** The agent's own task: its reads of /proc/locks contend on file_rwsem, for one. */
+export const AGENT_COMM = 'daxlab-agent';
 
 function eventText(e: EventMessage): string {
   const fields = Object.entries(e.fields)
@@ -267,7 +270,7 @@ export function logItems(state: LabState): LogItem[] {
     items.push({ t: s.t, kind: 'signal', text: `${s.actor} (${s.pid}) got ${s.signal}${s.fd !== undefined ? ` on fd ${s.fd}` : ''}`, bad: true });
   for (const x of state.exits as readonly ActorExitMessage[])
     items.push({ t: x.t, kind: 'exit', text: `${x.actor} (${x.pid}) ${x.signal ? `killed by ${x.signal}` : `exited ${x.status ?? ''}`}` });
-  for (const e of state.events) items.push({ t: e.t, kind: e.src, text: eventText(e) });
+  for (const e of state.events) items.push({ t: e.t, kind: e.src, text: eventText(e), ...(e.comm ? { comm: e.comm } : {}) });
   for (const p of state.protocolErrors) items.push({ t: p.t, kind: 'protocol', text: p.message, bad: true });
   // Stable by time; equal times keep the order above (actions before the events they caused).
   return items.map((it, i) => [it, i] as const).sort((x, y) => x[0].t - y[0].t || x[1] - y[1]).map(([it]) => it);
@@ -290,9 +293,14 @@ export function logKinds(state: LabState): Array<{ kind: LogKind; count: number 
   return kinds;
 }
 
-export function filterLog(items: readonly LogItem[], kind: LogKind | null, text: string): LogItem[] {
+export function filterLog(items: readonly LogItem[], kind: LogKind | null, text: string, hideAgent = false): LogItem[] {
   const needle = text.toLowerCase();
-  return items.filter((it) => (kind === null || it.kind === kind) && (!needle || it.text.toLowerCase().includes(needle) || it.kind.includes(needle)));
+  return items.filter(
+    (it) =>
+      (kind === null || it.kind === kind) &&
+      (!hideAgent || it.comm !== AGENT_COMM) &&
+      (!needle || it.text.toLowerCase().includes(needle) || it.kind.includes(needle)),
+  );
 }
 
 // ---------------------------------------------------------------------------------------

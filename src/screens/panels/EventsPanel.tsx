@@ -14,6 +14,7 @@ export function EventsPanel({
   kind,
   text,
   scroll = 0,
+  hideAgent = false,
 }: {
   state: LabState;
   width: number;
@@ -23,13 +24,17 @@ export function EventsPanel({
   text: string;
   /** Lines up from the newest. */
   scroll?: number;
+  /** Hide the events of the agent's own task (its /proc/locks reads contend on file_rwsem). */
+  hideAgent?: boolean;
 }) {
   const kinds = logKinds(state).filter((k) => k.count > 0);
-  const items = filterLog(logItems(state), kind, text);
+  const all = logItems(state);
+  const items = filterLog(all, kind, text, hideAgent);
+  const hidden = hideAgent ? filterLog(all, kind, text, false).length - items.length : 0;
   const end = Math.max(0, items.length - scroll);
   const shown = items.slice(Math.max(0, end - maxRows), end);
   const extra =
-    `[${kind ?? 'all'}]${text ? ` /${text}` : ''} ` + kinds.map((k) => `${k.kind} ${k.count}`).join(' · ') + (state.evictedEvents ? ` · ${state.evictedEvents} evicted` : '');
+    `[${kind ?? 'all'}]${text ? ` /${text}` : ''}${hidden ? ` (${hidden} of the agent's own hidden: a)` : ''} ` + kinds.map((k) => `${k.kind} ${k.count}`).join(' · ') + (state.evictedEvents ? ` · ${state.evictedEvents} evicted` : '');
   return (
     <Panel title="Events" extra={extra} focused={focused} width={width}>
       {shown.length === 0 && <Empty>{items.length === 0 && (kind || text) ? 'nothing matches the filter' : 'no events yet'}</Empty>}

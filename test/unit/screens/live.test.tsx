@@ -38,7 +38,7 @@ describe('Live dashboard (replayed self-test transcript)', () => {
     const app = renderApp(replayed(SELFTEST), 'live');
     cleanup = app.unmount;
     await delay();
-    expect(app.screen()).toContain('[all] action 13 · daxlab 31 · fs_dax 13 · lock 38');
+    expect(app.screen()).toMatch(/\[all\] \(\d+ of the agent's own hidden: a\) action 13 · daxlab 31 · fs_dax 13 · lock 38/);
     await app.press('f'); // all -> action
     let s = app.screen();
     expect(s).toContain('[action]');

@@ -1,0 +1,83 @@
+// The report of a recorded run: verdicts with evidence, the timeline, the transcript;
+// exported as ASCII text wrapped at 72 columns and as Markdown.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ReplayController } from '../../../src/screens/replay.js';
+import { buildReport, reportMarkdown, reportText, wrap } from '../../../src/screens/report.js';
+import { lossSummary } from '../../../src/screens/view.js';
+import { delay, fixture, renderApp } from './harness.js';
+
+let cleanup: (() => void) | null = null;
+afterEach(() => cleanup?.());
+
+/** The fixture and its run record copied to a temp dir: the export writes next to the transcript. */
+function copyFixture(name: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-report-'));
+  fs.copyFileSync(fixture(`${name}.jsonl`), path.join(dir, `${name}.jsonl`));
+  fs.copyFileSync(fixture(`${name}.lab-run.json`), path.join(dir, `${name}.lab-run.json`));
+  return path.join(dir, `${name}.jsonl`);
+}
+
+describe('Report', () => {
+  it('plain text: every line at most 72 columns, ASCII only, verdicts, refcount history, timeline, transcript', () => {
+    const c = new ReplayController(fixture('vmsplice-xfs.jsonl'), { paused: true });
+    c.runToEnd();
+    const text = reportText(buildReport(c.store.state, c.getView().run, fixture('vmsplice-xfs.jsonl'), lossSummary(c.store.state)));
+    for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(72);
+    expect(text).toMatch(/^[\x00-\x7f]*$/);
+    expect(text).toContain('outcome: every expectation held (4)');
+    expect(text).toContain('[held] truncator blocked in a break-layouts function within 2 s');
+    expect(text).toMatch(/victim#0: idle 1, peak \+1 above idle, 0 pins at most; refcount\s+1@[\d.]+s 2@[\d.]+s 1@/);
+    expect(text).toMatch(/truncator: sleeping in xfs_break_dax_layouts <-\s+xfs_break_layouts\+0x4a \[xfs\]/);
+    expect(text).toMatch(/truncator: truncate -> 0 in 2\.9 s/);
+    expect(text).toContain('Transcript:');
+  });
+
+  it('Markdown: a verdict table and a timeline table', () => {
+    const c = new ReplayController(fixture('vmsplice-xfs.jsonl'), { paused: true });
+    c.runToEnd();
+    const md = reportMarkdown(buildReport(c.store.state, c.getView().run, 'x.jsonl', []));
+    expect(md).toContain('# daxlab: vmsplice-vs-truncate');
+    expect(md).toContain('| held | truncator finishes within 1 s after victim#0 returns to its idle refcount |');
+    expect(md).toMatch(/\| [\d.]+s \| truncator: truncate → 0 in 2\.9 s \|/);
+  });
+
+  it('a violated expectation becomes a finding with its evidence', () => {
+    const c = new ReplayController(fixture('vmsplice-xfs.jsonl'), { paused: true });
+    c.runUntil(15.0); // the truncator is blocked; pretend the lab waited 3 s more for the wake-up
+    const run = c.getView().run!;
+    const r = buildReport(c.store.state, {
+      ...run,
+      expectations: [{ id: 'w', description: 'truncator finishes within 1 s after victim#0 returns to idle', status: 'violated', detail: 'still waiting 3 s later', evidence: ['victim#0 refcount history: 1@14.1 2@14.4 1@16.5'] }],
+      findings: [{ id: 'w', title: 'missing wake-up', detail: 'the truncator never woke', evidence: ['victim#0 refcount history: 1@14.1 2@14.4 1@16.5', 'truncator state S in xfs_break_dax_layouts'] }],
+    }, null, []);
+    const text = reportText(r);
+    expect(text).toContain('outcome: 1 finding(s)');
+    expect(text).toContain('[VIOLATED] truncator finishes within 1 s after victim#0 returns to');
+    expect(text).toContain('Finding: missing wake-up');
+    expect(text).toContain('    - truncator state S in xfs_break_dax_layouts');
+  });
+
+  it('x on the Report screen writes report-<scenario>.txt and .md next to the transcript', async () => {
+    const file = copyFixture('vmsplice-xfs');
+    const c = new ReplayController(file, { paused: true });
+    c.runToEnd();
+    const app = renderApp(c, 'report');
+    cleanup = app.unmount;
+    await delay();
+    expect(app.screen()).toContain('every expectation held (4)');
+    await app.press('x');
+    const txt = path.join(path.dirname(file), 'report-vmsplice-vs-truncate.txt');
+    expect(app.screen()).toContain(`exported: ${txt}`);
+    expect(fs.readFileSync(txt, 'utf8')).toContain('outcome: every expectation held (4)');
+    expect(fs.existsSync(txt.replace(/\.txt$/, '.md'))).toBe(true);
+  });
+
+  it('wrap breaks words only when one is longer than the line', () => {
+    expect(wrap('aaa bbb ccc', 7)).toEqual(['aaa bbb', 'ccc']);
+    expect(wrap('abcdefghij', 4)).toEqual(['abcd', 'efgh', 'ij']);
+    expect(wrap('one two', 20, '  ')).toEqual(['  one two']);
+  });
+});
