@@ -27,8 +27,8 @@ export class LabDriver {
     });
   }
 
-  startActor(actor: string): Promise<unknown> {
-    return this.channel.request({ cmd: 'actor-start', actor });
+  startActor(actor: string, program?: 'agent' | 'verbs'): Promise<unknown> {
+    return this.channel.request({ cmd: 'actor-start', actor, ...(program ? { program } : {}) });
   }
 
   /** Start an action; the returned promise settles with its "end" message. */

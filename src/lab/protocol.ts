@@ -256,16 +256,19 @@ export type ActorOp =
   /** Store each page's data pattern (tag 1..2^32-1) through the mapping; SIGBUS per page is reported. */
   | { op: 'pattern_write'; pages: number[]; tags: number[] }
   /**
-   * What each page holds: its tag, 0 (zeros), -1 (neither), -2 (SIGBUS on the mapping),
-   * -3 (read(2) came back short). via "read": pages index the file, not the mapping.
+   * What each page holds: its tag, 0 (zeros), 2^32 + tag (torn), -1 (neither), -2 (SIGBUS
+   * on the mapping), -3 (read(2) came back short). via "read": pages index the file.
    */
   | { op: 'pattern_check'; pages: number[]; via?: 'mmap' | 'read' }
   /** ibv_reg_mr of each page (one MR a page); only actors started with program "verbs". */
   | { op: 'rdma_reg_mr'; pages: number[] }
   | { op: 'rdma_dereg_mr' };
 
-/** What pattern_check reports for a page that holds no tag. */
-export const PATTERN = { zero: 0, garbage: -1, sigbus: -2, short: -3 } as const;
+/**
+ * What pattern_check reports for a page that holds no (whole) tag; a page that is part
+ * one tag's pattern, part zeros (read while a punch replaced it) is torn + tag.
+ */
+export const PATTERN = { zero: 0, garbage: -1, sigbus: -2, short: -3, torn: 2 ** 32 } as const;
 
 export type HostCommand =
   | SetupCommand

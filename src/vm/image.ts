@@ -39,6 +39,13 @@ export const GUEST_TOOLS = [
   { name: 'rdma', host: '/usr/bin/rdma' },
 ];
 
+/**
+ * RDMA memory registration needs libibverbs and its soft-RoCE provider, loaded with
+ * dlopen: the verbs actor (daxlab-verbs, built next to the agent, dynamically linked)
+ * comes with the provider and the driver file that names it.
+ */
+export const VERBS_PROVIDER = { lib: '/usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav34.so', driver: '/etc/libibverbs.d/rxe.driver' };
+
 export type ManifestEntry =
   | { type: 'dir'; dest: string }
   | { type: 'file'; dest: string; src: string; mode?: number }
@@ -114,7 +121,15 @@ export async function buildManifest(kernel: Kernel, agentBinary: string, progres
 
   const tools = GUEST_TOOLS.filter((t) => fs.existsSync(t.host));
   for (const tool of tools) entries.push({ type: 'file', dest: `${GUEST_TOOL_DIR.slice(1)}/${tool.name}`, src: tool.host, mode: 0o755 });
-  for (const lib of await libraryClosure(tools.map((t) => t.host))) {
+  const dynamic = tools.map((t) => t.host);
+  const verbs = path.join(path.dirname(agentBinary), 'daxlab-verbs');
+  if (fs.existsSync(verbs) && fs.existsSync(VERBS_PROVIDER.lib) && fs.existsSync(VERBS_PROVIDER.driver)) {
+    entries.push({ type: 'file', dest: `${GUEST_TOOL_DIR.slice(1)}/daxlab-verbs`, src: verbs, mode: 0o755 });
+    entries.push({ type: 'file', dest: VERBS_PROVIDER.lib.slice(1), src: VERBS_PROVIDER.lib, mode: 0o755 });
+    entries.push({ type: 'file', dest: VERBS_PROVIDER.driver.slice(1), src: VERBS_PROVIDER.driver });
+    dynamic.push(verbs, VERBS_PROVIDER.lib);
+  }
+  for (const lib of await libraryClosure(dynamic)) {
     entries.push({ type: 'file', dest: lib.slice(1), src: lib, mode: 0o755 });
   }
 

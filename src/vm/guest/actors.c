@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <liburing.h>
+#include <stdint.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -30,15 +31,24 @@
 #include "agent.h"
 #include "actors.h"
 
+#ifdef DAXLAB_VERBS
+#include <infiniband/verbs.h>
+#endif
+
 #define ACTOR_MSG_MAX 65536
+#define VERBS_PROGRAM TOOL_DIR "/daxlab-verbs"
 #define PENDING_MAX 64
 #define LISTENERS_MAX 4
 
+#ifndef DAXLAB_VERBS
+/* What the agent accepts for "act" (an actor refuses what its program lacks). */
 static const char *const known_ops[] = {
 	"open", "close", "mmap", "munmap", "touch", "vmsplice", "drain",
 	"io_uring_register", "io_uring_unregister", "odirect", "ftruncate", "truncate",
-	"fallocate", "write", "read", "lease", "sleep", "exit", NULL,
+	"fallocate", "write", "read", "lease", "sleep", "exit", "pattern_write", "pattern_check",
+	"rdma_reg_mr", "rdma_dereg_mr", NULL,
 };
+#endif
 
 /* ---------------------------------------------------------------- signal names */
 
@@ -632,6 +642,7 @@ static long long op_drain(struct json_object *req, struct outcome *o)
 {
 	static char buf[65536];
 	long long bytes = 0;
+	int first = -1, uniform = 1;
 	ssize_t r;
 
 	(void)req;
@@ -639,12 +650,22 @@ static long long op_drain(struct json_object *req, struct outcome *o)
 		jset(o->result, "bytes", json_object_new_int64(0));
 		return 0;
 	}
-	while ((r = read(self.pipe[0], buf, sizeof(buf))) > 0)
+	while ((r = read(self.pipe[0], buf, sizeof(buf))) > 0) {
+		/* What the pipe handed back: its first byte, and whether all bytes were that one. */
+		if (first < 0)
+			first = (unsigned char)buf[0];
+		for (ssize_t i = 0; uniform && i < r; i++)
+			uniform = (unsigned char)buf[i] == first;
 		bytes += r;
+	}
 	if (r < 0 && errno != EAGAIN)
 		return fail(o, -1);
 	self.pipe_bytes = 0;
 	jset(o->result, "bytes", json_object_new_int64(bytes));
+	if (first >= 0) {
+		jset(o->result, "firstByte", json_object_new_int(first));
+		jset(o->result, "uniform", json_object_new_boolean(uniform));
+	}
 	return bytes;
 }
 
@@ -849,6 +870,289 @@ static long long op_lease(struct json_object *req, struct outcome *o)
 	return 0;
 }
 
+/*
+ * Data patterns for fsx-style checks. Page data written with tag T (1..2^32-1) is
+ * the 64-bit words w[i] = (T << 32 | T) ^ (i * golden ratio): word 0 names the tag,
+ * every other word confirms it, and a page of another tag, a shifted page or a torn
+ * write does not pass for it.
+ */
+#define PATTERN_MUL 0x9e3779b97f4a7c15ULL
+#define PATTERN_ZERO 0
+#define PATTERN_GARBAGE -1
+#define PATTERN_SIGBUS -2
+#define PATTERN_SHORT -3
+#define PATTERN_TORN (1LL << 32)
+
+static uint64_t pattern_word(uint32_t tag, size_t i)
+{
+	return ((uint64_t)tag << 32 | tag) ^ (i * PATTERN_MUL);
+}
+
+static void pattern_fill(volatile uint64_t *w, size_t words, uint32_t tag)
+{
+	for (size_t i = 0; i < words; i++)
+		w[i] = pattern_word(tag, i);
+}
+
+/*
+ * The tag a page holds, PATTERN_ZERO for a zero page, PATTERN_TORN + tag for a page
+ * that is part that tag's pattern and part zeros (read while a hole punch replaced it),
+ * PATTERN_GARBAGE for anything else.
+ */
+static long long pattern_scan(const volatile uint64_t *w, size_t words)
+{
+	size_t i, zeros = 0, first = words;
+	uint64_t key;
+	uint32_t tag;
+
+	for (i = 0; i < words && first == words; i++)
+		if (w[i])
+			first = i;
+	if (first == words)
+		return PATTERN_ZERO;
+	key = w[first] ^ (first * PATTERN_MUL);
+	tag = (uint32_t)key;
+	if (key >> 32 != tag || !tag)
+		return PATTERN_GARBAGE;
+	for (i = 0; i < words; i++) {
+		uint64_t v = w[i];
+
+		if (!v)
+			zeros++;
+		else if (v != pattern_word(tag, i))
+			return PATTERN_GARBAGE;
+	}
+	return zeros ? PATTERN_TORN + (long long)tag : tag;
+}
+
+/* One page through the mapping, a SIGBUS/SIGSEGV caught: 0, or minus the signal. */
+static int guarded_page(char *page, int write, uint32_t tag, long long *found)
+{
+	size_t words = self.page_size / sizeof(uint64_t);
+	int sig = sigsetjmp(touch_env, 1);
+
+	if (sig)
+		return -sig;
+	touch_armed = 1;
+	if (write)
+		pattern_fill((volatile uint64_t *)page, words, tag);
+	else
+		*found = pattern_scan((const volatile uint64_t *)page, words);
+	touch_armed = 0;
+	return 0;
+}
+
+/* Page indices (no mapping needed): for reads through the file. */
+static int get_indices(struct json_object *req, struct outcome *o, long *pages, int max)
+{
+	struct json_object *arr;
+	int n;
+
+	if (!json_object_object_get_ex(req, "pages", &arr) || !json_object_is_type(arr, json_type_array) ||
+	    (n = json_object_array_length(arr)) < 1 || n > max) {
+		refuse(o, "pages must be a non-empty array of page indices");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		pages[i] = json_object_get_int64(json_object_array_get_idx(arr, i));
+		if (pages[i] < 0) {
+			refuse(o, "page indices are >= 0");
+			return -1;
+		}
+	}
+	return n;
+}
+
+/* {"op":"pattern_write","pages":[0,3],"tags":[17,18]}: store each page's pattern through the mapping. */
+static long long op_pattern_write(struct json_object *req, struct outcome *o)
+{
+	int n = get_pages(req, o, pages_buf, PAGES_MAX), written = 0;
+	struct json_object *tags, *faults;
+
+	if (n < 0)
+		return -1;
+	if (!json_object_object_get_ex(req, "tags", &tags) || !json_object_is_type(tags, json_type_array) ||
+	    (int)json_object_array_length(tags) != n)
+		return refuse(o, "tags must be an array as long as pages");
+	faults = json_object_new_array();
+	for (int i = 0; i < n; i++) {
+		long long tag = json_object_get_int64(json_object_array_get_idx(tags, i));
+		int ret;
+
+		if (tag < 1 || tag > UINT32_MAX) {
+			json_object_put(faults);
+			return refuse(o, "tags are integers in [1, 2^32)");
+		}
+		ret = guarded_page(self.map + pages_buf[i] * self.page_size, 1, (uint32_t)tag, NULL);
+		if (ret) {
+			struct json_object *f = json_object_new_object();
+
+			jset(f, "page", json_object_new_int64(pages_buf[i]));
+			jset(f, "signal", json_object_new_string(actor_signal_name(-ret)));
+			json_object_array_add(faults, f);
+			continue;
+		}
+		written++;
+	}
+	jset(o->result, "written", json_object_new_int(written));
+	jset(o->result, "faults", faults);
+	return written;
+}
+
+/*
+ * {"op":"pattern_check","pages":[0,1],"via":"mmap"|"read"}: what each page holds,
+ * in request order: its tag, 0 (zeros), 2^32 + tag (torn: that tag and zeros), -1
+ * (neither), -2 (SIGBUS on the mapping), -3 (read(2) came back short: beyond EOF). Through the mapping, pages index the
+ * mapping; through read(2), the file.
+ */
+static long long op_pattern_check(struct json_object *req, struct outcome *o)
+{
+	const char *via = jstr(req, "via", "mmap");
+	int by_read = !strcmp(via, "read");
+	int n = by_read ? get_indices(req, o, pages_buf, PAGES_MAX) : get_pages(req, o, pages_buf, PAGES_MAX);
+	struct json_object *out;
+	char *buf = NULL;
+
+	if (n < 0)
+		return -1;
+	if (strcmp(via, "mmap") && !by_read)
+		return refuse(o, "via is mmap or read");
+	if (by_read && self.fd < 0)
+		return refuse(o, "no open file");
+	if (by_read && posix_memalign((void **)&buf, self.page_size, self.page_size))
+		return refuse(o, "out of memory");
+	out = json_object_new_array();
+	for (int i = 0; i < n; i++) {
+		long long found = PATTERN_GARBAGE;
+
+		if (by_read) {
+			ssize_t r = pread(self.fd, buf, self.page_size, (off_t)pages_buf[i] * self.page_size);
+
+			if (r < 0) {
+				o->err = errno;
+				json_object_put(out);
+				free(buf);
+				return -1;
+			}
+			found = r == self.page_size ? pattern_scan((const uint64_t *)buf, self.page_size / 8) : PATTERN_SHORT;
+		} else if (guarded_page(self.map + pages_buf[i] * self.page_size, 0, 0, &found)) {
+			found = PATTERN_SIGBUS;
+		}
+		json_object_array_add(out, json_object_new_int64(found));
+	}
+	free(buf);
+	jset(o->result, "tags", out);
+	return n;
+}
+
+#ifdef DAXLAB_VERBS
+/* Memory registrations on the first verbs device (soft-RoCE rxe0 in the lab): one MR a page. */
+#define MRS_MAX 1024
+static struct {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_mr *mr[MRS_MAX];
+	int nr_mr;
+	char device[64];
+} verbs;
+
+static int verbs_open(struct outcome *o)
+{
+	struct ibv_device **list;
+	int num = 0;
+
+	if (verbs.pd)
+		return 0;
+	list = ibv_get_device_list(&num);
+	if (!list || num < 1) {
+		if (list)
+			ibv_free_device_list(list);
+		jset(o->result, "stage", json_object_new_string("ibv_get_device_list"));
+		if (!errno || list)
+			errno = ENODEV;
+		return -1;
+	}
+	snprintf(verbs.device, sizeof(verbs.device), "%s", ibv_get_device_name(list[0]));
+	verbs.ctx = ibv_open_device(list[0]);
+	ibv_free_device_list(list);
+	if (!verbs.ctx) {
+		jset(o->result, "stage", json_object_new_string("ibv_open_device"));
+		return -1;
+	}
+	verbs.pd = ibv_alloc_pd(verbs.ctx);
+	if (!verbs.pd) {
+		jset(o->result, "stage", json_object_new_string("ibv_alloc_pd"));
+		ibv_close_device(verbs.ctx);
+		verbs.ctx = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static long long op_rdma_reg_mr(struct json_object *req, struct outcome *o)
+{
+	int n = get_pages(req, o, pages_buf, PAGES_MAX), done = 0;
+	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
+
+	if (n < 0)
+		return -1;
+	errno = 0;
+	if (verbs_open(o))
+		return fail(o, -1);
+	jset(o->result, "device", json_object_new_string(verbs.device));
+	for (; done < n; done++) {
+		struct ibv_mr *mr;
+
+		if (verbs.nr_mr == MRS_MAX)
+			return refuse(o, "too many memory registrations");
+		mr = ibv_reg_mr(verbs.pd, self.map + pages_buf[done] * self.page_size, self.page_size, access);
+		if (!mr) {
+			o->err = errno ? errno : EIO;
+			jset(o->result, "stage", json_object_new_string("ibv_reg_mr"));
+			jset(o->result, "registered", json_object_new_int(done));
+			jset(o->result, "page", json_object_new_int64(pages_buf[done]));
+			return -1;
+		}
+		verbs.mr[verbs.nr_mr++] = mr;
+	}
+	jset(o->result, "registered", json_object_new_int(done));
+	jset(o->result, "mrs", json_object_new_int(verbs.nr_mr));
+	return done;
+}
+
+static long long op_rdma_dereg_mr(struct json_object *req, struct outcome *o)
+{
+	int done = 0;
+
+	(void)req;
+	while (verbs.nr_mr > 0) {
+		int err = ibv_dereg_mr(verbs.mr[verbs.nr_mr - 1]);
+
+		if (err) {
+			o->err = err;
+			jset(o->result, "deregistered", json_object_new_int(done));
+			return -1;
+		}
+		verbs.nr_mr--;
+		done++;
+	}
+	jset(o->result, "deregistered", json_object_new_int(done));
+	return done;
+}
+#else
+static long long op_rdma_reg_mr(struct json_object *req, struct outcome *o)
+{
+	(void)req;
+	return refuse(o, "rdma ops need an actor started with program \"verbs\"");
+}
+
+static long long op_rdma_dereg_mr(struct json_object *req, struct outcome *o)
+{
+	(void)req;
+	return refuse(o, "rdma ops need an actor started with program \"verbs\"");
+}
+#endif
+
 static long long op_sleep(struct json_object *req, struct outcome *o)
 {
 	long long ms = jint(req, "ms", -1);
@@ -914,6 +1218,14 @@ static void run_action(struct json_object *req)
 		o.ret = op_lease(req, &o);
 	else if (!strcmp(op, "sleep"))
 		o.ret = op_sleep(req, &o);
+	else if (!strcmp(op, "pattern_write"))
+		o.ret = op_pattern_write(req, &o);
+	else if (!strcmp(op, "pattern_check"))
+		o.ret = op_pattern_check(req, &o);
+	else if (!strcmp(op, "rdma_reg_mr"))
+		o.ret = op_rdma_reg_mr(req, &o);
+	else if (!strcmp(op, "rdma_dereg_mr"))
+		o.ret = op_rdma_dereg_mr(req, &o);
 	else if (!strcmp(op, "exit"))
 		o.ret = jint(req, "status", 0);
 	else
@@ -984,6 +1296,32 @@ static void __attribute__((noreturn)) actor_main(const char *name, int sock)
 	}
 }
 
+#ifdef DAXLAB_VERBS
+/* ================================================================ daxlab-verbs */
+
+/*
+ * The same actor, built as a dynamically linked program so that libibverbs can load
+ * its provider: the agent forks, puts the actor's socket on fd 3 and execs us.
+ */
+double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2 || fcntl(3, F_GETFD) < 0) {
+		fprintf(stderr, "usage: daxlab-verbs <actor name>, with the agent's socket on fd 3\n");
+		return 2;
+	}
+	sig_names_init();
+	actor_main(argv[1], 3);
+}
+
+#else
 /* ================================================================ the agent side */
 
 struct pending {
@@ -1209,16 +1547,42 @@ static int valid_name(const char *name)
 	return 1;
 }
 
+/* The child of actor-start for program "verbs": the socket on fd 3, then exec. */
+static void __attribute__((noreturn)) exec_verbs(const char *name, int sock)
+{
+	sigset_t none;
+
+	if (sock != 3) {
+		dup2(sock, 3);		/* the copy has no FD_CLOEXEC */
+	} else {
+		fcntl(3, F_SETFD, 0);
+	}
+	close_range(4, ~0U, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execl(VERBS_PROGRAM, "daxlab-verbs", name, (char *)NULL);
+	_exit(127);
+}
+
 static void cmd_actor_start(int id, struct json_object *req)
 {
-	const char *name = jstr(req, "actor", "");
+	const char *name = jstr(req, "actor", ""), *program = jstr(req, "program", "agent");
 	struct json_object *result;
 	struct slot *s = slot_find(name);
-	int sv[2];
+	int sv[2], verbs = !strcmp(program, "verbs");
 	pid_t pid;
 
 	if (!valid_name(name)) {
 		send_error(id, "actor-start", "actor names are 1-15 characters of [A-Za-z0-9_.-]", name);
+		return;
+	}
+	if (!verbs && strcmp(program, "agent")) {
+		send_error(id, "actor-start", "program is \"agent\" (the default) or \"verbs\"", program);
+		return;
+	}
+	if (verbs && access(VERBS_PROGRAM, X_OK)) {
+		send_error(id, "actor-start", "this guest image has no " VERBS_PROGRAM " (host without libibverbs-dev?)", name);
 		return;
 	}
 	if (s && s->pub.alive) {
@@ -1242,6 +1606,8 @@ static void cmd_actor_start(int id, struct json_object *req)
 	}
 	if (pid == 0) {
 		close(sv[0]);
+		if (verbs)
+			exec_verbs(name, sv[1]);
 		actor_main(name, sv[1]);
 	}
 	close(sv[1]);
@@ -1256,6 +1622,7 @@ static void cmd_actor_start(int id, struct json_object *req)
 	agent_watch_fd(s->sock, POLLIN, on_actor_socket, s);
 	result = json_object_new_object();
 	jset(result, "pid", json_object_new_int(pid));
+	jset(result, "program", json_object_new_string(verbs ? "verbs" : "agent"));
 	send_reply(id, result);
 }
 
@@ -1353,3 +1720,4 @@ void actors_init(void)
 	agent_register_cmd("act", cmd_act);
 	agent_register_tick(actors_tick);
 }
+#endif

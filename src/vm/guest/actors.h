@@ -5,7 +5,10 @@
  * the agent by a SOCK_SEQPACKET socketpair. The agent never blocks on an actor.
  *
  * Commands (see ActorOp and HostCommand in src/lab/protocol.ts):
- *   actor-start {actor}            -> {pid}
+ *   actor-start {actor, program?}  -> {pid, program}
+ *                                  program "verbs": the actor runs in daxlab-verbs, the
+ *                                  same loop built dynamically linked with libibverbs
+ *                                  (rdma_reg_mr / rdma_dereg_mr), exec'ed on its socket
  *   actor-kill  {actor, signal?}   -> {pid, signal}          (default SIGKILL)
  *   act         {actor, op, ...}   -> {accepted: true, id}   then "action" messages
  * Messages: "action" (phase start/end), "signal" (a caught signal, e.g. the lease
