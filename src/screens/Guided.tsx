@@ -2,7 +2,7 @@
 // waits for "n"; the story says what happened in the kernel and why, and the rows that
 // changed since the step began are marked in the panels.
 import { Box, Text, useInput } from 'ink';
-import React, { useEffect, useState } from 'react';
+import React, { useEffect, useRef, useState } from 'react';
 import { useNav } from './App.js';
 import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
 import { Header, RunLine, StatusLine } from './Live.js';
@@ -27,25 +27,32 @@ export function Guided() {
   const { columns, rows } = useTerminalSize();
   const run = view.run;
   const current = run?.current ?? 0;
-  const [shown, setShown] = useState(current);
-  // Follow the run unless the user is reading an earlier step.
-  const [following, setFollowing] = useState(true);
+  // The step whose story is shown: the current one unless the user went back (b). A ref
+  // as well as state, so a key typed before the next render sees the latest value.
+  const [shown, setShownState] = useState(current);
+  const shownRef = useRef(current);
+  const following = useRef(true);
+  const setShown = (i: number) => {
+    shownRef.current = i;
+    setShownState(i);
+  };
   useEffect(() => {
-    if (following) setShown(current);
-  }, [current, following]);
+    if (following.current) setShown(current);
+  }, [current]);
 
   useInput(
     (input) => {
       if (!run) return;
+      const at = shownRef.current;
       if (input === 'n') {
-        if (shown < current) {
-          setShown(shown + 1);
-          if (shown + 1 === current) setFollowing(true);
+        if (at < run.current) {
+          setShown(at + 1);
+          if (at + 1 === run.current) following.current = true;
         } else if (run.status === 'finished') go('report');
         else controller.next();
       } else if (input === 'b') {
-        setFollowing(false);
-        setShown((s) => Math.max(0, s - 1));
+        following.current = false;
+        setShown(Math.max(0, at - 1));
       } else if (input === 'r') go('report');
       else {
         const iv = run.scenario.interventions.find((i) => i.key === input);

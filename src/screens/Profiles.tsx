@@ -2,7 +2,7 @@
 // delete with confirmation; enter boots. Saving validates the whole profile first, so a
 // bad edit never replaces what the user had saved.
 import { Box, Text, useInput } from 'ink';
-import React, { useMemo, useState } from 'react';
+import React, { useEffect, useMemo, useState } from 'react';
 import { ProfileError, type ProfileEntry } from '../lab/profiles.js';
 import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
@@ -10,7 +10,7 @@ import { KeyBar, type KeyHint } from './panels/KeyBar.js';
 import { Panel } from './panels/Panel.js';
 import { errorsByField, FIELDS, formFromProfile, profileFromForm, type FieldKey, type Form } from './profileForm.js';
 import { T } from './theme.js';
-import { useEditor, useModal, useTextEdit, useUi } from './ui.js';
+import { useEditor, useTextEdit, useUi } from './ui.js';
 import { clip, pad } from './view.js';
 
 type Editing = { form: Form; base: Record<string, unknown>; replacing?: string; title: string };
@@ -38,10 +38,14 @@ export function Profiles() {
   const [confirm, setConfirm] = useState<string | null>(null);
   const [problems, setProblems] = useState<string[]>([]);
   const [message, setMessage] = useState<string | null>(null);
-  useModal('profile-form', editing !== null || confirm !== null);
+  // The form and the delete question take every key (esc included), from the next key on.
+  const { setModal } = useUi();
+  useEffect(() => () => setModal('profile-form', false), []);
+  const modalNow = (on: boolean) => queueMicrotask(() => setModal('profile-form', on));
   const current = entries[Math.min(sel, entries.length - 1)];
 
   const open = (e: Editing) => {
+    modalNow(true);
     setEditing(e);
     setField(0);
     setProblems([]);
@@ -63,6 +67,7 @@ export function Profiles() {
     try {
       controller.saveProfile(profileFromForm(editing.form, editing.base), editing.replacing);
       const name = editing.form.name.trim();
+      modalNow(false);
       setEditing(null);
       setMessage(`saved ${name}`);
       setVersion((v) => v + 1);
@@ -83,12 +88,14 @@ export function Profiles() {
           setVersion((v) => v + 1);
           setSel((s) => Math.max(0, s - 1));
         } else setMessage('kept');
+        modalNow(false);
         setConfirm(null);
         return;
       }
       if (editing) {
         const f = FIELDS[field]!;
         if (key.escape) {
+          modalNow(false);
           setEditing(null);
           setMessage('left the form: nothing saved');
         } else if (key.downArrow || input === 'j' || key.tab) setField((i) => Math.min(FIELDS.length - 1, i + 1));
@@ -120,7 +127,10 @@ export function Profiles() {
         else open({ form: formFromProfile(raw), base: raw, replacing: current.name, title: `Edit ${current.name}` });
       } else if (input === 'd' && current) {
         if (current.origin === 'shipped') setMessage(`${current.name} is shipped with daxlab: only saved profiles can be deleted`);
-        else setConfirm(current.name);
+        else {
+          modalNow(true);
+          setConfirm(current.name);
+        }
       }
     },
     { isActive: active },

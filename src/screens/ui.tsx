@@ -11,29 +11,25 @@ export const UiContext = createContext<Ui>({ active: true, setModal() {} });
 
 export const useUi = () => useContext(UiContext);
 
-/** While `on`, App leaves every key to the screen (esc ends the edit, not the screen). */
-export function useModal(key: string, on: boolean): void {
-  const { setModal } = useUi();
-  useEffect(() => {
-    setModal(key, on);
-    return () => setModal(key, false);
-  }, [key, on]);
-}
 
 /**
  * A text editor mode (a filter, a form field). Its flag is a ref as well as state, and the
- * App is told at once: keys typed faster than a render still go to the editor.
+ * App is told without waiting for a render: keys typed faster than a frame still go to the
+ * editor. A change takes effect after the key that caused it has reached every handler
+ * (a microtask later), so the enter that starts an edit is not also its first keystroke,
+ * and the esc that ends one does not also leave the screen.
  */
 export function useEditor(name: string) {
   const { setModal } = useUi();
   const ref = useRef(false);
   const [editing, setEditing] = useState(false);
   const set = useCallback(
-    (on: boolean) => {
-      ref.current = on;
-      setModal(name, on);
-      setEditing(on);
-    },
+    (on: boolean) =>
+      queueMicrotask(() => {
+        ref.current = on;
+        setModal(name, on);
+        setEditing(on);
+      }),
     [name, setModal],
   );
   useEffect(() => () => setModal(name, false), [name]);
