@@ -56,6 +56,8 @@ export class ReplayController extends BaseController implements LabController {
     this.entries = replay.entries;
     this.timers = opts.timers ?? { now: () => performance.now(), setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
     this.done = new Promise((resolve) => (this.onDone = resolve));
+    // The position shown moves with the frames the store publishes, not with every message.
+    this.store.subscribe(() => this.progress());
     this.loadRunRecord();
     if (!this.view.replay!.paused) this.resume();
     if (this.view.replay!.done) this.finish();
@@ -84,12 +86,7 @@ export class ReplayController extends BaseController implements LabController {
     this.timer = null;
     const now = this.timers.now();
     const dueMs = this.anchor.ms + (now - this.anchor.at) * this.speed;
-    let fed = 0;
-    while (this.position < this.entries.length && this.entries[this.position]!.ms <= dueMs) {
-      this.feed(this.entries[this.position]!.message);
-      fed++;
-    }
-    if (fed) this.progress();
+    while (this.position < this.entries.length && this.entries[this.position]!.ms <= dueMs) this.feed(this.entries[this.position]!.message);
     if (this.position >= this.entries.length) return this.finish();
     const wait = (this.entries[this.position]!.ms - dueMs) / this.speed;
     this.timer = this.timers.setTimeout(this.pump, Math.max(0, Math.min(wait, 1000)));
@@ -116,7 +113,7 @@ export class ReplayController extends BaseController implements LabController {
   }
 
   private progress(): void {
-    this.update({ replay: { ...this.view.replay!, position: this.position } });
+    if (this.view.replay!.position !== this.position) this.update({ replay: { ...this.view.replay!, position: this.position } });
   }
 
   private finish(): void {
