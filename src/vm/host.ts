@@ -34,6 +34,7 @@ export const hostChecks: HostCheck[] = [
   { id: 'bpftool', why: "cross-checks the agent's BTF offsets in the tests", package: 'bpftool', file: '/usr/sbin/bpftool' },
   { id: 'xz', why: 'extracts vmlinux from the Debian bzImage for the BTF tests', package: 'xz-utils', file: '/usr/bin/xz' },
   { id: 'libibverbs', why: 'RDMA memory registration actor', package: 'libibverbs-dev', file: '/usr/include/infiniband/verbs.h' },
+  { id: 'tmux', why: 'the TUI end-to-end test drives daxlab in a real terminal', package: 'tmux', file: '/usr/bin/tmux' },
 ];
 
 export type CheckResult = HostCheck & { status: 'ok' | 'missing' | 'fixed' };
