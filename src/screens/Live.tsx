@@ -160,17 +160,18 @@ export function Live() {
   const eventsH = Math.max(2, rest - actorsH);
   const half = Math.floor(columns / 2);
 
+  // The scenario's own keys first: they are what this run allows.
   const keys: KeyHint[] = [
-    ['tab', 'focus'],
-    ['j/k', 'move'],
-    ['f', `kind`],
-    ['a', hideAgent ? 'agent evts' : 'hide agent'],
-    ['/', 'filter'],
+    ...interventions.map((i): KeyHint => [i.key, i.label]),
     ['p', paused ? 'resume' : 'pause'],
     ...(paused ? ([['s', 'step']] as KeyHint[]) : []),
-    ...interventions.map((i): KeyHint => [i.key, i.label]),
     ...(view.replay ? ([['+/-', 'speed']] as KeyHint[]) : []),
     ['r', 'report'],
+    ['tab', 'focus'],
+    ['f', 'kind'],
+    ['/', 'filter'],
+    ['a', hideAgent ? 'agent evts' : 'hide agent'],
+    ['j/k', 'move'],
   ];
 
   return (

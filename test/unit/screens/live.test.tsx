@@ -118,3 +118,18 @@ describe('Live dashboard (replayed vmsplice-vs-truncate run on xfs, with its run
     expect(app.screen()).toContain('replay 2x');
   });
 });
+
+describe('Live dashboard keys reach the controller', () => {
+  it('the scenario keys act on actors; p pauses and s steps a live run', async () => {
+    const { FakeController } = await import('./harness.js');
+    const c = new FakeController();
+    const r = replayed(VMSPLICE);
+    c.set({ run: { ...r.getView().run!, status: 'running' }, boot: { profile: 'default', status: 'ready', stages: [], console: [] } });
+    const app = renderApp(c, 'live');
+    cleanup = app.unmount;
+    await delay();
+    expect(app.screen()).toMatch(/ d  drain the pipe\s+K  kill truncator/);
+    await app.press('d', 'K', 'p');
+    expect(c.calls).toEqual(['intervene drain', 'intervene kill-truncator', 'pause true']);
+  });
+});
