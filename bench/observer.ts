@@ -50,7 +50,12 @@ export async function observerBench(): Promise<void> {
     const seconds = Number(process.env.BENCH_SECONDS ?? 5);
     const idle = await measure(lab, agentPid, 0, seconds);
     const costs: number[] = [];
-    const onSnap = (m: AgentMessage) => m.kind === 'snapshot' && m.costUs !== undefined && costs.push(m.costUs);
+    const parts: Record<string, number[]> = {};
+    const onSnap = (m: AgentMessage) => {
+      if (m.kind !== 'snapshot' || m.costUs === undefined) return;
+      costs.push(m.costUs);
+      for (const [part, us] of Object.entries(m.costByPartUs ?? {})) (parts[part] ??= []).push(us);
+    };
     session.channel.on('message', onSnap);
     const at10 = await measure(lab, agentPid, 10, seconds);
     const at50 = await measure(lab, agentPid, 50, seconds);
@@ -91,6 +96,7 @@ export async function observerBench(): Promise<void> {
       console.log(`${name.padEnd(8)} ${pct(m.agent)}   ${pct(m.busy)}     ${(m.busy / idle.busy).toFixed(2)}`);
     }
     console.log(`snapshot cost in the agent: p50 ${quantile(costs, 0.5)} us, p99 ${quantile(costs, 0.99)} us (${costs.length} snapshots)`);
+    console.log(`  p50 by part: ${Object.entries(parts).map(([k, v]) => `${k} ${quantile(v, 0.5)} us`).join(', ')}`);
     console.log(
       `event -> host latency: p50 ${quantile(latencies, 0.5).toFixed(2)} ms, p99 ${quantile(latencies, 0.99).toFixed(2)} ms ` +
         `(${latencies.length} events; clock offset from the fastest of 30 pings, rtt ${best.rtt.toFixed(2)} ms)`,

@@ -97,19 +97,31 @@ static int ensure_kstate(void)
 	return 0;
 }
 
-static int pagemap_pfn(int pid, uint64_t va, uint64_t *pfn)
+/* The sampler reads many pages of one actor in a row: keep its pagemap open. */
+static int pagemap_fd(int pid)
 {
+	static int cached_pid = -1, fd = -1;
 	char path[64];
-	uint64_t entry;
-	int fd;
-	ssize_t n;
 
+	if (pid == cached_pid && fd >= 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cached_pid = fd >= 0 ? pid : -1;
+	return fd;
+}
+
+static int pagemap_pfn(int pid, uint64_t va, uint64_t *pfn)
+{
+	uint64_t entry;
+	int fd = pagemap_fd(pid);
+	ssize_t n;
+
 	if (fd < 0)
 		return -errno;
 	n = pread(fd, &entry, sizeof(entry), (va / 4096) * sizeof(entry));
-	close(fd);
 	if (n != sizeof(entry))
 		return -EIO;
 	/* bit 63: present; bits 0-54: pfn (zero without CAP_SYS_ADMIN) */
