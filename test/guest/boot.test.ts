@@ -32,8 +32,11 @@ describe('daxlab boot', () => {
     expect(report.kernel.release).toMatch(/^\d+\.\d+/);
     expect(['kvm', 'tcg']).toContain(report.accel.used);
     expect(report.accel.reason.length).toBeGreaterThan(0);
-    expect(report.nvdimms).toHaveLength(1);
-    expect(report.nvdimms[0]!.mode).toBe('fsdax');
+    // The default profile: the fsdax namespace for the filesystem, and a small devdax one.
+    expect(report.nvdimms.map((n) => n.mode)).toEqual(['fsdax', 'devdax']);
+    expect(report.nvdimms[1]!.chardev).toMatch(/^dax\d+\.\d+$/);
+    expect(report.nvdimms[1]!.size).toBeGreaterThan(0);
+    expect(report.nvdimms[1]!.size).toBeLessThanOrEqual(256 * 2 ** 20);
     expect(report.nvdimms[0]!.blockdev).toMatch(/^pmem\d+$/);
     // The namespace is a bit smaller than the NVDIMM (fsdax keeps its memmap on it), never larger.
     expect(report.nvdimms[0]!.size).toBeGreaterThan(0);

@@ -14,12 +14,15 @@ import {
 const tmpStore = () => savedProfileStore(fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-conf-')));
 
 describe('profiles', () => {
-  it('ships a valid default (xfs, 1 GiB fsdax, auto accel) and ext4 profile', () => {
+  it('ships a valid default (xfs, 1 GiB fsdax + 256 MiB devdax, auto accel) and ext4 profile', () => {
     const store = tmpStore();
     const def = loadProfile('default', store);
     expect(def.fs.type).toBe('xfs');
     expect(def.fs.mkfsOptions).toEqual(['-m', 'reflink=0']);
-    expect(def.nvdimms).toEqual([{ size: '1G', mode: 'fsdax' }]);
+    expect(def.nvdimms).toEqual([
+      { size: '1G', mode: 'fsdax' },
+      { size: '256M', mode: 'devdax' },
+    ]);
     expect(def.accel).toBe('auto');
     expect(def.kernel).toEqual({ source: 'debian', package: 'linux-image-amd64' });
     expect(loadProfile('ext4', store).fs.type).toBe('ext4');
