@@ -186,12 +186,16 @@ void trace_set_locks(const uint64_t *addrs, const char *const *lock_names, int n
 		locks[i].addr = addrs[i];
 		snprintf(locks[i].name, sizeof(locks[i].name), "%s", lock_names[i]);
 		nr_locks++;
-		len += snprintf(filter + len, sizeof(filter) - len, "%slock == 0x%llx", i ? " || " : "",
+		len += snprintf(filter + len, sizeof(filter) - len, "%slock_addr == 0x%llx", i ? " || " : "",
 				(unsigned long long)addrs[i]);
 	}
-	/* Only contention on the watched locks: all others would flood the pipe. */
+	/*
+	 * Only contention on the watched locks: all others would flood the pipe. The
+	 * field is lock_addr (6.1); with nothing watched, match no lock at all ("0"
+	 * alone is not a filter: it would let every event through).
+	 */
 	if (!nr_locks)
-		snprintf(filter, sizeof(filter), "0");
+		snprintf(filter, sizeof(filter), "lock_addr == 0");
 	tracefs_write("events/lock/contention_begin/filter", filter, 0);
 	tracefs_write("events/lock/contention_end/filter", filter, 0);
 }
@@ -247,6 +251,23 @@ static void parse_line(char *line)
 	     tok = strtok_r(NULL, " ", &save)) {
 		char *eq = strchr(tok, '=');
 
+		/*
+		 * lock:contention_* print the lock's address first, bare and without "0x"
+		 * ("%p": "ffff888007d66938 (flags=READ)"; raw with trace_options nohash-ptr).
+		 */
+		if (!eq && tok == fields && strspn(tok + (strncmp(tok, "0x", 2) ? 0 : 2), "0123456789abcdef") >= 8 &&
+		    !strcmp(sys_of(name), "lock")) {
+			const char *ln = lock_name(strtoull(tok, NULL, 16));
+
+			json_object_object_add(fobj, "lock_addr", json_object_new_string(tok));
+			if (ln)
+				json_object_object_add(msg, "lock", json_object_new_string(ln));
+			continue;
+		}
+		if (*tok == '(')
+			tok++;
+		if (*tok && tok[strlen(tok) - 1] == ')')
+			tok[strlen(tok) - 1] = '\0';
 		if (!eq)
 			continue;
 		*eq = '\0';
@@ -327,6 +348,8 @@ static void cmd_trace(int id, struct json_object *req)
 	kp_failed = json_object_new_array();
 	tracefs_write("tracing_on", "0", 0);
 	tracefs_write("trace_clock", "mono", 0);
+	/* Real addresses for "%p" (lock:contention_*): the lab maps them to the watched locks. */
+	tracefs_write("trace_options", "nohash-ptr", 0);
 	tracefs_write("trace", "", 0);
 	if (json_object_object_get_ex(req, "events", &events)) {
 		for (size_t i = 0; i < json_object_array_length(events); i++) {
