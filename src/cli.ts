@@ -14,6 +14,11 @@ usage:
                                  boot, verify the DAX mount, shut down, report
   daxlab selftest [--profile P] [--json]
                                  check the observer against the running kernel
+  daxlab list [--json]           the scenarios (built-in, and the profile's own)
+  daxlab run <id> [--profile P] [--json] [--record FILE] [--seed N] [--scenario-file F]
+                                 run a scenario in a fresh guest; exit 0 every expectation
+                                 held, 1 a finding, 125 could not test (git bisect run)
+  daxlab scenario export <id>    a scenario as JSON (the schema custom scenarios use)
   daxlab doctor [--no-install]   check (and install) the host packages
   daxlab profiles [--json]       shipped and saved profiles
   daxlab help
@@ -34,6 +39,9 @@ export async function main(argv: string[]): Promise<number> {
       'no-install': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       speed: { type: 'string', default: '1' },
+      record: { type: 'string' },
+      seed: { type: 'string' },
+      'scenario-file': { type: 'string' },
     },
     strict: true,
   });
@@ -61,6 +69,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'selftest': {
         const { selftestCommand } = await import('./commands/selftest.js');
         return await selftestCommand({ profile: values.profile!, json: values.json!, verbose: values.verbose! });
+      }
+      case 'list':
+      case 'run':
+      case 'scenario': {
+        const { scenariosCommand } = await import('./commands/scenarios.js');
+        return await scenariosCommand(command, positionals.slice(1), values, argv);
       }
       case 'doctor': {
         const { doctorCommand } = await import('./commands/doctor.js');

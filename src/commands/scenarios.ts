@@ -1,0 +1,169 @@
+// daxlab list / run / scenario export: the scenarios, headless.
+import fs from 'node:fs';
+import { runScenario, formatReport, type ScenarioReport } from '../lab/engine.js';
+import { loadProfile, type Profile } from '../lab/profiles.js';
+import { describeNeeds, exportScenario, ScenarioError, type Scenario } from '../lab/scenario.js';
+import { builtinScenarios, findScenario, loadScenarioFile, profileScenarios, type ScenarioSource } from '../lab/scenarios/index.js';
+import { ensureHost } from '../vm/host.js';
+import { GuestSession } from '../vm/session.js';
+import { consoleProgress } from './output.js';
+
+/** Exit codes of `daxlab run`, as `git bisect run` reads them. */
+export const EXIT = { held: 0, finding: 1, cannotTest: 125, ourBug: 3 } as const;
+
+export type ListEntry = {
+  id: string;
+  title: string;
+  origin: 'built-in' | 'profile';
+  threads: Scenario['threads'];
+  needs: string[];
+  steps: number;
+  actors: string[];
+};
+
+export function listEntries(profile?: Profile): { entries: ListEntry[]; errors: string[] } {
+  const entry = (s: Scenario, origin: ListEntry['origin']): ListEntry => ({
+    id: s.id,
+    title: s.title,
+    origin,
+    threads: s.threads,
+    needs: describeNeeds(s),
+    steps: s.steps.length,
+    actors: s.actors.map((a) => a.name),
+  });
+  const entries = builtinScenarios.map((s) => entry(s, 'built-in'));
+  const errors: string[] = [];
+  for (const e of profile ? profileScenarios(profile) : []) {
+    if ('error' in e) errors.push(e.error.message);
+    else entries.push(entry(e.scenario, 'profile'));
+  }
+  return { entries, errors };
+}
+
+export function listCommand(opts: { profile?: string; json: boolean }): number {
+  const profile = opts.profile ? loadProfile(opts.profile) : undefined;
+  const { entries, errors } = listEntries(profile);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+  } else {
+    for (const e of entries) {
+      process.stdout.write(`${e.id.padEnd(20)} ${e.title}${e.origin === 'profile' ? '  [profile]' : ''}\n`);
+      for (const t of e.threads) process.stdout.write(`${''.padEnd(20)}   ${t.year ?? ''} ${t.subject}${t.messageId ? ` ${t.messageId}` : ''}\n`);
+      if (e.needs.length) process.stdout.write(`${''.padEnd(20)}   needs: ${e.needs.join(', ')}\n`);
+    }
+  }
+  for (const err of errors) process.stderr.write(`daxlab: ${err}\n`);
+  return errors.length ? EXIT.cannotTest : 0;
+}
+
+export function exportCommand(opts: { id: string; profile?: string; scenarioFile?: string }): number {
+  const scenario = opts.scenarioFile ? loadScenarioFile(opts.scenarioFile) : findScenario(opts.id, opts.profile ? loadProfile(opts.profile) : undefined).scenario;
+  process.stdout.write(exportScenario(scenario));
+  return 0;
+}
+
+/** Resolve what to run before anything boots: unknown ids and broken files fail fast. */
+export function resolveRun(opts: { id?: string; scenarioFile?: string }, profile: Profile): { scenario: Scenario; source: ScenarioSource } {
+  if (opts.scenarioFile) {
+    const scenario = loadScenarioFile(opts.scenarioFile);
+    if (opts.id && opts.id !== scenario.id) {
+      const problem = `${opts.scenarioFile} holds scenario "${scenario.id}", not "${opts.id}"`;
+      throw new ScenarioError(opts.scenarioFile, [problem], problem);
+    }
+    return { scenario, source: { origin: 'file', location: opts.scenarioFile } };
+  }
+  if (!opts.id) {
+    const problem = 'name a scenario: daxlab run <id> (see daxlab list), or --scenario-file F';
+    throw new ScenarioError('(none)', [problem], problem);
+  }
+  return findScenario(opts.id, profile);
+}
+
+export function parseSeed(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) > 0xffffffff) {
+    const problem = `--seed "${text}" is not a seed: an integer in [0, 2^32)`;
+    throw new ScenarioError('--seed', [problem], problem);
+  }
+  return Number(text);
+}
+
+export async function runCommand(opts: {
+  id?: string;
+  profile: string;
+  json: boolean;
+  verbose: boolean;
+  record?: string;
+  seed?: string;
+  scenarioFile?: string;
+}): Promise<number> {
+  const progress = consoleProgress({ verbose: opts.verbose });
+  const profile = loadProfile(opts.profile);
+  let resolved: { scenario: Scenario; source: ScenarioSource };
+  let seed: number | undefined;
+  try {
+    resolved = resolveRun(opts, profile);
+    seed = parseSeed(opts.seed);
+  } catch (err) {
+    if (!(err instanceof ScenarioError)) throw err;
+    process.stderr.write(`daxlab: ${err.message}\n`);
+    return EXIT.cannotTest;
+  }
+  const { scenario } = resolved;
+  await ensureHost(progress, { install: true });
+  const session = await GuestSession.boot(profile, { progress });
+  let report: ScenarioReport;
+  try {
+    process.stderr.write(`\n${scenario.id}: ${scenario.title}\n`);
+    for (const t of scenario.threads) process.stderr.write(`  from "${t.subject}"${t.messageId ? ` ${t.messageId}` : ''}\n`);
+    report = await runScenario(session, scenario, { seed, log: (line) => process.stderr.write(`${line}\n`) });
+  } catch (err) {
+    process.stderr.write(`daxlab: internal error while running ${scenario.id} (a bug of daxlab, not a kernel finding):\n${(err as Error).stack ?? String(err)}\n`);
+    return EXIT.ourBug;
+  } finally {
+    await session.shutdown();
+  }
+  let record: string | null = null;
+  if (opts.record) {
+    fs.copyFileSync(session.transcript, opts.record);
+    record = opts.record;
+  }
+  const out = { ...report, source: resolved.source, runDir: session.runDir, record };
+  process.stdout.write(opts.json ? `${JSON.stringify(out, null, 2)}\n` : `\n${formatReport(report)}\n`);
+  return report.exitCode;
+}
+
+/** The CLI's entry for list / run / scenario export (src/cli.ts parses the options). */
+export async function scenariosCommand(
+  command: 'list' | 'run' | 'scenario',
+  args: string[],
+  values: { profile?: string; json?: boolean; verbose?: boolean; record?: string; seed?: string; 'scenario-file'?: string },
+  argv: string[],
+): Promise<number> {
+  const profileNamed = argv.some((a) => a === '--profile' || a === '-p' || a.startsWith('--profile='));
+  try {
+    if (command === 'list') return listCommand({ ...(profileNamed ? { profile: values.profile } : {}), json: !!values.json });
+    if (command === 'scenario') {
+      if (args[0] !== 'export' || (!args[1] && !values['scenario-file'])) {
+        process.stderr.write('usage: daxlab scenario export <id> [--profile P]\n');
+        return 2;
+      }
+      return exportCommand({ id: args[1] ?? '', ...(profileNamed ? { profile: values.profile } : {}), ...(values['scenario-file'] ? { scenarioFile: values['scenario-file'] } : {}) });
+    }
+    return await runCommand({
+      ...(args[0] ? { id: args[0] } : {}),
+      profile: values.profile ?? 'default',
+      json: !!values.json,
+      verbose: !!values.verbose,
+      ...(values.record ? { record: values.record } : {}),
+      ...(values.seed !== undefined ? { seed: values.seed } : {}),
+      ...(values['scenario-file'] ? { scenarioFile: values['scenario-file'] } : {}),
+    });
+  } catch (err) {
+    if (err instanceof ScenarioError) {
+      process.stderr.write(`daxlab: ${err.message}\n`);
+      return EXIT.cannotTest;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,163 @@
+// Long-term pins (io_uring fixed buffers, RDMA memory registration) on fsdax versus other memory.
+import type { ScenarioInput, StepInput } from '../scenario.js';
+import { DMA_VS_TRUNCATE, PUT_USER_PAGE } from './threads.js';
+
+const J = DMA_VS_TRUNCATE.messageId!;
+
+/** Map one page of a kind of memory in its own actor and watch it. */
+function memory(actor: string, open: StepInput['do'] | null, length: string, say: string, when?: StepInput['when']): StepInput[] {
+  return [
+    ...(open ? [{ id: `${actor}-open`, actor, do: open, say, ...(when ? { when } : {}) } satisfies StepInput] : []),
+    {
+      id: `${actor}-map`,
+      actor,
+      do: open ? { op: 'mmap', length, flags: ['MAP_SHARED'] } : { op: 'mmap', length, flags: ['MAP_PRIVATE'], anonymous: true },
+      say: open ? `The ${actor} actor maps it shared.` : say,
+      ...(when ? { when } : {}),
+    },
+    {
+      id: `${actor}-fault`,
+      actor,
+      do: { op: 'touch', pages: [0], write: true },
+      watch: { pages: [0], label: actor },
+      say: `A store faults page 0 of the ${actor} mapping in; the lab watches it.`,
+      ...(when ? { when } : {}),
+    },
+  ];
+}
+
+const rdma: StepInput['when'] = { available: ['rdma'] };
+const rdmaDevdax: StepInput['when'] = { available: ['rdma', 'devdax'] };
+
+export const longtermPin: ScenarioInput = {
+  id: 'longterm-pin',
+  title: 'Long-term pins: io_uring fixed buffers and RDMA registration on fsdax and elsewhere',
+  summary:
+    'RDMA memory registrations and io_uring fixed buffers pin pages for as long as the application likes: FOLL_PIN | FOLL_LONGTERM. ' +
+    'A filesystem cannot wait that out when it wants to truncate or punch a DAX file, so long-term pins of fsdax pages are refused, ' +
+    'while anonymous memory, page cache (tmpfs) and device-dax memory take them. Each accepted pin shows as the pin bias on a small folio ' +
+    '(or in _pincount on a large one) and in the nr_foll_pin_* counters. RDMA goes through soft-RoCE (rdma_rxe on a dummy netdev).',
+  threads: [DMA_VS_TRUNCATE, PUT_USER_PAGE],
+  era: [
+    'FOLL_PIN adds GUP_PIN_COUNTING_BIAS (1024) to a small folio\'s refcount and 1 to a large folio\'s _pincount (plus one reference per page), since v5.7 / v5.8.',
+    'GUP refuses FOLL_LONGTERM on fsdax mappings (EOPNOTSUPP): a registration cannot be told to give the page back.',
+    'io_uring on 6.1 also refuses fixed buffers in file-backed mappings other than shmem and hugetlbfs by itself, device-dax included; so its EOPNOTSUPP on fsdax alone does not show which rule refused. RDMA registration goes straight through GUP and does.',
+    'nr_foll_pin_acquired / _released are folded from per-CPU deltas lazily; the lab reads them after vm.stat_refresh.',
+  ],
+  needs: { rdma: 'optional', devdax: 'optional' },
+  actors: [
+    { name: 'fsdax', program: 'verbs' },
+    { name: 'anon', program: 'verbs' },
+    { name: 'pagecache', program: 'verbs' },
+    { name: 'devdax', program: 'verbs' },
+  ],
+  steps: [
+    ...memory('fsdax', { op: 'open', path: 'pinned', create: true, size: '64K' }, '64K', 'The fsdax actor creates a 64 KiB file on the DAX mount.'),
+    ...memory('anon', null, '64K', 'The anon actor maps 64 KiB of private anonymous memory.'),
+    ...memory('pagecache', { op: 'open', path: '$tmp/pinned', create: true, size: '64K' }, '64K', 'The pagecache actor creates a 64 KiB file on tmpfs (page cache, not DAX).'),
+    ...memory('devdax', { op: 'open', path: '$devdax' }, '2M', 'The devdax actor opens the device-dax character device (2 MiB alignment).', { available: ['devdax'] }),
+
+    {
+      id: 'uring-fsdax',
+      actor: 'fsdax',
+      do: { op: 'io_uring_register', pages: [0] },
+      say: 'io_uring fixed buffer on the fsdax page: refused.',
+      expect: [
+        { check: 'returns', errno: 'EOPNOTSUPP' },
+        { check: 'page', page: 'fsdax#0', aboveIdle: 0, says: 'the refused registration leaves no reference behind' },
+      ],
+    },
+    {
+      id: 'uring-anon',
+      actor: 'anon',
+      do: { op: 'io_uring_register', pages: [0] },
+      say: 'io_uring fixed buffer on the anonymous page: accepted, as a long-term pin.',
+      expect: [
+        { check: 'returns', ok: true },
+        { check: 'page', page: 'anon#0', rose: { by: 'pin-bias' }, says: 'the refcount rose by the pin bias' },
+        { check: 'page', page: 'anon#0', pinsRose: { by: 1 }, says: 'one pin' },
+        { check: 'vmstat', counter: 'nr_foll_pin_acquired', rose: { by: 1 } },
+      ],
+    },
+    {
+      id: 'unring-anon',
+      actor: 'anon',
+      do: { op: 'io_uring_unregister' },
+      say: 'Unregistering the buffer unpins the page.',
+      expect: [
+        { check: 'page', page: 'anon#0', aboveIdle: 0, pins: 0 },
+        { check: 'vmstat', counter: 'nr_foll_pin_released', rose: { by: 1 } },
+      ],
+    },
+    {
+      id: 'uring-devdax',
+      actor: 'devdax',
+      when: { available: ['devdax'] },
+      do: { op: 'io_uring_register', pages: [0] },
+      say: 'io_uring fixed buffer on the device-dax page: what this kernel\'s io_uring says (on 6.1 it refuses every file-backed mapping but shmem and hugetlbfs, whatever GUP would allow).',
+    },
+    {
+      id: 'mr-fsdax',
+      actor: 'fsdax',
+      when: rdma,
+      do: { op: 'rdma_reg_mr', pages: [0] },
+      say:
+        'ibv_reg_mr on the fsdax page: the registration pins through GUP with FOLL_LONGTERM, and GUP refuses fsdax because nothing could make the adapter give the page back when the filesystem needs the block.',
+      cite: [J],
+      expect: [
+        { check: 'returns', errno: 'EOPNOTSUPP' },
+        { check: 'page', page: 'fsdax#0', aboveIdle: 0, says: 'the refused registration leaves no reference behind' },
+      ],
+    },
+    {
+      id: 'mr-anon',
+      actor: 'anon',
+      when: rdma,
+      do: { op: 'rdma_reg_mr', pages: [0] },
+      say: 'ibv_reg_mr on the anonymous page: accepted.',
+      expect: [
+        { check: 'returns', ok: true },
+        { check: 'page', page: 'anon#0', rose: { by: 'pin-bias' } },
+        { check: 'vmstat', counter: 'nr_foll_pin_acquired', rose: { by: 1 } },
+      ],
+    },
+    {
+      id: 'dereg-anon',
+      actor: 'anon',
+      when: rdma,
+      do: { op: 'rdma_dereg_mr' },
+      say: 'Deregistering unpins it.',
+      expect: [
+        { check: 'page', page: 'anon#0', aboveIdle: 0, pins: 0 },
+        { check: 'vmstat', counter: 'nr_foll_pin_released', rose: { by: 1 } },
+      ],
+    },
+    {
+      id: 'mr-pagecache',
+      actor: 'pagecache',
+      when: rdma,
+      do: { op: 'rdma_reg_mr', pages: [0] },
+      say: 'ibv_reg_mr on the tmpfs page: accepted (page-cache pages can be migrated out of the way and handed back; they are not fsdax).',
+      expect: [
+        { check: 'returns', ok: true },
+        { check: 'page', page: 'pagecache#0', rose: { by: 'pin-bias' } },
+        { check: 'vmstat', counter: 'nr_foll_pin_acquired', rose: { by: 1 } },
+      ],
+    },
+    { id: 'dereg-pagecache', actor: 'pagecache', when: rdma, do: { op: 'rdma_dereg_mr' }, say: 'Deregistered.', expect: [{ check: 'page', page: 'pagecache#0', aboveIdle: 0, pins: 0 }] },
+    {
+      id: 'mr-devdax',
+      actor: 'devdax',
+      when: rdmaDevdax,
+      do: { op: 'rdma_reg_mr', pages: [0] },
+      say: 'ibv_reg_mr on the device-dax page: accepted; no filesystem will ever ask for this block back. The page is part of a 2 MiB folio, so the pin is counted in _pincount.',
+      expect: [
+        { check: 'returns', ok: true },
+        { check: 'page', page: 'devdax#0', pinsRose: { by: 1 }, says: 'one pin, in the large folio\'s _pincount' },
+        { check: 'page', page: 'devdax#0', rose: { by: 1 }, says: 'and one reference for the one page pinned' },
+        { check: 'vmstat', counter: 'nr_foll_pin_acquired', rose: { by: 1 } },
+      ],
+    },
+    { id: 'dereg-devdax', actor: 'devdax', when: rdmaDevdax, do: { op: 'rdma_dereg_mr' }, say: 'Deregistered.', expect: [{ check: 'page', page: 'devdax#0', aboveIdle: 0, pins: 0 }] },
+  ],
+};
