@@ -10,6 +10,7 @@ import {
   savedProfileStore,
   type ProfileEntry,
 } from '../lab/profiles.js';
+import type { ScenarioReport } from '../lab/engine.js';
 import type { LabState } from '../lab/state.js';
 import { evaluate, experimentInfo, experiments, type Experiment, type StepTimes } from './experiments.js';
 import type { AppView, ExpectationView, Finding, LabController, RunView, ScenarioInfo } from './model.js';
@@ -17,8 +18,14 @@ import { buildReport, reportMarkdown, reportText } from './report.js';
 import { LabStore } from './store.js';
 import { changesBetween, lossSummary } from './view.js';
 
-/** A run's record next to its transcript: the replay re-evaluates the same expectations from it. */
-export type RunRecord = { scenario: string; guided: boolean; times: StepTimes[]; status: RunView['status']; error?: string };
+/**
+ * A run's record next to its transcript. An experiment's: its step times, from which the
+ * replay evaluates the same expectations again. An engine run's: the engine's report, whose
+ * verdicts the replay shows as decided and whose step times place the replay in the story.
+ */
+export type RunRecord =
+  | { scenario: string; guided: boolean; times: StepTimes[]; status: RunView['status']; error?: string; engine?: undefined }
+  | { scenario: string; guided: boolean; engine: ScenarioReport; info: ScenarioInfo; status: RunView['status']; error?: string };
 
 /** transcript.jsonl -> transcript.lab-run.json, next to it. */
 export const runRecordPath = (transcript: string) => `${transcript.replace(/\.jsonl$/, '')}.lab-run.json`;
@@ -89,9 +96,14 @@ export abstract class BaseController implements Partial<LabController> {
   protected beginRun(experiment: Experiment, guided: boolean, times: StepTimes[] = []): void {
     this.experiment = experiment;
     this.times = times;
-    this.stepStart = [];
     const expectations: ExpectationView[] = experiment.expectations.map((x) => ({ id: x.id, description: x.description, status: 'pending', step: x.step }));
-    this.update({ run: { scenario: experimentInfo(experiment), guided, steps: [], current: 0, status: 'running', expectations, findings: [] } });
+    this.startRun(experimentInfo(experiment), expectations, guided);
+  }
+
+  /** A run of any kind: the screens see its scenario, steps and expectations from now on. */
+  protected startRun(info: ScenarioInfo, expectations: ExpectationView[], guided: boolean): void {
+    this.stepStart = [];
+    this.update({ run: { scenario: info, guided, steps: [], current: 0, status: 'running', expectations, findings: [] } });
     this.unsubscribeStore?.();
     this.unsubscribeStore = this.store.subscribe(() => this.reevaluate());
   }
@@ -99,11 +111,13 @@ export abstract class BaseController implements Partial<LabController> {
   /** Expectations and the current step's changes, from the state the screens see (≤15 times a second). */
   protected reevaluate(): void {
     const run = this.view.run;
-    if (!run || !this.experiment) return;
+    if (!run) return;
     const state = this.store.getSnapshot();
     let changed = false;
-    const results = evaluate(this.experiment, state, this.times);
+    // An experiment's expectations are predicates the TUI evaluates; the engine decides its own.
+    const results = this.experiment ? evaluate(this.experiment, state, this.times) : null;
     const expectations = run.expectations.map((e, i) => {
+      if (!results) return e;
       // A decided verdict stays decided: later evictions must not undo it.
       if (e.status !== 'pending') return e;
       const v = results[i]!.v;
@@ -111,9 +125,9 @@ export abstract class BaseController implements Partial<LabController> {
       changed = true;
       return { ...e, status: v.status, ...(v.detail ? { detail: v.detail } : {}), ...(v.evidence ? { evidence: v.evidence } : {}) };
     });
-    const findings: Finding[] = expectations
-      .filter((e) => e.status === 'violated')
-      .map((e) => ({ id: e.id, title: e.description, detail: e.detail ?? 'violated', evidence: e.evidence ?? [] }));
+    const findings: Finding[] = results
+      ? expectations.filter((e) => e.status === 'violated').map((e) => ({ id: e.id, title: e.description, detail: e.detail ?? 'violated', evidence: e.evidence ?? [] }))
+      : run.findings;
     const steps = run.steps.map((s) => {
       const before = this.stepStart[s.index];
       if (!before || s.index !== run.current) return s;
@@ -143,11 +157,12 @@ export abstract class BaseController implements Partial<LabController> {
     return [txt, md];
   }
 
-  protected writeRunRecord(): void {
+  protected writeRunRecord(engine?: ScenarioReport): void {
     const run = this.view.run;
     const transcript = this.view.transcript;
-    if (!run || !transcript || !this.experiment) return;
-    const record: RunRecord = { scenario: run.scenario.id, guided: run.guided, times: this.times, status: run.status, ...(run.error ? { error: run.error } : {}) };
+    if (!run || !transcript || (!this.experiment && !engine)) return;
+    const common = { scenario: run.scenario.id, guided: run.guided, status: run.status, ...(run.error ? { error: run.error } : {}) };
+    const record: RunRecord = engine ? { ...common, engine, info: run.scenario } : { ...common, times: this.times };
     try {
       fs.writeFileSync(runRecordPath(transcript), `${JSON.stringify(record, null, 1)}\n`);
     } catch {

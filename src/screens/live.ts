@@ -12,8 +12,12 @@ import { ensureHost } from '../vm/host.js';
 import type { Progress } from '../vm/progress.js';
 import { BootError, GuestSession } from '../vm/session.js';
 import { BaseController } from './controller.js';
+import { runScenario, type LabTarget } from '../lab/engine.js';
+import type { Scenario } from '../lab/scenario.js';
+import { builtinScenarios, profileScenarios } from '../lab/scenarios/index.js';
+import { engineExpectations, engineScenarioInfo, findingView, gatedChannel, INTERVENTION_OPS, parseEngineLog, verdictView } from './engineRun.js';
 import { experiments, type Experiment } from './experiments.js';
-import type { LabController, StageView } from './model.js';
+import type { ExpectationView, LabController, ScenarioInfo, StageView } from './model.js';
 
 const CONSOLE_LINES = 8;
 
@@ -152,17 +156,105 @@ export class LiveController extends BaseController implements LabController {
 
   // -- runs ------------------------------------------------------------------------------
 
+  /** The engine's scenarios: the built-ins and the profile's own (a broken one is left out here; \`daxlab list\` names its errors). */
+  private engineScenarios(): Scenario[] {
+    const own = this.profile ? profileScenarios(this.profile).flatMap((e) => ('scenario' in e ? [e.scenario] : [])) : [];
+    return [...own, ...builtinScenarios.filter((b) => !own.some((o) => o.id === b.id))];
+  }
+
+  override scenarios(): ScenarioInfo[] {
+    return this.engineScenarios().map(engineScenarioInfo);
+  }
+
   run(id: string, opts: { guided: boolean }): void {
-    const experiment = experiments.find((e) => e.id === id);
-    if (!experiment || !this.driver || this.view.boot.status !== 'ready') return;
+    if (!this.driver || this.view.boot.status !== 'ready') return;
     if (this.view.run && (this.view.run.status === 'running' || this.view.run.status === 'waiting' || this.view.run.status === 'paused')) return;
+    const scenario = this.engineScenarios().find((s) => s.id === id);
+    const experiment = experiments.find((e) => e.id === id);
+    if (!scenario && !experiment) return;
     const token = ++this.runToken;
     this.permits = 0;
     this.paused = false;
-    this.beginRun(experiment, opts.guided);
-    void this.runSteps(experiment, opts.guided, token).catch((err: Error) => {
+    const failed = (err: Error) => {
       if (token === this.runToken) this.updateRun({ status: 'failed', error: err.message.split('\n')[0]! });
+    };
+    if (scenario) {
+      this.experiment = null;
+      this.engineRun = { holdNext: false };
+      this.startRun(engineScenarioInfo(scenario), engineExpectations(scenario), opts.guided);
+      void this.runEngine(scenario, opts.guided, token).catch(failed);
+      return;
+    }
+    this.beginRun(experiment!, opts.guided);
+    void this.runSteps(experiment!, opts.guided, token).catch(failed);
+  }
+
+  /** An engine run in progress: whether the next step must wait for the user. */
+  private engineRun: { holdNext: boolean } | null = null;
+
+  private onEngineLog(line: string, guided: boolean): void {
+    const ev = parseEngineLog(line);
+    const run = this.view.run;
+    if (!ev || !run) return;
+    if (ev.kind === 'step') {
+      // Guided: the engine stops at the start of every step but the first until "n".
+      if (guided && ev.index > 0 && this.engineRun) this.engineRun.holdNext = true;
+      this.stepStart[ev.index] = this.store.state;
+      const startedT = this.store.state.lastT;
+      this.updateRun({ current: ev.index, steps: [...run.steps, { index: ev.index, startedT, endedT: null, changes: [], ...(ev.skipped ? { error: 'skipped' } : {}) }] });
+      return;
+    }
+    // A verdict: the first pending expectation with these words, this step's first.
+    const match = (e: ExpectationView) => e.status === 'pending' && (e.description === ev.description || `wait until ${e.description}` === ev.description || e.description === `wait until ${ev.description}`);
+    const i = run.expectations.findIndex((e) => match(e) && e.step === run.current);
+    const j = i >= 0 ? i : run.expectations.findIndex(match);
+    const decided: ExpectationView = { id: `engine-${run.expectations.length}`, description: ev.description, status: ev.status, detail: ev.detail, step: run.current };
+    const expectations = j >= 0 ? run.expectations.map((e, k) => (k === j ? { ...e, status: ev.status, detail: ev.detail } : e)) : [...run.expectations, decided];
+    this.updateRun({ expectations });
+  }
+
+  /** The gate the engine's commands pass: closed while a guided step (or a pause) waits for the user. */
+  private async engineGate(guided: boolean): Promise<void> {
+    const r = this.engineRun;
+    if (!r) return;
+    while (r.holdNext || this.paused) {
+      if (this.permits > 0) {
+        this.permits--;
+        r.holdNext = false;
+        break;
+      }
+      this.updateRun({ status: this.paused && !guided ? 'paused' : 'waiting' });
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      if (this.stopped) throw new Error('stopped');
+    }
+    if (this.view.run?.status !== 'running') this.updateRun({ status: 'running' });
+  }
+
+  private async runEngine(scenario: Scenario, guided: boolean, token: number): Promise<void> {
+    const session = this.session!;
+    // The engine kills its actors when it ends; an earlier experiment's may still be there.
+    const target: LabTarget = {
+      channel: gatedChannel(session.channel, () => this.engineGate(guided)),
+      hello: session.hello,
+      ready: session.ready,
+      profile: this.profile!,
+      transcript: session.transcript,
+    };
+    const report = await runScenario(target, scenario, { log: (line) => this.onEngineLog(line, guided) });
+    this.engineRun = null;
+    if (token !== this.runToken) return;
+    const steps = this.view.run!.steps;
+    this.updateRun({
+      status: report.verdict === 'cannot-test' ? 'failed' : 'finished',
+      current: Math.max(0, steps.length - 1),
+      expectations: report.expectations.map((v) => verdictView(v, v.step === null ? undefined : v.step - 1)),
+      findings: report.findings.map(findingView),
+      ...(report.cannotTest ? { error: `could not test: ${report.cannotTest}` } : {}),
+      note: `exit code ${report.exitCode} (${report.verdict})`,
     });
+    this.writeRunRecord(report);
+    // The engine stops sampling when it ends; the dashboard stays live.
+    await session.channel.request({ cmd: 'observe', hz: this.profile!.sampling.hz }).catch(() => {});
   }
 
   /** Wait until the user lets the next step run (Guided: "n"; paused: "s" or "p"). */
@@ -231,6 +323,8 @@ export class LiveController extends BaseController implements LabController {
   }
 
   next(): void {
+    // Only a run that waits can be let on: a key pressed while a step runs is not banked.
+    if (this.view.run?.status !== 'waiting' && this.view.run?.status !== 'paused') return;
     this.permits++;
     this.wake?.();
   }
@@ -247,6 +341,15 @@ export class LiveController extends BaseController implements LabController {
   }
 
   intervene(id: string): void {
+    const engineOp = this.engineRunInfo(id);
+    if (engineOp && this.driver) {
+      this.updateRun({ note: `${engineOp.label}: sent` });
+      void this.driver.start(engineOp.actor, engineOp.op).then(
+        () => this.updateRun({ note: `${engineOp.label}: done` }),
+        (err: Error) => this.updateRun({ note: `${engineOp.label}: ${err.message.split('\n')[0]}` }),
+      );
+      return;
+    }
     const op = this.experiment?.interventionOps[id];
     if (!op || !this.driver || !this.session) return;
     const label = this.experiment!.interventions.find((i) => i.id === id)?.label ?? id;
@@ -259,6 +362,13 @@ export class LiveController extends BaseController implements LabController {
       () => this.updateRun({ note: `${label}: done` }),
       (err: Error) => this.updateRun({ note: `${label}: ${err.message.split('\n')[0]}` }),
     );
+  }
+
+  private engineRunInfo(id: string) {
+    if (this.experiment || !this.view.run) return null;
+    const iv = this.view.run.scenario.interventions.find((i) => i.id === id);
+    const op = INTERVENTION_OPS[id];
+    return iv && op ? { actor: iv.actor, label: iv.label, op } : null;
   }
 
   // -- shutdown --------------------------------------------------------------------------

@@ -5,10 +5,17 @@
 import fs from 'node:fs';
 import { replayTranscript, type Replay } from '../lab/record.js';
 import type { HostMessage } from '../lab/state.js';
+import type { ScenarioReport } from '../lab/engine.js';
 import { BaseController, runRecordPath, type RunRecord } from './controller.js';
+import { findingView, verdictView } from './engineRun.js';
 import { experiments } from './experiments.js';
-import type { LabController } from './model.js';
+import type { ExpectationView, LabController } from './model.js';
 import { LabStore, type Timers } from './store.js';
+
+/** The expectations of a recorded engine run, pending until the replay reaches their time. */
+function recordedExpectations(report: ScenarioReport): ExpectationView[] {
+  return report.expectations.map((v) => ({ id: v.id, description: v.description, status: 'pending' as const, ...(v.step === null ? {} : { step: v.step - 1 }) }));
+}
 
 export type ReplayOptions = {
   speed?: number;
@@ -64,17 +71,44 @@ export class ReplayController extends BaseController implements LabController {
   }
 
   private loadRunRecord(): void {
-    const file = runRecordPath(this.file);
     let record: RunRecord;
     try {
-      record = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
+      record = JSON.parse(fs.readFileSync(runRecordPath(this.file), 'utf8')) as RunRecord;
     } catch {
+      return;
+    }
+    if (record.engine) {
+      // An engine run: its verdicts appear at the guest time the engine reached them.
+      const report = record.engine;
+      this.verdicts = report.expectations.map((v) => ({ t: v.t ?? Infinity, view: verdictView(v, v.step === null ? undefined : v.step - 1) }));
+      this.times = report.steps.map((st) => ({ start: st.start, end: st.end }));
+      this.startRun(record.info, recordedExpectations(report), record.guided);
+      this.engineReport = report;
       return;
     }
     const experiment = experiments.find((e) => e.id === record.scenario);
     if (!experiment) return;
     this.beginRun(experiment, record.guided, record.times);
-    this.updateRun({ status: 'running', current: 0 });
+  }
+
+  /** An engine run's verdicts, each with the guest time it was reached. */
+  private verdicts: Array<{ t: number; view: ExpectationView }> = [];
+  private engineReport: ScenarioReport | null = null;
+
+  private showVerdicts(t: number): void {
+    const run = this.view.run;
+    if (!run || !this.verdicts.length) return;
+    const due = new Map(this.verdicts.filter((v) => v.t <= t).map((v) => [v.view.id, v.view]));
+    let changed = false;
+    const expectations = run.expectations.map((e) => {
+      const v = due.get(e.id);
+      if (!v || e.status !== 'pending') return e;
+      changed = true;
+      return v;
+    });
+    for (const v of due.values()) if (!expectations.some((e) => e.id === v.id)) (expectations.push(v), (changed = true));
+    const findings = this.engineReport && this.position >= this.entries.length ? this.engineReport.findings.map(findingView) : run.findings;
+    if (changed || findings !== run.findings) this.updateRun({ expectations, findings });
   }
 
   private get speed(): number {
@@ -96,6 +130,7 @@ export class ReplayController extends BaseController implements LabController {
     this.store.dispatch(message);
     this.position++;
     this.trackStep(message);
+    this.showVerdicts(message.t);
   }
 
   /** The run record's step times tell which step the replay is in; entering one marks its start. */
@@ -119,6 +154,7 @@ export class ReplayController extends BaseController implements LabController {
   private finish(): void {
     this.store.flush();
     this.reevaluate();
+    this.showVerdicts(Infinity);
     this.update({ replay: { ...this.view.replay!, position: this.position, done: true } });
     if (this.view.run && this.view.run.status === 'running') this.updateRun({ status: 'finished', current: this.view.run.scenario.steps.length - 1 });
     this.onDone?.();
