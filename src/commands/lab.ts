@@ -18,7 +18,7 @@ export async function labCommand(opts: { profile?: string }): Promise<number> {
   return 0;
 }
 
-export async function replayCommand(file: string | undefined, opts: { speed: number }): Promise<number> {
+export async function replayCommand(file: string | undefined, opts: { speed: number; report?: string }): Promise<number> {
   if (!file) throw new TerminalError('usage: daxlab replay FILE (a transcript.jsonl from a run directory)');
   if (!fs.existsSync(file)) throw new TerminalError(`no such transcript: ${file}`);
   needTerminal('replay');

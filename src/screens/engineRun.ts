@@ -81,14 +81,18 @@ function watchOf(s: Step): StepInfo['watch'] {
 }
 
 /** Interventions the TUI offers for built-in scenarios (the engine's model has none). */
+const kill = (actor: string): Intervention => ({ id: `kill:${actor}`, key: 'K', label: `kill ${actor}`, actor });
 const INTERVENTIONS: Record<string, Intervention[]> = {
-  'vmsplice-vs-punch': [{ id: 'drain', key: 'd', label: 'drain the pipe', actor: 'holder' }],
-  'map-direct-lease': [{ id: 'release', key: 'u', label: 'release the lease', actor: 'holder' }],
+  'dma-vs-truncate': [kill('truncator')],
+  'vmsplice-vs-punch': [{ id: 'drain', key: 'd', label: 'drain the pipe', actor: 'holder' }, kill('puncher')],
+  'map-direct-lease': [{ id: 'release', key: 'u', label: 'release the lease', actor: 'holder' }, kill('breaker')],
 };
 
-export const INTERVENTION_OPS: Record<string, { op: 'drain' } | { op: 'lease'; type: 'unlock' }> = {
+/** What an intervention does: an action in its actor, or SIGKILL to it. */
+export const INTERVENTION_OPS: Record<string, { op: 'drain' } | { op: 'lease'; type: 'unlock' } | { op: 'kill' }> = {
   drain: { op: 'drain' },
   release: { op: 'lease', type: 'unlock' },
+  kill: { op: 'kill' },
 };
 
 export function engineScenarioInfo(s: Scenario): ScenarioInfo {

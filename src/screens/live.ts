@@ -342,9 +342,12 @@ export class LiveController extends BaseController implements LabController {
 
   intervene(id: string): void {
     const engineOp = this.engineRunInfo(id);
-    if (engineOp && this.driver) {
+    if (engineOp && this.driver && this.session) {
       this.updateRun({ note: `${engineOp.label}: sent` });
-      void this.driver.start(engineOp.actor, engineOp.op).then(
+      const op = engineOp.op;
+      const sent =
+        op.op === 'kill' ? this.session.channel.request({ cmd: 'actor-kill', actor: engineOp.actor, signal: 'SIGKILL' }) : this.driver.start(engineOp.actor, op);
+      void sent.then(
         () => this.updateRun({ note: `${engineOp.label}: done` }),
         (err: Error) => this.updateRun({ note: `${engineOp.label}: ${err.message.split('\n')[0]}` }),
       );
@@ -367,7 +370,7 @@ export class LiveController extends BaseController implements LabController {
   private engineRunInfo(id: string) {
     if (this.experiment || !this.view.run) return null;
     const iv = this.view.run.scenario.interventions.find((i) => i.id === id);
-    const op = INTERVENTION_OPS[id];
+    const op = INTERVENTION_OPS[id.split(':')[0]!];
     return iv && op ? { actor: iv.actor, label: iv.label, op } : null;
   }
 

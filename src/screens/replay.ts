@@ -7,7 +7,8 @@ import { replayTranscript, type Replay } from '../lab/record.js';
 import type { HostMessage } from '../lab/state.js';
 import type { ScenarioReport } from '../lab/engine.js';
 import { BaseController, runRecordPath, type RunRecord } from './controller.js';
-import { findingView, verdictView } from './engineRun.js';
+import { builtinScenarios } from '../lab/scenarios/index.js';
+import { engineScenarioInfo, findingView, verdictView } from './engineRun.js';
 import { experiments } from './experiments.js';
 import type { ExpectationView, LabController } from './model.js';
 import { LabStore, type Timers } from './store.js';
@@ -19,6 +20,8 @@ function recordedExpectations(report: ScenarioReport): ExpectationView[] {
 
 export type ReplayOptions = {
   speed?: number;
+  /** The report `daxlab run --json` printed for this run (default: the record next to the transcript). */
+  report?: string;
   paused?: boolean;
   /** Injected for tests and the benchmark. */
   timers?: Timers;
@@ -65,17 +68,25 @@ export class ReplayController extends BaseController implements LabController {
     this.done = new Promise((resolve) => (this.onDone = resolve));
     // The position shown moves with the frames the store publishes, not with every message.
     this.store.subscribe(() => this.progress());
-    this.loadRunRecord();
+    this.loadRunRecord(opts.report);
     if (!this.view.replay!.paused) this.resume();
     if (this.view.replay!.done) this.finish();
   }
 
-  private loadRunRecord(): void {
+  private loadRunRecord(reportFile?: string): void {
     let record: RunRecord;
-    try {
-      record = JSON.parse(fs.readFileSync(runRecordPath(this.file), 'utf8')) as RunRecord;
-    } catch {
-      return;
+    if (reportFile) {
+      // A headless run's report: the scenario it names gives the story and the steps.
+      const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as ScenarioReport;
+      const scenario = builtinScenarios.find((x) => x.id === report.scenario?.id);
+      if (!scenario) throw new Error(`${reportFile}: not a report of a built-in scenario (daxlab run --json prints one)`);
+      record = { scenario: scenario.id, guided: false, engine: report, info: engineScenarioInfo(scenario), status: 'finished' };
+    } else {
+      try {
+        record = JSON.parse(fs.readFileSync(runRecordPath(this.file), 'utf8')) as RunRecord;
+      } catch {
+        return;
+      }
     }
     if (record.engine) {
       // An engine run: its verdicts appear at the guest time the engine reached them.

@@ -25,6 +25,6 @@ export async function labTui(opts: { profile?: string }): Promise<void> {
   await runTui(controller, opts.profile ? 'boot' : 'profiles');
 }
 
-export async function replayTui(file: string, opts: { speed: number }): Promise<void> {
-  await runTui(new ReplayController(file, { speed: opts.speed }), 'live');
+export async function replayTui(file: string, opts: { speed: number; report?: string }): Promise<void> {
+  await runTui(new ReplayController(file, { speed: opts.speed, ...(opts.report ? { report: opts.report } : {}) }), 'live');
 }

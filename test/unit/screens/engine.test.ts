@@ -24,7 +24,7 @@ describe('engine scenarios in the TUI', () => {
     expect(v.threads.join(' ')).toContain('<20171026105850.GA31161@quack2.suse.cz>');
     expect(v.steps.find((s) => s.label === 'puncher: fallocate punch 0+4K')?.watch).toEqual({ panel: 'actors', row: 'puncher' });
     expect(v.steps.find((s) => s.label === 'holder: vmsplice pages 0')?.watch).toEqual({ panel: 'pages', row: 'victim#0' });
-    expect(v.interventions.map((i) => i.key)).toEqual(['d']);
+    expect(v.interventions.map((i) => i.key)).toEqual(['d', 'K']);
   });
 
   it('lists the expectations with the ids and words the engine reports them by', () => {
