@@ -9,7 +9,9 @@ const usage = `daxlab — a terminal lab for DAX, page pinning and layout leases
 
 usage:
   daxlab [--profile P]           the lab (TUI): profiles, boot, scenarios, live dashboard
-  daxlab replay FILE [--speed N] a recorded run (transcript.jsonl) in the same dashboard
+  daxlab replay FILE [--speed N] [--report R]
+                                 a recorded run (transcript.jsonl) in the same dashboard;
+                                 R: what "daxlab run --json" printed for it (its verdicts)
   daxlab boot [--profile P] [--json]
                                  boot, verify the DAX mount, shut down, report
   daxlab selftest [--profile P] [--json]
@@ -39,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       'no-install': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       speed: { type: 'string', default: '1' },
+      report: { type: 'string' },
       record: { type: 'string' },
       seed: { type: 'string' },
       'scenario-file': { type: 'string' },
@@ -59,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'replay': {
         const { replayCommand } = await import('./commands/lab.js');
-        return await replayCommand(positionals[1], { speed: Number(values.speed) || 1 });
+        return await replayCommand(positionals[1], { speed: Number(values.speed) || 1, ...(values.report ? { report: values.report } : {}) });
       }
       case 'boot': {
         if (values.help) break;
