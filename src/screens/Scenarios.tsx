@@ -9,6 +9,16 @@ import { T } from './theme.js';
 import { InputLine, useEditor, useTextEdit, useUi } from './ui.js';
 import { clip } from './view.js';
 
+/** The first thread with its Message-ID always whole (what a reader searches for); the subject gives way. */
+function threadLine(threads: readonly string[], width: number): string {
+  const [first, ...rest] = threads;
+  if (!first) return '';
+  const more = rest.length ? ` (+${rest.length} more)` : '';
+  const m = /^(.*) (<[^<>]+>)$/.exec(first);
+  if (!m) return clip(first + more, width);
+  return `${clip(m[1]!, Math.max(10, width - m[2]!.length - more.length - 1))} ${m[2]}${more}`;
+}
+
 export function Scenarios() {
   const controller = useController();
   const view = useAppView();
@@ -76,7 +86,7 @@ export function Scenarios() {
               </Text>
               <Text wrap="truncate">
                 {'    '}
-                <T tone="dim">{clip(s.threads.join('; '), columns - 6)}</T>
+                <T tone="dim">{threadLine(s.threads, columns - 6)}</T>
               </Text>
               <Text wrap="truncate">
                 {'    '}

@@ -1,5 +1,6 @@
-// What both controllers share: the AppView and its listeners, profiles (conf), the
-// expectation bookkeeping of a run, the report export. The live one (live.ts) drives a
+// What both controllers share: the AppView and its listeners, profiles (conf), the run
+// on screen (its scenario, steps, verdicts; what changed in the current step), the report
+// export. The live one (live.ts) drives a
 // guest; the replay one (replay.ts) feeds a transcript.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,20 +13,18 @@ import {
 } from '../lab/profiles.js';
 import type { ScenarioReport } from '../lab/engine.js';
 import type { LabState } from '../lab/state.js';
-import { evaluate, experimentInfo, experiments, type Experiment, type StepTimes } from './experiments.js';
-import type { AppView, ExpectationView, Finding, LabController, RunView, ScenarioInfo } from './model.js';
+import { builtinScenarios } from '../lab/scenarios/index.js';
+import { engineScenarioInfo } from './engineRun.js';
+import type { AppView, ExpectationView, LabController, RunView, ScenarioInfo } from './model.js';
 import { buildReport, reportMarkdown, reportText } from './report.js';
 import { LabStore } from './store.js';
 import { changesBetween, lossSummary } from './view.js';
 
 /**
- * A run's record next to its transcript. An experiment's: its step times, from which the
- * replay evaluates the same expectations again. An engine run's: the engine's report, whose
- * verdicts the replay shows as decided and whose step times place the replay in the story.
+ * A run's record next to its transcript: the engine's report, whose verdicts a replay shows
+ * at the guest time they were reached and whose step times place the replay in the story.
  */
-export type RunRecord =
-  | { scenario: string; guided: boolean; times: StepTimes[]; status: RunView['status']; error?: string; engine?: undefined }
-  | { scenario: string; guided: boolean; engine: ScenarioReport; info: ScenarioInfo; status: RunView['status']; error?: string };
+export type RunRecord = { scenario: string; guided: boolean; engine: ScenarioReport; info: ScenarioInfo; status: RunView['status']; error?: string };
 
 /** transcript.jsonl -> transcript.lab-run.json, next to it. */
 export const runRecordPath = (transcript: string) => `${transcript.replace(/\.jsonl$/, '')}.lab-run.json`;
@@ -34,9 +33,6 @@ export abstract class BaseController implements Partial<LabController> {
   readonly store: LabStore;
   protected view: AppView;
   private listeners = new Set<() => void>();
-  /** The experiment of the current run and its step times (guest clock). */
-  protected experiment: Experiment | null = null;
-  protected times: StepTimes[] = [];
   /** States at each step's start: what changed since is what Guided mode points at. */
   protected stepStart: LabState[] = [];
   private unsubscribeStore: (() => void) | null = null;
@@ -90,14 +86,7 @@ export abstract class BaseController implements Partial<LabController> {
   // -- scenarios ------------------------------------------------------------------------
 
   scenarios(): ScenarioInfo[] {
-    return experiments.map(experimentInfo);
-  }
-
-  protected beginRun(experiment: Experiment, guided: boolean, times: StepTimes[] = []): void {
-    this.experiment = experiment;
-    this.times = times;
-    const expectations: ExpectationView[] = experiment.expectations.map((x) => ({ id: x.id, description: x.description, status: 'pending', step: x.step }));
-    this.startRun(experimentInfo(experiment), expectations, guided);
+    return builtinScenarios.map(engineScenarioInfo);
   }
 
   /** A run of any kind: the screens see its scenario, steps and expectations from now on. */
@@ -108,33 +97,13 @@ export abstract class BaseController implements Partial<LabController> {
     this.unsubscribeStore = this.store.subscribe(() => this.reevaluate());
   }
 
-  /** Expectations and the current step's changes, from the state the screens see (≤15 times a second). */
+  /** What changed since the current step began: Guided mode points at it (≤15 times a second, with the frames). */
   protected reevaluate(): void {
     const run = this.view.run;
-    if (!run) return;
+    const before = run ? this.stepStart[run.current] : undefined;
+    if (!run || !before) return;
     const state = this.store.getSnapshot();
-    let changed = false;
-    // An experiment's expectations are predicates the TUI evaluates; the engine decides its own.
-    const results = this.experiment ? evaluate(this.experiment, state, this.times) : null;
-    const expectations = run.expectations.map((e, i) => {
-      if (!results) return e;
-      // A decided verdict stays decided: later evictions must not undo it.
-      if (e.status !== 'pending') return e;
-      const v = results[i]!.v;
-      if (v.status === 'pending') return e;
-      changed = true;
-      return { ...e, status: v.status, ...(v.detail ? { detail: v.detail } : {}), ...(v.evidence ? { evidence: v.evidence } : {}) };
-    });
-    const findings: Finding[] = results
-      ? expectations.filter((e) => e.status === 'violated').map((e) => ({ id: e.id, title: e.description, detail: e.detail ?? 'violated', evidence: e.evidence ?? [] }))
-      : run.findings;
-    const steps = run.steps.map((s) => {
-      const before = this.stepStart[s.index];
-      if (!before || s.index !== run.current) return s;
-      changed = true;
-      return { ...s, changes: changesBetween(before, state) };
-    });
-    if (changed) this.updateRun({ expectations, findings, steps });
+    this.updateRun({ steps: run.steps.map((s) => (s.index === run.current ? { ...s, changes: changesBetween(before, state) } : s)) });
   }
 
   protected endRun(): void {
@@ -157,12 +126,11 @@ export abstract class BaseController implements Partial<LabController> {
     return [txt, md];
   }
 
-  protected writeRunRecord(engine?: ScenarioReport): void {
+  protected writeRunRecord(engine: ScenarioReport): void {
     const run = this.view.run;
     const transcript = this.view.transcript;
-    if (!run || !transcript || (!this.experiment && !engine)) return;
-    const common = { scenario: run.scenario.id, guided: run.guided, status: run.status, ...(run.error ? { error: run.error } : {}) };
-    const record: RunRecord = engine ? { ...common, engine, info: run.scenario } : { ...common, times: this.times };
+    if (!run || !transcript) return;
+    const record: RunRecord = { scenario: run.scenario.id, guided: run.guided, status: run.status, ...(run.error ? { error: run.error } : {}), engine, info: run.scenario };
     try {
       fs.writeFileSync(runRecordPath(transcript), `${JSON.stringify(record, null, 1)}\n`);
     } catch {

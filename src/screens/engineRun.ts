@@ -123,9 +123,47 @@ export function engineExpectations(s: Scenario): ExpectationView[] {
   return out;
 }
 
-/** Evidence as lines a report can quote. */
+// Evidence as lines a report can quote: the shapes the engine uses (src/lab/expect.ts:
+// taskEvidence, pageEvidence, actions, contextEvidence) in words, anything else as JSON.
+type Rec = Record<string, unknown>;
+const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
+const num = (v: unknown) => (typeof v === 'number' ? v : null);
+const secs = (v: unknown) => (num(v) === null ? '?' : `${num(v)!.toFixed(3)}s`);
+
+function taskLine(t: Rec): string {
+  const stack = Array.isArray(t.stack) ? (t.stack as string[]).slice(0, 4).join(' <- ') : '';
+  return `${t.actor} (pid ${t.pid ?? '?'}) ${t.state}${t.wchan ? ` in ${t.wchan}` : ''}${num(t.blockedMs) ? `, blocked ${t.blockedMs} ms` : ''}${stack ? `; stack: ${stack}` : ''}`;
+}
+
+function pageLine(p: Rec): string {
+  const history = Array.isArray(p.history) ? (p.history as Rec[]).map((h) => `${h.ref}@${secs(h.t)}`).join(' ') : '';
+  return `${p.page} refcount ${history || '(no samples)'} (idle ${p.idle ?? '?'}${num(p.peakAboveIdle) !== null ? `, peak +${p.peakAboveIdle}` : ''})`;
+}
+
+function actionLine(a: Rec): string {
+  const outcome = a.error ?? a.signal ?? (a.ret !== undefined ? `ret ${a.ret}` : a.end === null ? 'still running' : 'returned');
+  return `${a.actor} ${a.op} ${secs(a.start)} -> ${a.end === null || a.end === undefined ? '…' : secs(a.end)}: ${outcome}`;
+}
+
 function evidenceLines(e: Record<string, unknown>): string[] {
-  return Object.entries(e).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  const out: string[] = [];
+  for (const [key, v] of Object.entries(e)) {
+    if (key === 'task' && isRec(v)) out.push(`task: ${taskLine(v)}`);
+    else if (key === 'action' && isRec(v)) out.push(`action: ${actionLine(v)}`);
+    else if ((key === 'page' || key === 'pages') && isRec(v) && 'history' in v) out.push(`page: ${pageLine(v)}`);
+    else if (key === 'context' && isRec(v)) {
+      out.push(`context at ${secs(v.at)}:`);
+      for (const t of Array.isArray(v.actors) ? (v.actors as Rec[]) : []) out.push(`  ${taskLine(t)}`);
+      for (const p of Array.isArray(v.pages) ? (v.pages as Rec[]) : []) out.push(`  ${pageLine(p)}`);
+      for (const l of Array.isArray(v.locks) ? (v.locks as Rec[]) : [])
+        if (l.state !== 'free') out.push(`  ${l.lock} ${l.state}${isRec(l.owner) ? ` by ${l.owner.comm}(${l.owner.pid})` : ''}`);
+      for (const a of (Array.isArray(v.actions) ? (v.actions as Rec[]) : []).slice(-6)) out.push(`  ${actionLine(a)}`);
+    } else {
+      const json = typeof v === 'string' ? v : JSON.stringify(v);
+      out.push(`${key}: ${json.length > 400 ? `${json.slice(0, 400)}…` : json}`);
+    }
+  }
+  return out;
 }
 
 export function verdictView(v: Verdict, step: number | undefined): ExpectationView {

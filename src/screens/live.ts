@@ -16,12 +16,11 @@ import { runScenario, type LabTarget } from '../lab/engine.js';
 import type { Scenario } from '../lab/scenario.js';
 import { builtinScenarios, profileScenarios } from '../lab/scenarios/index.js';
 import { engineExpectations, engineScenarioInfo, findingView, gatedChannel, INTERVENTION_OPS, parseEngineLog, verdictView } from './engineRun.js';
-import { experiments, type Experiment } from './experiments.js';
 import type { ExpectationView, LabController, ScenarioInfo, StageView } from './model.js';
 
 const CONSOLE_LINES = 8;
 
-/** The union of what the experiments trace: set up once per boot (it takes a few seconds). */
+/** Tracing for the dashboard from the moment the guest is up (a scenario run sets up its own). */
 const TRACE = { cmd: 'trace', events: ['fs_dax', 'filelock', 'lock/contention_begin', 'lock/contention_end'], kprobes: ['gup', 'layouts', 'pipe'] } as const;
 
 export class LiveController extends BaseController implements LabController {
@@ -170,23 +169,16 @@ export class LiveController extends BaseController implements LabController {
     if (!this.driver || this.view.boot.status !== 'ready') return;
     if (this.view.run && (this.view.run.status === 'running' || this.view.run.status === 'waiting' || this.view.run.status === 'paused')) return;
     const scenario = this.engineScenarios().find((s) => s.id === id);
-    const experiment = experiments.find((e) => e.id === id);
-    if (!scenario && !experiment) return;
+    if (!scenario) return;
     const token = ++this.runToken;
     this.permits = 0;
     this.paused = false;
     const failed = (err: Error) => {
       if (token === this.runToken) this.updateRun({ status: 'failed', error: err.message.split('\n')[0]! });
     };
-    if (scenario) {
-      this.experiment = null;
-      this.engineRun = { holdNext: false };
-      this.startRun(engineScenarioInfo(scenario), engineExpectations(scenario), opts.guided);
-      void this.runEngine(scenario, opts.guided, token).catch(failed);
-      return;
-    }
-    this.beginRun(experiment!, opts.guided);
-    void this.runSteps(experiment!, opts.guided, token).catch(failed);
+    this.engineRun = { holdNext: false };
+    this.startRun(engineScenarioInfo(scenario), engineExpectations(scenario), opts.guided);
+    void this.runEngine(scenario, opts.guided, token).catch(failed);
   }
 
   /** An engine run in progress: whether the next step must wait for the user. */
@@ -232,7 +224,6 @@ export class LiveController extends BaseController implements LabController {
 
   private async runEngine(scenario: Scenario, guided: boolean, token: number): Promise<void> {
     const session = this.session!;
-    // The engine kills its actors when it ends; an earlier experiment's may still be there.
     const target: LabTarget = {
       channel: gatedChannel(session.channel, () => this.engineGate(guided)),
       hello: session.hello,
@@ -257,71 +248,6 @@ export class LiveController extends BaseController implements LabController {
     await session.channel.request({ cmd: 'observe', hz: this.profile!.sampling.hz }).catch(() => {});
   }
 
-  /** Wait until the user lets the next step run (Guided: "n"; paused: "s" or "p"). */
-  private async gate(guided: boolean, index: number): Promise<void> {
-    while ((guided && index > 0) || this.paused) {
-      if (this.permits > 0) {
-        this.permits--;
-        return;
-      }
-      // Guided: the step that just ran stays on screen while the lab waits for "n".
-      this.updateRun({ status: this.paused && !guided ? 'paused' : 'waiting' });
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      if (this.stopped) throw new Error('stopped');
-    }
-  }
-
-  private async runSteps(e: Experiment, guided: boolean, token: number): Promise<void> {
-    const driver = this.driver!;
-    const channel = this.session!.channel;
-    // Actors of an earlier run in this guest keep their names: end them first.
-    for (const a of e.actors) {
-      if (this.store.state.actors[a]?.task) await channel.request({ cmd: 'actor-kill', actor: a, signal: 'SIGKILL' }).catch(() => {});
-    }
-    if (e.actors.some((a) => this.store.state.actors[a]?.task)) await sleep(300);
-    for (const a of e.actors) await driver.startActor(a);
-    for (let i = 0; i < e.steps.length; i++) {
-      await this.gate(guided, i);
-      if (token !== this.runToken || this.stopped) return;
-      const step = e.steps[i]!;
-      this.stepStart[i] = this.store.state;
-      const sentT = this.store.state.lastT ?? 0;
-      this.times[i] = { start: sentT, end: null };
-      this.updateRun({ current: i, status: 'running', steps: [...this.view.run!.steps, { index: i, startedT: sentT, endedT: null, changes: [] }] });
-      const { id, end } = await driver.start(step.actor, step.do);
-      const refine = () => {
-        const a = this.store.state.actions.find((x) => x.id === id && x.actor === step.actor);
-        if (a?.start != null) this.times[i] = { ...this.times[i]!, start: a.start };
-      };
-      if (!step.async) {
-        const done = await end;
-        refine();
-        this.times[i] = { ...this.times[i]!, end: done.t };
-      } else {
-        void end.then(() => refine());
-        await sleep(200);
-        refine();
-      }
-      if (step.watchPages) await driver.watchPages(step.actor, step.watchPages.pages, step.watchPages.label);
-      // A fresh snapshot right after the step, whatever the sampling rate.
-      await channel.request({ cmd: 'sample' }).catch(() => {});
-      if (!guided && step.holdMs) await sleep(step.holdMs);
-      const endedT = this.store.state.lastT;
-      this.updateRun({ steps: this.view.run!.steps.map((s) => (s.index === i ? { ...s, endedT } : s)) });
-    }
-    // Let pending expectations decide (a wake-up takes up to a second to judge).
-    const deadline = Date.now() + 8000;
-    while (Date.now() < deadline && this.view.run!.expectations.some((x) => x.status === 'pending')) {
-      await sleep(200);
-      await channel.request({ cmd: 'sample' }).catch(() => {});
-      this.store.flush();
-      this.reevaluate();
-    }
-    if (token !== this.runToken) return;
-    this.updateRun({ status: 'finished', current: e.steps.length - 1 });
-    this.writeRunRecord();
-  }
-
   next(): void {
     // Only a run that waits can be let on: a key pressed while a step runs is not banked.
     if (this.view.run?.status !== 'waiting' && this.view.run?.status !== 'paused') return;
@@ -341,34 +267,20 @@ export class LiveController extends BaseController implements LabController {
   }
 
   intervene(id: string): void {
-    const engineOp = this.engineRunInfo(id);
-    if (engineOp && this.driver && this.session) {
-      this.updateRun({ note: `${engineOp.label}: sent` });
-      const op = engineOp.op;
-      const sent =
-        op.op === 'kill' ? this.session.channel.request({ cmd: 'actor-kill', actor: engineOp.actor, signal: 'SIGKILL' }) : this.driver.start(engineOp.actor, op);
-      void sent.then(
-        () => this.updateRun({ note: `${engineOp.label}: done` }),
-        (err: Error) => this.updateRun({ note: `${engineOp.label}: ${err.message.split('\n')[0]}` }),
-      );
-      return;
-    }
-    const op = this.experiment?.interventionOps[id];
-    if (!op || !this.driver || !this.session) return;
-    const label = this.experiment!.interventions.find((i) => i.id === id)?.label ?? id;
-    const p =
-      op.op.op === 'kill'
-        ? this.session.channel.request({ cmd: 'actor-kill', actor: op.actor, signal: 'SIGKILL' })
-        : this.driver.start(op.actor, op.op as Parameters<LabDriver['start']>[1]);
-    this.updateRun({ note: `${label}: sent` });
-    void p.then(
-      () => this.updateRun({ note: `${label}: done` }),
-      (err: Error) => this.updateRun({ note: `${label}: ${err.message.split('\n')[0]}` }),
+    const iv = this.interventionOf(id);
+    if (!iv || !this.driver || !this.session) return;
+    this.updateRun({ note: `${iv.label}: sent` });
+    const sent =
+      iv.op.op === 'kill' ? this.session.channel.request({ cmd: 'actor-kill', actor: iv.actor, signal: 'SIGKILL' }) : this.driver.start(iv.actor, iv.op);
+    void sent.then(
+      () => this.updateRun({ note: `${iv.label}: done` }),
+      (err: Error) => this.updateRun({ note: `${iv.label}: ${err.message.split('\n')[0]}` }),
     );
   }
 
-  private engineRunInfo(id: string) {
-    if (this.experiment || !this.view.run) return null;
+  /** An intervention the running scenario offers, and what it does. */
+  private interventionOf(id: string) {
+    if (!this.view.run) return null;
     const iv = this.view.run.scenario.interventions.find((i) => i.id === id);
     const op = INTERVENTION_OPS[id.split(':')[0]!];
     return iv && op ? { actor: iv.actor, label: iv.label, op } : null;
@@ -395,7 +307,6 @@ export class LiveController extends BaseController implements LabController {
     this.stopped = true;
     this.wake?.();
     if (this.consolePoll) clearInterval(this.consolePoll);
-    if (this.view.run && this.view.run.status !== 'finished') this.writeRunRecord();
     // A boot in progress: GuestSession.boot reaps its own QEMU if it fails; if it
     // succeeds, doBoot sees `stopped` and shuts the guest down.
     await this.stopGuest();

@@ -9,7 +9,6 @@ import type { ScenarioReport } from '../lab/engine.js';
 import { BaseController, runRecordPath, type RunRecord } from './controller.js';
 import { builtinScenarios } from '../lab/scenarios/index.js';
 import { engineScenarioInfo, findingView, verdictView } from './engineRun.js';
-import { experiments } from './experiments.js';
 import type { ExpectationView, LabController } from './model.js';
 import { LabStore, type Timers } from './store.js';
 
@@ -88,19 +87,18 @@ export class ReplayController extends BaseController implements LabController {
         return;
       }
     }
-    if (record.engine) {
-      // An engine run: its verdicts appear at the guest time the engine reached them.
-      const report = record.engine;
-      this.verdicts = report.expectations.map((v) => ({ t: v.t ?? Infinity, view: verdictView(v, v.step === null ? undefined : v.step - 1) }));
-      this.times = report.steps.map((st) => ({ start: st.start, end: st.end }));
-      this.startRun(record.info, recordedExpectations(report), record.guided);
-      this.engineReport = report;
-      return;
-    }
-    const experiment = experiments.find((e) => e.id === record.scenario);
-    if (!experiment) return;
-    this.beginRun(experiment, record.guided, record.times);
+    // The verdicts appear at the guest time the engine reached them.
+    const report = record.engine;
+    this.verdicts = report.expectations.map((v) => ({ t: v.t ?? Infinity, view: verdictView(v, v.step === null ? undefined : v.step - 1) }));
+    // A skipped step has no start: it is passed on the way to the next one.
+    this.stepStarts = report.steps.map((st) => st.start);
+    for (let i = this.stepStarts.length - 2; i >= 0; i--) this.stepStarts[i] ??= this.stepStarts[i + 1]!;
+    this.startRun(record.info, recordedExpectations(report), record.guided);
+    this.engineReport = report;
   }
+
+  /** Guest time each step of the recorded run began (null: skipped or not reached). */
+  private stepStarts: Array<number | null> = [];
 
   /** An engine run's verdicts, each with the guest time it was reached. */
   private verdicts: Array<{ t: number; view: ExpectationView }> = [];
@@ -150,10 +148,10 @@ export class ReplayController extends BaseController implements LabController {
     if (!run) return;
     let current = run.steps.length ? run.current : -1;
     const steps = [...run.steps];
-    while (current + 1 < this.times.length && (this.times[current + 1]?.start ?? Infinity) <= message.t) {
+    while (current + 1 < this.stepStarts.length && (this.stepStarts[current + 1] ?? Infinity) <= message.t) {
       current++;
       this.stepStart[current] = this.store.state;
-      steps.push({ index: current, startedT: this.times[current]!.start, endedT: this.times[current]!.end, changes: [] });
+      steps.push({ index: current, startedT: this.stepStarts[current]!, endedT: null, changes: [] });
     }
     if (steps.length !== run.steps.length) this.updateRun({ current, steps });
   }

@@ -197,13 +197,15 @@ export function describeAction(a: ActionRecord | null, now: number): { text: str
 export function actorRow(a: ActorView, now: number): ActorRow {
   const task = a.task;
   const state = task?.state ?? (a.exit ? 'exited' : a.history.length ? 'gone' : '?');
+  const known = task !== null && state in TASK_STATES;
   const blocked = !!task && (task.state === 'D' || (task.state === 'S' && !IDLE_WCHAN.test(task.wchan)));
   const action = describeAction(a.lastAction, now);
   return {
     name: a.name,
     pid: task?.pid ?? a.exit?.pid ?? null,
     state,
-    stateText: describeTaskState(state),
+    // "S sleeping", "R running"; an actor no longer sampled is just "exited" or "gone".
+    stateText: known ? describeTaskState(state) : '',
     wchan: task?.wchan ?? '',
     blocked,
     blockedMs: blocked ? (task?.blockedMs ?? 0) : 0,

@@ -1,46 +1,52 @@
-// Guided mode over the recorded vmsplice-vs-truncate run: the story of the step, where to
+// Guided mode over the recorded vmsplice-vs-punch run: the story of the step, where to
 // look, what changed since the step began, its expectations.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplayController } from '../../../src/screens/replay.js';
 import { delay, fixture, renderApp } from './harness.js';
 
+/** The story column (Guided puts the panels beside it): each line's first `width` characters. */
+const story = (screen: string, width = 49) =>
+  screen
+    .split('\n')
+    .map((l) => [...l].slice(0, width).join('').trimEnd())
+    .join('\n');
+
 let cleanup: (() => void) | null = null;
 afterEach(() => cleanup?.());
 
 describe('Guided', () => {
-  it('points at the blocked truncator and the lock it holds, and tells why it waits', async () => {
-    const c = new ReplayController(fixture('vmsplice-xfs.jsonl'), { paused: true });
-    c.runUntil(16.2);
+  it('points at the blocked puncher and the lock it holds, and tells why it waits', async () => {
+    const c = new ReplayController(fixture('vmsplice-vs-punch-xfs.jsonl'), { paused: true });
+    c.runUntil(19.72); // step 6 (the punch) has begun and the puncher sleeps
     const app = renderApp(c, 'guided');
     cleanup = app.unmount;
     await delay();
     const s = app.screen();
-    expect(s).toContain('Step 5 of 7');
-    expect(s).toContain('truncator: truncate victim to 0');
-    expect(s).toContain('Truncate must not free a block');
-    expect(s).toContain('Look at actors › truncator');
-    // What changed since the step began: the truncator went to sleep in break-layouts and
+    expect(s).toContain('Step 6 of 14');
+    expect(s).toContain('puncher: fallocate punch 0+4K');
+    expect(s).toContain('cannot go while the pipe may still read it');
+    expect(s).toContain('Look at actors › puncher');
+    // What changed since the step began: the puncher went to sleep in break-layouts and
     // took i_rwsem for write.
-    expect(s).toMatch(/› actors: truncator: idle → S in\s+xfs_break_dax_layouts/);
-    expect(s).toMatch(/› locks: i_rwsem of victim: free → write by\s+truncator/);
-    expect(s).toMatch(/✓ truncator blocked in a break-layouts function/);
+    expect(story(s)).toMatch(/› actors: puncher: idle → S in\s+xfs_break_dax_layouts/);
+    expect(story(s)).toMatch(/› locks: i_rwsem of victim: free → write by\s+puncher/);
+    expect(s).toMatch(/✓ puncher sleeps in \/break_\(dax_\)\?layouts\/ withi/);
     expect(s).toContain('xfs_break_dax_layouts+0x8d [xfs]');
   });
 
   it('b goes back through the story of the steps already run, n comes forward', async () => {
-    const c = new ReplayController(fixture('vmsplice-xfs.jsonl'), { paused: true });
-    c.runUntil(16.2);
+    const c = new ReplayController(fixture('vmsplice-vs-punch-xfs.jsonl'), { paused: true });
+    c.runUntil(19.72);
     const app = renderApp(c, 'guided');
     cleanup = app.unmount;
     await delay();
     await app.press('b');
     let s = app.screen();
-    expect(s).toContain('Step 4 of 7');
-    expect(s).toContain('holder: vmsplice page 0 into a pipe');
-    expect(s).toContain('FOLL_GET');
-    expect(s).toContain('<20171026105850.GA31161@quack2.suse.cz>');
+    expect(s).toContain('Step 5 of 14');
+    expect(s).toContain('holder: vmsplice pages 0');
+    expect(s).toContain('not a pin');
     await app.press('n');
     s = app.screen();
-    expect(s).toContain('Step 5 of 7');
+    expect(s).toContain('Step 6 of 14');
   });
 });

@@ -1,5 +1,6 @@
-// The lease-break experiment recorded on xfs: the lease signal, BREAKING, the countdown
-// running down to fs.lease-break-time, and the stubborn holder timed out by the kernel.
+// A recorded lease break on xfs (a write lease on a MAP_SYNC mapping, a truncating breaker,
+// a stubborn holder): BREAKING, the countdown running down to fs.lease-break-time, the
+// kernel timing the lease out. The transcript alone: state and timeline, no verdicts.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplayController } from '../../../src/screens/replay.js';
 import { leaseRows } from '../../../src/screens/view.js';
@@ -23,7 +24,6 @@ describe('Leases panel (replayed lease-break run)', () => {
     expect(s1).not.toContain('contention_begin [daxlab-agent');
     expect(s1).toMatch(/breaker\s+\d+\s+S BLOCKED\s+[\d.]+ s\s+in __break_lease/);
     expect(s1).toContain('__break_lease+0x620');
-    expect(s1).toMatch(/✓ held\s+the holder gets the lease signal within 1 s of the truncate — SIGRTMIN\+1 after \d+ ms/);
     const left1 = leaseRows(c.store.state)[0]!.leftMs!;
     c.runUntil(27.0);
     await delay(120);
@@ -33,14 +33,15 @@ describe('Leases panel (replayed lease-break run)', () => {
     expect(app.screen()).toMatch(/BREAKING\s+breaks in 1\.\d s/);
   });
 
-  it('once the kernel timed the lease out the truncate finished, and the report says so', async () => {
+  it("once the kernel timed the lease out the truncate finished: the report's timeline says so", async () => {
     const c = new ReplayController(LEASE, { paused: true });
     c.runToEnd();
     const app = renderApp(c, 'report');
     cleanup = app.unmount;
     await delay();
     const s = app.screen();
-    expect(s).toContain('[held] the breaker waits in __break_lease while the lease is');
+    expect(s).toContain('outcome: no scenario ran: state and timeline only');
+    expect(s).toMatch(/breaker: sleeping in __break_lease <- vfs_truncate/);
     expect(s).toMatch(/breaker: truncate -> 0 in 5\.\d s/);
     expect(s).toMatch(/holder: got SIGRTMIN\+1/);
   });

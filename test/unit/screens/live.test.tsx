@@ -70,42 +70,43 @@ describe('Live dashboard (replayed self-test transcript)', () => {
   });
 });
 
-const VMSPLICE = fixture('vmsplice-xfs.jsonl');
+const PUNCH = fixture('vmsplice-vs-punch-xfs.jsonl');
 
-describe('Live dashboard (replayed vmsplice-vs-truncate run on xfs, with its run record)', () => {
-  it('mid-run: the refcount rose, the truncator is blocked with its stack, two expectations held', async () => {
-    const c = new ReplayController(VMSPLICE, { paused: true });
-    c.runUntil(16.2); // after the truncate began, before the munmap
+describe('Live dashboard (replayed vmsplice-vs-punch engine run on xfs, with its report)', () => {
+  it('mid-run: the refcount rose, the puncher is blocked with its stack, the verdicts so far', async () => {
+    const c = new ReplayController(PUNCH, { paused: true });
+    c.runUntil(20.5); // after the munmap: the pipe still holds page 0, the punch waits
     const app = renderApp(c, 'live');
     cleanup = app.unmount;
     await delay();
     const s = app.screen();
-    expect(s).toContain('vmsplice-vs-truncate · step 5/7 truncator: truncate victim');
+    expect(s).toContain('vmsplice-vs-punch · step 7/14 holder: munmap');
     expect(s).toMatch(/victim#0\s+0x100218\s+2\s+\+1\s+0\s+0 unlocked/);
-    expect(s).toMatch(/truncator\s+\d+\s+S BLOCKED\s+[\d.]+ s\s+in xfs_break_dax_layouts\s+last: truncate … running/);
+    expect(s).toMatch(/puncher\s+\d+\s+S BLOCKED\s+[\d.]+ (m?s)\s+in xfs_break_dax_layouts\s+last: fallocate … running/);
     expect(s).toContain('xfs_break_dax_layouts+0x8d [xfs]');
-    expect(s).toMatch(/victim:i_rwsem\s+write\s+by truncator/);
+    expect(s).toMatch(/victim:i_rwsem\s+write\s+by puncher/);
     expect(s).toMatch(/victim:invalidate_lock\s+free/);
-    expect(s).toMatch(/✓ held\s+vmsplice leaves victim#0 one reference above idle, no pin — ref 2, \+1 above idle, 0 pins/);
-    expect(s).toMatch(/✓ held\s+truncator blocked in a break-layouts function within 2 s/);
-    expect(s).toMatch(/… pending\s+truncator finishes within 1 s after victim#0 returns/);
-    expect(s).toMatch(/replay 1x PAUSED \d+\/193/);
+    // The engine's verdicts appear at the guest time it reached them: 8 by now.
+    expect(s).toContain('8 held, 0 violated, 19 in all');
+    expect(s).toMatch(/… pending\s+the puncher returns within 1 s after page 0 is back at its idle refcount/);
+    expect(s).toMatch(/replay 1x PAUSED \d+\/300/);
   });
 
-  it('at the end: back to idle, the truncate returned, every expectation held', async () => {
-    const app = renderApp(replayed(VMSPLICE), 'live');
+  it('at the end: the finding of part two first, the punch returned, the exit code', async () => {
+    const app = renderApp(replayed(PUNCH), 'live');
     cleanup = app.unmount;
     await delay();
     const s = app.screen();
-    expect(s).toMatch(/victim#0\s+0x100218\s+1\s+0\s+0\s+0 none/);
-    expect(s).toContain('4 held, 0 violated, 4 in all');
-    expect(s).toMatch(/truncator\s+\d+\s+S sleeping\s+last: truncate → 0 in 2\.9 s/);
-    expect(s).toContain('vmsplice-vs-truncate · step 7/7 holder: drain the pipe');
+    expect(s).toContain('18 held, 1 violated, 19 in all');
+    // A violated expectation leads the panel.
+    expect(s).toMatch(/─ Expectations.*\n✗ violated the punch waits while the pipe still holds page 1 \(1 s\) — puncher's fallocate had alread/);
+    expect(s).toMatch(/puncher\s+\d+\s+(S sleeping|exited)\s+last: fallocate → 0/);
+    expect(s).toContain('vmsplice-vs-punch · step 14/14 holder: drain');
   });
 
   it('p pauses and s steps a replay one snapshot or action at a time', async () => {
-    const c = new ReplayController(VMSPLICE, { paused: true });
-    c.runUntil(14.0);
+    const c = new ReplayController(PUNCH, { paused: true });
+    c.runUntil(19.0);
     const app = renderApp(c, 'live');
     cleanup = app.unmount;
     await delay();
@@ -123,13 +124,13 @@ describe('Live dashboard keys reach the controller', () => {
   it('the scenario keys act on actors; p pauses and s steps a live run', async () => {
     const { FakeController } = await import('./harness.js');
     const c = new FakeController();
-    const r = replayed(VMSPLICE);
+    const r = replayed(PUNCH);
     c.set({ run: { ...r.getView().run!, status: 'running' }, boot: { profile: 'default', status: 'ready', stages: [], console: [] } });
     const app = renderApp(c, 'live');
     cleanup = app.unmount;
     await delay();
-    expect(app.screen()).toMatch(/ d  drain the pipe\s+K  kill truncator/);
+    expect(app.screen()).toMatch(/ d  drain the pipe\s+K  kill puncher/);
     await app.press('d', 'K', 'p');
-    expect(c.calls).toEqual(['intervene drain', 'intervene kill-truncator', 'pause true']);
+    expect(c.calls).toEqual(['intervene drain', 'intervene kill:puncher', 'pause true']);
   });
 });

@@ -22,31 +22,36 @@ function copyFixture(name: string): string {
 
 describe('Report', () => {
   it('plain text: every line at most 72 columns, ASCII only, verdicts, refcount history, timeline, transcript', () => {
-    const c = new ReplayController(fixture('vmsplice-xfs.jsonl'), { paused: true });
+    const c = new ReplayController(fixture('vmsplice-vs-punch-xfs.jsonl'), { paused: true });
     c.runToEnd();
-    const text = reportText(buildReport(c.store.state, c.getView().run, fixture('vmsplice-xfs.jsonl'), lossSummary(c.store.state)));
+    const text = reportText(buildReport(c.store.state, c.getView().run, fixture('vmsplice-vs-punch-xfs.jsonl'), lossSummary(c.store.state)));
     for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(72);
     expect(text).toMatch(/^[\x00-\x7f]*$/);
-    expect(text).toContain('outcome: every expectation held (4)');
-    expect(text).toContain('[held] truncator blocked in a break-layouts function within 2 s');
+    expect(text).toContain('outcome: 1 finding(s): the kernel did not do what the scenario expects');
+    expect(text).toMatch(/\[held\] puncher sleeps in \/break_\(dax_\)\?layouts\/ within 2s --\s+puncher\s+was asleep \(S\) in xfs_break_dax_layouts/);
+    expect(text).toMatch(/\[VIOLATED\] the punch waits while the pipe still holds page 1 \(1 s\)/);
+    // The finding, with its evidence in words: the actors, the refcount histories.
+    expect(text).toContain('Finding: the punch waits while the pipe still holds page 1 (1 s)');
+    expect(text).toMatch(/- action: puncher fallocate 21\.203s -> 21\.213s: ret 0/);
+    expect(text).toMatch(/again#1 refcount 1@[\d.]+s 2@[\d.]+s/);
     expect(text).toMatch(/victim#0: idle 1, peak \+1 above idle, 0 pins at most; refcount\s+1@[\d.]+s 2@[\d.]+s 1@/);
-    expect(text).toMatch(/truncator: sleeping in xfs_break_dax_layouts <-\s+xfs_break_layouts\+0x4a \[xfs\]/);
-    expect(text).toMatch(/truncator: truncate -> 0 in 2\.9 s/);
+    expect(text).toMatch(/puncher: sleeping in xfs_break_dax_layouts <-\s+xfs_break_layouts\+0x4a \[xfs\]/);
     expect(text).toContain('Transcript:');
   });
 
   it('Markdown: a verdict table and a timeline table', () => {
-    const c = new ReplayController(fixture('vmsplice-xfs.jsonl'), { paused: true });
+    const c = new ReplayController(fixture('vmsplice-vs-punch-xfs.jsonl'), { paused: true });
     c.runToEnd();
     const md = reportMarkdown(buildReport(c.store.state, c.getView().run, 'x.jsonl', []));
-    expect(md).toContain('# daxlab: vmsplice-vs-truncate');
-    expect(md).toContain('| held | truncator finishes within 1 s after victim#0 returns to its idle refcount |');
-    expect(md).toMatch(/\| [\d.]+s \| truncator: truncate → 0 in 2\.9 s \|/);
+    expect(md).toContain('# daxlab: vmsplice-vs-punch');
+    expect(md).toMatch(/\| held \| the puncher returns within 1 s after page 0 is back at its idle refcount \| puncher's fallocate returned/);
+    expect(md).toContain('## Finding: the punch waits while the pipe still holds page 1 (1 s)');
+    expect(md).toMatch(/\| [\d.]+s \| puncher: fallocate → 0 in [\d.]+ ms \|/);
   });
 
   it('a violated expectation becomes a finding with its evidence', () => {
-    const c = new ReplayController(fixture('vmsplice-xfs.jsonl'), { paused: true });
-    c.runUntil(15.0); // the truncator is blocked; pretend the lab waited 3 s more for the wake-up
+    const c = new ReplayController(fixture('vmsplice-vs-punch-xfs.jsonl'), { paused: true });
+    c.runUntil(20.5); // the puncher is blocked; pretend the lab waited 3 s more for the wake-up
     const run = c.getView().run!;
     const r = buildReport(c.store.state, {
       ...run,
@@ -61,17 +66,17 @@ describe('Report', () => {
   });
 
   it('x on the Report screen writes report-<scenario>.txt and .md next to the transcript', async () => {
-    const file = copyFixture('vmsplice-xfs');
+    const file = copyFixture('vmsplice-vs-punch-xfs');
     const c = new ReplayController(file, { paused: true });
     c.runToEnd();
     const app = renderApp(c, 'report');
     cleanup = app.unmount;
     await delay();
-    expect(app.screen()).toContain('every expectation held (4)');
+    expect(app.screen()).toContain('1 finding(s)');
     await app.press('x');
-    const txt = path.join(path.dirname(file), 'report-vmsplice-vs-truncate.txt');
+    const txt = path.join(path.dirname(file), 'report-vmsplice-vs-punch.txt');
     expect(app.screen()).toContain(`exported: ${txt}`);
-    expect(fs.readFileSync(txt, 'utf8')).toContain('outcome: every expectation held (4)');
+    expect(fs.readFileSync(txt, 'utf8')).toContain('Finding: the punch waits while the pipe still holds page 1 (1 s)');
     expect(fs.existsSync(txt.replace(/\.txt$/, '.md'))).toBe(true);
   });
 

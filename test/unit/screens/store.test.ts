@@ -78,7 +78,7 @@ describe('LabStore', () => {
   });
 
   it('folds a transcript into the same state live and replayed', () => {
-    const file = fixture('vmsplice-xfs.jsonl');
+    const file = fixture('vmsplice-vs-punch-xfs.jsonl');
     const { state } = stateFromTranscript(file);
     const store = new LabStore();
     for (const m of replayTranscript(file).messages) store.dispatch(m);
