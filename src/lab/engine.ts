@@ -849,8 +849,10 @@ class Run {
       const alive = this.actorNames.filter((a) => this.state.actors[a] !== undefined && !this.state.actors[a]!.exit);
       for (const a of alive) {
         try {
+          // Killed inside an action: worth saying (a task the run left asleep, a hang).
+          const busy = this.isBusy(a);
           await this.target.channel.request({ cmd: 'actor-kill', actor: a, signal: 'SIGKILL' }, 10_000);
-          if (this.isBusy(a)) out.killed.push(a);
+          if (busy) out.killed.push(a);
         } catch (err) {
           if (!/dead/.test((err as Error).message)) out.notes.push(`killing ${a}: ${(err as Error).message}`);
         }

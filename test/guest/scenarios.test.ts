@@ -14,6 +14,7 @@ import { LabDriver } from '../../src/lab/driver.js';
 import { runScenario, type ScenarioReport, type StepHook, type Verdict } from '../../src/lab/engine.js';
 import { loadProfile } from '../../src/lab/profiles.js';
 import { replayTranscript } from '../../src/lab/record.js';
+import { validateScenario } from '../../src/lab/scenario.js';
 import { findScenario } from '../../src/lab/scenarios/index.js';
 import { expectedFsdaxIdle } from '../../src/lab/selftest.js';
 import { silentProgress } from '../../src/vm/progress.js';
@@ -376,6 +377,62 @@ describe('scenarios on ext4 (one guest)', () => {
 
   it('dma-vs-truncate on ext4: the same missing wake-up in ext4_break_layouts', async () => {
     await dmaVsTruncate(g!, /ext4_break_layouts/);
+  });
+
+  it('hang safety: the hang detector stops the run with every stack; a task left asleep is killed; the guest stays usable', async () => {
+    const hung = validateScenario(
+      {
+        id: 'left-asleep',
+        title: 'a punch that nobody lets through',
+        summary: 'A pipe keeps a page; the punch waits for it; nobody drains the pipe.',
+        actors: [{ name: 'holder' }, { name: 'puncher' }],
+        hangDetector: { blockedLongerThan: '2s' },
+        steps: [
+          { actor: 'holder', do: { op: 'open', path: 'f', create: true, size: '64K' }, say: 'open' },
+          { actor: 'holder', do: { op: 'mmap', length: '64K', flags: ['MAP_SHARED'] }, say: 'map' },
+          { actor: 'holder', do: { op: 'touch', pages: [0], write: true }, watch: { pages: [0], label: 'f' }, say: 'fault' },
+          { actor: 'holder', do: { op: 'vmsplice', pages: [0] }, say: 'the pipe takes page 0' },
+          { actor: 'puncher', do: { op: 'open', path: 'f' }, say: 'open' },
+          { id: 'punch', actor: 'puncher', do: { op: 'fallocate', mode: 'punch', offset: 0, length: '4K' }, timeout: '20s', say: 'a synchronous punch: it never returns' },
+          { actor: 'holder', do: { op: 'drain' }, say: 'never reached', expect: [{ check: 'returns', ok: true }] },
+        ],
+      },
+      'test',
+    );
+    const r = await runScenario(g!.session, hung);
+    expect(r.exitCode).toBe(1);
+    const hang = byId(r, 'no-hang');
+    expect(hang.status).toBe('violated');
+    expect(hang.detail).toMatch(/puncher has been asleep inside its fallocate for \d+ ms \(S in ext4_break_layouts/);
+    expect(Object.keys(hang.evidence.stacks as object).sort()).toEqual(['holder', 'puncher']);
+    expect(r.steps.at(-1)).toMatchObject({ status: 'not-reached' });
+    expect(r.expectations.at(-1)).toMatchObject({ status: 'not-applicable' });
+    // The punch was killed in its sleep, and nothing of the run is left.
+    expect(r.cleanup.killed).toEqual(['puncher']);
+    await expectActorsGone(g!, r);
+    expect((await g!.lab.exec(['/bin/busybox', 'ls', r.dirs.dax])).status).not.toBe(0);
+
+    // A precondition that never comes about: could not test (125), the rest not applicable.
+    const never = validateScenario(
+      {
+        id: 'never',
+        title: 'waits for a reference nobody takes',
+        summary: 's',
+        actors: [{ name: 'a' }],
+        steps: [
+          { actor: 'a', do: { op: 'open', path: 'g', create: true, size: '64K' }, say: 'open' },
+          { actor: 'a', do: { op: 'mmap', length: '64K', flags: ['MAP_SHARED'] }, say: 'map' },
+          { actor: 'a', do: { op: 'touch', pages: [0], write: true }, watch: { pages: [0], label: 'g' }, say: 'fault' },
+          { id: 'wait', say: 'wait', waitFor: { until: { check: 'page', page: 'g#0', aboveIdle: { min: 1 } }, timeout: '1s' }, expect: [{ check: 'page', page: 'g#0', pins: 1 }] },
+        ],
+      },
+      'test',
+    );
+    const n = await runScenario(g!.session, never);
+    expect(n.exitCode).toBe(125);
+    expect(n.cannotTest).toMatch(/did not come about/);
+    expect(byId(n, 'wait.1').status).toBe('not-applicable');
+    await expectActorsGone(g!, n);
   });
 
   it('longterm-pin on a profile without devdax: the device-dax steps are not applicable, the rest holds', async () => {
