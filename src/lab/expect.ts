@@ -304,7 +304,12 @@ function finishes(p: Extract<Predicate, { check: 'finishes' }>, ctx: EvalContext
     }
     return {
       status: 'held',
-      detail: `${p.actor}'s ${action.op} returned ${took >= 0 ? `${Math.round(took * 1000)} ms after` : `${Math.round(-took * 1000)} ms before`} ${refText}`,
+      detail:
+        took >= 0
+          ? `${p.actor}'s ${action.op} returned ${Math.round(took * 1000)} ms after ${refText}`
+          : typeof p.after === 'object' && 'pageIdle' in p.after
+            ? `${p.actor}'s ${action.op} returned before the sampler saw ${p.after.pageIdle} back at idle (${Math.round(-took * 1000)} ms earlier: the reference went between two snapshots)`
+            : `${p.actor}'s ${action.op} returned ${Math.round(-took * 1000)} ms before ${refText}`,
       evidence,
     };
   }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { packageRoot, paths } from '../paths.js';
+import { scenarioIssues } from './scenario.js';
 import { parseDuration, parseSize } from './units.js';
 
 const size = z.union([z.number().int().positive(), z.string()]).superRefine((value, ctx) => {
@@ -77,7 +78,15 @@ export const profileSchema = z
     sampling: z.object({ hz: z.number().min(1).max(50).default(10) }).strict().default({ hz: 10 }),
     bootTimeout: duration.default('180s'),
     defaultScenario: z.string().optional(),
-    scenarios: z.array(z.unknown()).default([]),
+    /** The profile's own scenarios, in the schema of src/lab/scenario.ts (errors with their path). */
+    scenarios: z
+      .array(z.unknown())
+      .default([])
+      .superRefine((list, ctx) => {
+        list.forEach((data, i) => {
+          for (const issue of scenarioIssues(data)) ctx.addIssue({ code: 'custom', path: [i, ...issue.path], message: issue.message });
+        });
+      }),
   })
   .strict();
 

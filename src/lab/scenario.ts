@@ -520,6 +520,23 @@ function flattenIssues(issues: readonly z.core.$ZodIssue[], base: readonly Prope
   return out;
 }
 
+/** Every problem of untrusted scenario data, each with its path (for a profile's `scenarios`). */
+export function scenarioIssues(data: unknown): Array<{ path: PropertyKey[]; message: string }> {
+  const result = scenarioSchema.safeParse(data);
+  if (result.success) return [];
+  const out: Array<{ path: PropertyKey[]; message: string }> = [];
+  const walk = (issues: readonly z.core.$ZodIssue[], base: readonly PropertyKey[]) => {
+    for (const issue of issues) {
+      const at = [...base, ...issue.path];
+      if (issue.code === 'invalid_union' && 'errors' in issue && Array.isArray(issue.errors) && issue.errors.length) {
+        walk((issue.errors as z.core.$ZodIssue[][]).slice().sort((a, b) => a.length - b.length)[0]!, at);
+      } else out.push({ path: at, message: issue.message });
+    }
+  };
+  walk(result.error.issues, []);
+  return out;
+}
+
 export function validateScenario(data: unknown, source: string): Scenario {
   const result = scenarioSchema.safeParse(data);
   if (result.success) return result.data;

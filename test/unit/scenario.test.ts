@@ -172,13 +172,15 @@ describe('finding a scenario', () => {
     expect(() => findScenario('nope')).toThrow(/no scenario "nope"; known: dma-vs-truncate, .*pin-accounting/);
   });
 
-  it("a profile's own scenarios, validated with the path inside the profile", () => {
-    const p = profileWith([minimal(), { ...minimal(), id: 'broken', actors: [] }]);
+  it("a profile's own scenarios: found by id, listed, and validated with the profile (errors with their path in it)", () => {
+    const p = profileWith([minimal()]);
     expect(findScenario('mine', p).source.origin).toBe('profile');
-    expect(() => findScenario('broken', p)).toThrow(/profile custom scenarios\[1\] is not valid[\s\S]*actors: /);
-    const { entries, errors } = listEntries(p);
-    expect(entries.map((e) => e.id)).toContain('mine');
-    expect(errors.join('\n')).toMatch(/scenarios\[1\]/);
+    expect(listEntries(p).entries.map((e) => e.id)).toContain('mine');
+    const broken = { ...minimal(), id: 'broken', actors: [] } as unknown as { steps: Array<Record<string, unknown>> };
+    expect(() => profileWith([minimal(), broken])).toThrow(/scenarios\[1\]\.actors: /);
+    const wrongStep = minimal() as unknown as { steps: Array<Record<string, unknown>> };
+    wrongStep.steps[1]!.do = { op: 'mmap', length: 'huge', flags: [] };
+    expect(() => profileWith([wrongStep])).toThrow(/scenarios\[0\]\.steps\[1\]\.do\.length: "huge" is not a size/);
   });
 
   it('--scenario-file: read, validated, and checked against the id given', () => {
