@@ -145,9 +145,9 @@ function actionLine(a: Rec): string {
   return `${a.actor} ${a.op} ${secs(a.start)} -> ${a.end === null || a.end === undefined ? '…' : secs(a.end)}: ${outcome}`;
 }
 
-function evidenceLines(e: Record<string, unknown>): string[] {
+function evidenceLines(e: Record<string, unknown> | undefined): string[] {
   const out: string[] = [];
-  for (const [key, v] of Object.entries(e)) {
+  for (const [key, v] of Object.entries(e ?? {})) {
     if (key === 'task' && isRec(v)) out.push(`task: ${taskLine(v)}`);
     else if (key === 'action' && isRec(v)) out.push(`action: ${actionLine(v)}`);
     else if ((key === 'page' || key === 'pages') && isRec(v) && 'history' in v) out.push(`page: ${pageLine(v)}`);

@@ -8,7 +8,7 @@ import type { HostMessage } from '../lab/state.js';
 import type { ScenarioReport } from '../lab/engine.js';
 import { BaseController, runRecordPath, type RunRecord } from './controller.js';
 import { builtinScenarios } from '../lab/scenarios/index.js';
-import { engineScenarioInfo, findingView, verdictView } from './engineRun.js';
+import { engineExpectations, engineScenarioInfo, findingView, verdictView } from './engineRun.js';
 import type { ExpectationView, LabController } from './model.js';
 import { LabStore, type Timers } from './store.js';
 
@@ -76,9 +76,24 @@ export class ReplayController extends BaseController implements LabController {
     let record: RunRecord;
     if (reportFile) {
       // A headless run's report: the scenario it names gives the story and the steps.
-      const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as ScenarioReport;
-      const scenario = builtinScenarios.find((x) => x.id === report.scenario?.id);
-      if (!scenario) throw new Error(`${reportFile}: not a report of a built-in scenario (daxlab run --json prints one)`);
+      // Trimmed reports may name the scenario by its id alone and leave the steps out.
+      const raw = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Omit<ScenarioReport, 'scenario'> & { scenario: ScenarioReport['scenario'] | string };
+      const id = typeof raw.scenario === 'string' ? raw.scenario : raw.scenario?.id;
+      const scenario = builtinScenarios.find((x) => x.id === id);
+      if (!scenario || !Array.isArray(raw.expectations)) throw new Error(`${reportFile}: not a report of a built-in scenario (daxlab run --json prints one)`);
+      // ...and an expectation by its id and status alone: the scenario has its words and step.
+      const known = new Map(engineExpectations(scenario).map((e) => [e.id, e]));
+      const expectations = raw.expectations.map((v) => {
+        const k = known.get(v.id);
+        return { ...v, description: v.description ?? k?.description ?? v.id, step: v.step ?? (k?.step === undefined ? null : k.step + 1), t: v.t ?? null, evidence: v.evidence ?? {} };
+      });
+      const report = {
+        ...raw,
+        scenario: { id: scenario.id, title: scenario.title, summary: scenario.summary, threads: scenario.threads, era: scenario.era },
+        expectations,
+        steps: raw.steps ?? [],
+        findings: raw.findings ?? [],
+      } as ScenarioReport;
       record = { scenario: scenario.id, guided: false, engine: report, info: engineScenarioInfo(scenario), status: 'finished' };
     } else {
       try {

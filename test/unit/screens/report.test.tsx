@@ -86,3 +86,21 @@ describe('Report', () => {
     expect(wrap('one two', 20, '  ')).toEqual(['  one two']);
   });
 });
+
+describe('Replay with a headless run\'s report (daxlab run --json)', () => {
+  it('dma-vs-truncate on 6.1: the missing wake-up is a finding, with the truncator asleep in break-layouts as evidence', async () => {
+    const c = new ReplayController(fixture('dma-vs-truncate-xfs.jsonl'), { paused: true, report: fixture('dma-vs-truncate-xfs.report.json') });
+    c.runToEnd();
+    const app = renderApp(c, 'live');
+    cleanup = app.unmount;
+    await delay();
+    const s = app.screen();
+    expect(s).toContain('dma-vs-truncate');
+    expect(s).toMatch(/✗ violated the truncator returns within 2 s after page 0 is back at its idle refcount/);
+    // Wrapped at 72 columns: read it as running text.
+    const text = reportText(buildReport(c.store.state, c.getView().run, null, [])).replace(/\s+/g, ' ');
+    expect(text).toContain('Finding: the truncator returns within 2 s after page 0 is back at its idle refcount');
+    expect(text).toContain('- task: truncator (pid 129) S in xfs_break_dax_layouts, blocked 3981 ms; stack: xfs_break_dax_layouts+0x8d [xfs]');
+    expect(text).toContain('- page: victim#0 refcount 1@16.650s 2@16.727s 1@18.679s (idle 1, peak +1)');
+  });
+});
