@@ -176,21 +176,21 @@ export class LiveController extends BaseController implements LabController {
     const failed = (err: Error) => {
       if (token === this.runToken) this.updateRun({ status: 'failed', error: err.message.split('\n')[0]! });
     };
-    this.engineRun = { holdNext: false };
+    this.engineRun = { boundary: false };
     this.startRun(engineScenarioInfo(scenario), engineExpectations(scenario), opts.guided);
     void this.runEngine(scenario, opts.guided, token).catch(failed);
   }
 
-  /** An engine run in progress: whether the next step must wait for the user. */
-  private engineRun: { holdNext: boolean } | null = null;
+  /** An engine run in progress: whether it stands at a step boundary (a step began, none of its commands went out yet). */
+  private engineRun: { boundary: boolean } | null = null;
 
   private onEngineLog(line: string, guided: boolean): void {
     const ev = parseEngineLog(line);
     const run = this.view.run;
     if (!ev || !run) return;
     if (ev.kind === 'step') {
-      // Guided: the engine stops at the start of every step but the first until "n".
-      if (guided && ev.index > 0 && this.engineRun) this.engineRun.holdNext = true;
+      // Guided (or paused) runs stop here, before the step's first command, until the user lets them on.
+      if (ev.index > 0 && this.engineRun) this.engineRun.boundary = true;
       this.stepStart[ev.index] = this.store.state;
       const startedT = this.store.state.lastT;
       this.updateRun({ current: ev.index, steps: [...run.steps, { index: ev.index, startedT, endedT: null, changes: [], ...(ev.skipped ? { error: 'skipped' } : {}) }] });
@@ -205,17 +205,21 @@ export class LiveController extends BaseController implements LabController {
     this.updateRun({ expectations });
   }
 
-  /** The gate the engine's commands pass: closed while a guided step (or a pause) waits for the user. */
+  /**
+   * The gate the engine's commands pass. Only at a step boundary can it close: in Guided mode
+   * always, otherwise while paused. Inside a step nothing waits, so no time-bounded check of
+   * the engine is stretched by the user.
+   */
   private async engineGate(guided: boolean): Promise<void> {
     const r = this.engineRun;
-    if (!r) return;
-    while (r.holdNext || this.paused) {
+    if (!r?.boundary) return;
+    r.boundary = false;
+    while (guided || this.paused) {
       if (this.permits > 0) {
         this.permits--;
-        r.holdNext = false;
         break;
       }
-      this.updateRun({ status: this.paused && !guided ? 'paused' : 'waiting' });
+      this.updateRun({ status: this.paused && !guided ? 'paused' : 'waiting', note: '' });
       await new Promise<void>((resolve) => (this.wake = resolve));
       if (this.stopped) throw new Error('stopped');
     }
