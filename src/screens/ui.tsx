@@ -36,7 +36,10 @@ export function useEditor(name: string) {
   return { editing, ref, start: () => set(true), stop: () => set(false) };
 }
 
-/** Edit a string: printable keys append, backspace deletes, enter submits, esc cancels. */
+/**
+ * Edit a string: printable keys append, backspace deletes, enter submits, esc cancels.
+ * Typed fast (or pasted), several keys come as one input: "abc\r" appends abc and submits.
+ */
 export function useTextEdit(
   active: boolean,
   editing: { readonly current: boolean },
@@ -46,11 +49,15 @@ export function useTextEdit(
   useInput(
     (input, key) => {
       if (!editing.current) return;
-      if (key.return) onDone('submit');
-      else if (key.escape) onDone('cancel');
-      else if (key.backspace || key.delete) edit((v) => v.slice(0, -1));
-      else if (key.ctrl && input === 'u') edit(() => '');
-      else if (input && !key.ctrl && !key.meta && !key.tab && !key.upArrow && !key.downArrow) edit((v) => v + input);
+      if (key.return) return onDone('submit');
+      if (key.escape) return onDone('cancel');
+      if (key.backspace || key.delete) return edit((v) => v.slice(0, -1));
+      if (key.ctrl && input === 'u') return edit(() => '');
+      if (!input || key.ctrl || key.meta || key.tab || key.upArrow || key.downArrow) return;
+      const end = input.search(/[\r\n]/);
+      const text = (end >= 0 ? input.slice(0, end) : input).replace(/[\x00-\x1f\x7f]/g, '');
+      if (text) edit((v) => v + text);
+      if (end >= 0) onDone('submit');
     },
     { isActive: active },
   );
