@@ -9,7 +9,7 @@
 // However a run ends, every actor is killed and reaped; an actor that cannot be ended is
 // itself reported, and the caller is told the guest is no longer fit for another run.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AgentChannel } from '../vm/channel.js';
+import { AgentError, type AgentChannel } from '../vm/channel.js';
 import { LabDriver } from './driver.js';
 import { contextEvidence, describe, evaluate, hangCheck, type DataCheck, type EvalContext, type Outcome, type Status } from './expect.js';
 import type { Profile } from './profiles.js';
@@ -553,18 +553,37 @@ class Run {
     record.start = info.start;
 
     if (step.kill) {
-      await this.target.channel.request({ cmd: 'actor-kill', actor: step.kill.actor, signal: step.kill.signal });
+      try {
+        await this.target.channel.request({ cmd: 'actor-kill', actor: step.kill.actor, signal: step.kill.signal });
+      } catch (err) {
+        if (!(err instanceof AgentError)) throw err;
+        this.stop('precondition', `step ${index + 1} (${stepId}): cannot signal ${step.kill.actor}: ${err.message}`);
+      }
       // The guest time of the signal: the agent's latest message when it replied.
       info.end = this.now;
       await this.sample();
     }
-    if (step.do) {
-      const started = await this.driver.start(step.actor!, this.toOp(step.do));
-      info.actionId = started.id;
-      this.lastStarted.set(step.actor!, { id: started.id, op: step.do.op });
-      if (!step.async) await this.awaitAction(step, index, stepId, started.id);
+    if (step.do && !this.halted()) {
+      let started: { id: number } | null = null;
+      try {
+        started = await this.driver.start(step.actor!, this.toOp(step.do));
+      } catch (err) {
+        // The agent refused: the actor died (a signal the kernel sent it?) or the op is not known.
+        if (!(err instanceof AgentError)) throw err;
+        this.stop('precondition', `step ${index + 1} (${stepId}): ${step.actor} cannot run ${step.do.op}: ${err.message}`);
+      }
+      if (started) {
+        info.actionId = started.id;
+        this.lastStarted.set(step.actor!, { id: started.id, op: step.do.op });
+        if (!step.async) await this.awaitAction(step, index, stepId, started.id);
+      }
     }
-    if (this.stopped) return;
+    const halted = this.halted();
+    if (halted) {
+      record.reason = halted;
+      this.notApplicable(step, index, stepId, `not reached: ${halted}`);
+      return;
+    }
     if (step.watch) {
       const who = step.watch.actor ?? step.actor!;
       try {
@@ -597,7 +616,14 @@ class Run {
         return;
       }
     }
-    if (step.race && !this.halted()) await this.runRace(step.race, index, stepId);
+    if (step.race && !this.halted()) {
+      try {
+        await this.runRace(step.race, index, stepId);
+      } catch (err) {
+        if (!(err instanceof AgentError) && !/race set-up|did not finish within/.test((err as Error).message)) throw err;
+        this.stop('precondition', `step ${index + 1} (${stepId}): the race could not run: ${(err as Error).message}`);
+      }
+    }
     for (const [k, p] of (step.expect ?? []).entries()) {
       const id = p.id ?? `${stepId}.${k + 1}`;
       const halted = this.halted();
