@@ -931,7 +931,7 @@ export function formatReport(r: ScenarioReport): string {
     lines.push(`           ${v.detail}`);
   }
   for (const [name, t] of Object.entries(r.tables)) {
-    lines.push('', `table ${name} (per cell: result, references above idle +N, pins +N, nr_foll_pin_acquired +N; then after the release)`);
+    lines.push('', `table ${name} (per cell: result, references above idle +N, pins +N, nr_foll_pin_acquired +N; "(!)": the release did not put the page back)`);
     const width = Math.max(...t.rows.map((x) => x.length), 8);
     lines.push(`  ${''.padEnd(width)}  ${t.columns.map((c) => c.padEnd(26)).join('')}`);
     for (const row of t.rows) {
