@@ -26,7 +26,11 @@ export function Guided() {
   const { active } = useUi();
   const { columns, rows } = useTerminalSize();
   const run = view.run;
-  const current = run?.current ?? 0;
+  // The engine stops at a step boundary before step N runs: what the user reads then is
+  // step N-1, which just ran, with what it changed; step N is announced as next.
+  const waiting = run?.status === 'waiting';
+  const upcoming = run?.current ?? 0;
+  const current = waiting && upcoming > 0 ? upcoming - 1 : upcoming;
   // The step whose story is shown: the current one unless the user went back (b). A ref
   // as well as state, so a key typed before the next render sees the latest value.
   const [shown, setShownState] = useState(current);
@@ -45,9 +49,9 @@ export function Guided() {
       if (!run) return;
       const at = shownRef.current;
       if (input === 'n') {
-        if (at < run.current) {
+        if (at < current) {
           setShown(at + 1);
-          if (at + 1 === run.current) following.current = true;
+          if (at + 1 === current) following.current = true;
         } else if (run.status === 'finished') go('report');
         else controller.next();
       } else if (input === 'b') {
@@ -86,10 +90,10 @@ export function Guided() {
   const changeLines = changes.slice(0, 5).flatMap((c) => wrap(`${c.panel}: ${c.text}`, storyW - 2).slice(0, 3).map((l, i) => `${i ? '  ' : '› '}${l}`));
   const expH = stepExp.length ? 1 + Math.min(3, stepExp.length) : 0;
   const storyLines = step?.say ? wrap(step.say, storyW) : [];
-  const storyH = Math.max(4, Math.min(storyLines.length + 2, body - expH - (watch ? 1 : 0) - 3));
+  const storyH = Math.max(4, Math.min(storyLines.length + 2 + (waiting ? 1 : 0), body - expH - (watch ? 1 : 0) - 3));
   const changesH = Math.max(2, body - storyH - expH - (watch ? 1 : 0));
-  const nextLabel =
-    shown < current ? 'next (story)' : run.status === 'finished' ? 'report' : run.status === 'waiting' ? `run step ${current + 2}` : 'wait…';
+  const nextLabel = shown < current ? 'next (story)' : run.status === 'finished' ? 'report' : waiting ? `run step ${upcoming + 1}` : 'wait…';
+  const nextStep = waiting && shown === current ? run.scenario.steps[upcoming] : undefined;
   const keys: KeyHint[] = [
     ['n', nextLabel],
     ['b', 'back'],
@@ -107,13 +111,21 @@ export function Guided() {
       <Box height={body} overflow="hidden">
         <Box flexDirection="column" width={storyW}>
           <Box height={storyH} overflow="hidden">
-            <Panel title={`Step ${shown + 1} of ${run.scenario.steps.length}`} extra={shown < current ? 'done' : run.status} width={storyW}>
+            <Panel title={`Step ${shown + 1} of ${run.scenario.steps.length}`} extra={shown < current || waiting ? 'done' : run.status} width={storyW}>
               <Text wrap="truncate">
                 <T bold>{step?.label}</T>
               </Text>
-              {storyLines.slice(0, storyH - 2).map((l, i) => (
+              {storyLines.slice(0, storyH - 2 - (nextStep ? 1 : 0)).map((l, i) => (
                 <Text key={i}>{l}</Text>
               ))}
+              {nextStep && (
+                <Text wrap="truncate">
+                  <T tone="accent" bold>
+                    n runs step {upcoming + 1}:
+                  </T>{' '}
+                  {nextStep.label}
+                </Text>
+              )}
             </Panel>
           </Box>
           {watch && (
