@@ -95,7 +95,7 @@ export function Boot() {
         ))}
       </Panel>
       {b.status === 'ready' && <T tone="ok">The lab is up: enter picks a scenario.</T>}
-      <KeyBar keys={keys} width={columns} />
+      <KeyBar keys={keys} />
     </Box>
   );
 }

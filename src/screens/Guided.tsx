@@ -71,7 +71,7 @@ export function Guided() {
       <Box flexDirection="column">
         <Header state={state} view={view} screen="guided" />
         <T tone="dim">No scenario is running: esc goes back to the list, where g starts one guided.</T>
-        <KeyBar keys={[]} width={columns} />
+        <KeyBar keys={[]} />
       </Box>
     );
   }
@@ -111,7 +111,7 @@ export function Guided() {
       <Box height={body} overflow="hidden">
         <Box flexDirection="column" width={storyW}>
           <Box height={storyH} overflow="hidden">
-            <Panel title={`Step ${shown + 1} of ${run.scenario.steps.length}`} extra={shown < current || waiting ? 'done' : run.status} width={storyW}>
+            <Panel title={`Step ${shown + 1} of ${run.scenario.steps.length}`} extra={record?.skipped ? 'skipped: its condition did not hold' : shown < current || waiting ? 'done' : run.status} width={storyW}>
               <Text wrap="truncate">
                 <T bold>{step?.label}</T>
               </Text>
@@ -169,7 +169,7 @@ export function Guided() {
         </Box>
       </Box>
       <StatusLine state={state} width={columns} />
-      <KeyBar keys={keys} width={columns} />
+      <KeyBar keys={keys} />
     </Box>
   );
 }

@@ -197,7 +197,7 @@ export function Live() {
       </Box>
       {filterLine ? <InputLine label="filter events: " value={filter} editing={editing} /> : null}
       <StatusLine state={state} width={columns} />
-      <KeyBar keys={editing ? [['enter', 'apply'], ['esc', 'clear']] : keys} width={columns} globals={!editing} />
+      <KeyBar keys={editing ? [['enter', 'apply'], ['esc', 'clear']] : keys} globals={!editing} />
     </Box>
   );
 }

@@ -10,7 +10,7 @@ import { KeyBar, type KeyHint } from './panels/KeyBar.js';
 import { Panel } from './panels/Panel.js';
 import { errorsByField, FIELDS, formFromProfile, profileFromForm, type FieldKey, type Form } from './profileForm.js';
 import { T } from './theme.js';
-import { useEditor, useTextEdit, useUi } from './ui.js';
+import { useEditor, useRefState, useTextEdit, useUi } from './ui.js';
 import { clip, pad } from './view.js';
 
 type Editing = { form: Form; base: Record<string, unknown>; replacing?: string; title: string };
@@ -32,7 +32,7 @@ export function Profiles() {
   const entries = useMemo(() => controller.listProfiles(), [controller, version]);
   const [sel, setSel] = useState(() => Math.max(0, entries.findIndex((e) => e.name === 'default')));
   const [editing, setEditing] = useState<Editing | null>(null);
-  const [field, setField] = useState(0);
+  const [field, fieldRef, setField] = useRefState(0);
   const typer = useEditor('profile-field');
   const typing = typer.editing;
   const [confirm, setConfirm] = useState<string | null>(null);
@@ -55,10 +55,11 @@ export function Profiles() {
     'error' in e ? ((controller.savedProfileData(e.name) as Record<string, unknown>) ?? { name: e.name }) : (e.profile as unknown as Record<string, unknown>);
 
   const fkey = FIELDS[field]!.key;
+  const fkeyNow = () => FIELDS[fieldRef.current]!.key;
   useTextEdit(
     active,
     typer.ref,
-    (f) => setEditing((e) => (e ? { ...e, form: { ...e.form, [fkey]: f(e.form[fkey]) } } : e)),
+    (f) => setEditing((e) => (e ? { ...e, form: { ...e.form, [fkeyNow()]: f(e.form[fkeyNow()]) } } : e)),
     () => typer.stop(),
   );
 
@@ -93,7 +94,7 @@ export function Profiles() {
         return;
       }
       if (editing) {
-        const f = FIELDS[field]!;
+        const f = FIELDS[fieldRef.current]!;
         if (key.escape) {
           modalNow(false);
           setEditing(null);
@@ -101,8 +102,9 @@ export function Profiles() {
         } else if (key.downArrow || input === 'j' || key.tab) setField((i) => Math.min(FIELDS.length - 1, i + 1));
         else if (key.upArrow || input === 'k') setField((i) => Math.max(0, i - 1));
         else if (f.choices && (input === ' ' || key.return)) {
-          const next = f.choices[(f.choices.indexOf(editing.form[f.key]) + 1) % f.choices.length]!;
-          setEditing({ ...editing, form: { ...editing.form, [f.key]: next } });
+          const choices = f.choices;
+          const cycle = (v: string) => choices[(choices.indexOf(v) + 1) % choices.length]!;
+          setEditing((e) => (e ? { ...e, form: { ...e.form, [f.key]: cycle(e.form[f.key]) } } : e));
         } else if (key.return) typer.start();
         else if (input === 's') save();
         return;
@@ -188,7 +190,7 @@ export function Profiles() {
         </Panel>
         <KeyBar
           keys={typing ? [['enter', 'done'], ['esc', 'done']] : [['j/k', 'field'], ['enter', 'edit'], ['space', 'cycle'], ['s', 'save'], ['esc', 'leave, no save']]}
-          width={columns}
+          globals={false}
         />
       </Box>
     );
@@ -233,7 +235,7 @@ export function Profiles() {
       {current && !('error' in current) && (
         <T tone="dim">{current.origin === 'saved' ? `saved in ${current.location}` : `shipped: ${current.location}`}</T>
       )}
-      <KeyBar keys={confirm ? [['y', 'delete'], ['any', 'keep']] : keys} width={columns} />
+      <KeyBar keys={confirm ? [['y', 'delete'], ['any', 'keep']] : keys} globals={!confirm} />
     </Box>
   );
 }

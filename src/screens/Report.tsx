@@ -67,7 +67,7 @@ export function Report() {
           </T>
         )}
       </Text>
-      <KeyBar keys={[['j/k', 'scroll'], ['x', 'export .txt (72 cols) + .md']]} width={columns} />
+      <KeyBar keys={[['j/k', 'scroll'], ['x', 'export .txt (72 cols) + .md']]} />
     </Box>
   );
 }

@@ -108,7 +108,7 @@ export function Scenarios() {
       {busy && <T tone="dim">{view.run!.scenario.id} is running: enter on it goes back to its dashboard.</T>}
       <KeyBar
         keys={editing ? [['enter', 'apply'], ['esc', 'clear']] : [['enter', 'run'], ['g', 'guided'], ['/', 'filter'], ['l', 'dashboard']]}
-        width={columns}
+        globals={!editing}
       />
     </Box>
   );

@@ -192,8 +192,7 @@ export class LiveController extends BaseController implements LabController {
       // Guided (or paused) runs stop here, before the step's first command, until the user lets them on.
       if (ev.index > 0 && this.engineRun) this.engineRun.boundary = true;
       this.stepStart[ev.index] = this.store.state;
-      const startedT = this.store.state.lastT;
-      this.updateRun({ current: ev.index, steps: [...run.steps, { index: ev.index, startedT, endedT: null, changes: [], ...(ev.skipped ? { error: 'skipped' } : {}) }] });
+      this.updateRun({ current: ev.index, steps: [...run.steps, { index: ev.index, changes: [], ...(ev.skipped ? { skipped: true } : {}) }] });
       return;
     }
     // A verdict: the first pending expectation with these words, this step's first.

@@ -49,7 +49,8 @@ export type ExpectationView = {
 /** A violated expectation is a finding about the kernel, with its evidence. */
 export type Finding = { id: string; title: string; detail: string; evidence: string[] };
 
-export type StepRecord = { index: number; startedT: number | null; endedT: number | null; changes: Change[]; error?: string };
+/** A step the run has reached: what changed since it began (Guided points at it); skipped when its condition did not hold. */
+export type StepRecord = { index: number; changes: Change[]; skipped?: boolean };
 
 export type RunView = {
   scenario: ScenarioInfo;

@@ -166,7 +166,7 @@ export class ReplayController extends BaseController implements LabController {
     while (current + 1 < this.stepStarts.length && (this.stepStarts[current + 1] ?? Infinity) <= message.t) {
       current++;
       this.stepStart[current] = this.store.state;
-      steps.push({ index: current, startedT: this.stepStarts[current]!, endedT: null, changes: [] });
+      steps.push({ index: current, changes: [] });
     }
     if (steps.length !== run.steps.length) this.updateRun({ current, steps });
   }

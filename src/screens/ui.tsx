@@ -13,6 +13,20 @@ export const useUi = () => useContext(UiContext);
 
 
 /**
+ * State that key handlers read through a ref: Ink re-registers a handler after each render,
+ * so a key typed before the next render would otherwise see the value before the last key.
+ */
+export function useRefState<T>(initial: T): [T, { readonly current: T }, (next: T | ((v: T) => T)) => void] {
+  const [value, setValue] = useState(initial);
+  const ref = useRef(initial);
+  const set = useCallback((next: T | ((v: T) => T)) => {
+    ref.current = typeof next === 'function' ? (next as (v: T) => T)(ref.current) : next;
+    setValue(ref.current);
+  }, []);
+  return [value, ref, set];
+}
+
+/**
  * A text editor mode (a filter, a form field). Its flag is a ref as well as state, and the
  * App is told without waiting for a render: keys typed faster than a frame still go to the
  * editor. A change takes effect after the key that caused it has reached every handler

@@ -11,7 +11,7 @@ export const GLOBAL_KEYS: KeyHint[] = [
   ['q', 'quit'],
 ];
 
-export function KeyBar({ keys, width, status, globals = true }: { keys: readonly KeyHint[]; width: number; status?: string | undefined; globals?: boolean }) {
+export function KeyBar({ keys, globals = true }: { keys: readonly KeyHint[]; globals?: boolean }) {
   const all = globals ? [...keys, ...GLOBAL_KEYS] : keys;
   return (
     <Text wrap="truncate">
@@ -23,7 +23,6 @@ export function KeyBar({ keys, width, status, globals = true }: { keys: readonly
           <Text> {label}  </Text>
         </Text>
       ))}
-      {status ? <T tone="dim">{status.slice(0, Math.max(0, width))}</T> : ''}
     </Text>
   );
 }
