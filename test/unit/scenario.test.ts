@@ -57,10 +57,10 @@ describe('built-in scenarios', () => {
     }
   });
 
-  it('cite only Message-IDs that appear in the seed threads', () => {
-    const seeds = fs.readdirSync(path.resolve(import.meta.dirname, '../../../shared/seeds')).map((f) =>
-      fs.readFileSync(path.resolve(import.meta.dirname, '../../../shared/seeds', f), 'utf8'),
-    );
+  // The seed threads sit beside the repository (as in CI), not inside it: a clone elsewhere skips this.
+  const seedDir = path.resolve(import.meta.dirname, '../../../shared/seeds');
+  it.skipIf(!fs.existsSync(seedDir))('cite only Message-IDs that appear in the seed threads', () => {
+    const seeds = fs.readdirSync(seedDir).map((f) => fs.readFileSync(path.resolve(seedDir, f), 'utf8'));
     for (const s of builtinScenarios) {
       for (const t of s.threads) {
         if (!t.messageId) continue;
