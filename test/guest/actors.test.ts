@@ -208,11 +208,11 @@ describe('guest actors', () => {
     expect(io.ret).toBe(PAGE);
     expect(io.ms).toBeGreaterThanOrEqual(completionNs / 1e6 * 0.99);
     // Seen on 6.1.0-56 (every run so far): the truncater is not woken when this reference
-    // goes, and a signal (caught, SA_RESTART) makes it look again and finish at once. Likely
-    // cause: the 6.1-stable backport of "block: Remove special-casing of compound pages"
-    // (<Za7rqt0I5VaLT6FU@casper.infradead.org>) releases bio pages with folio_put(), which
-    // skips the fsdax 2 -> 1 wake-up that put_page() does. A kernel finding, not an actor
-    // property: reported here, asserted by the lab's scenarios.
+    // goes, and a signal (caught, SA_RESTART) makes it look again and finish at once. Our
+    // unconfirmed guess: the bio completion path drops the page with a put that skips the
+    // fsdax 2 -> 1 wake-up (the class of bug of "mm: fix missing wake-up event for FSDAX
+    // pages"). A kernel finding, not an actor property: the dma-vs-truncate scenario
+    // reports it with its evidence.
     if (await stillPending(truncate.end, 3000)) {
       console.warn('truncate still asleep 3 s after the O_DIRECT reference went: nudging it with SIGUSR1');
       await session!.channel.request({ cmd: 'actor-kill', actor: 'truncater', signal: 'SIGUSR1' });
