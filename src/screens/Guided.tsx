@@ -26,11 +26,11 @@ export function Guided() {
   const { active } = useUi();
   const { columns, rows } = useTerminalSize();
   const run = view.run;
-  // The engine stops at a step boundary before step N runs: what the user reads then is
-  // step N-1, which just ran, with what it changed; step N is announced as next.
+  // The lab waits after a step: the user reads the step that just ran, with what it
+  // changed; the next one is announced.
   const waiting = run?.status === 'waiting';
-  const upcoming = run?.current ?? 0;
-  const current = waiting && upcoming > 0 ? upcoming - 1 : upcoming;
+  const current = run?.current ?? 0;
+  const upcoming = current + 1;
   // The step whose story is shown: the current one unless the user went back (b). A ref
   // as well as state, so a key typed before the next render sees the latest value.
   const [shown, setShownState] = useState(current);

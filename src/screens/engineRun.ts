@@ -1,11 +1,9 @@
 // The scenario engine (src/lab/engine.ts) seen from the TUI: its scenarios as the picker
 // and Guided mode show them, its expectations as the dashboard lists them (pending until
-// the engine decides), and a channel that holds the engine at each step boundary while
-// Guided mode (or a pause) waits for the user. The engine itself is not changed: it tells
-// where it is through its log ("[N] ..." when step N begins, one line per verdict), and it
-// reaches the guest through the channel it is given.
-import type { AgentChannel } from '../vm/channel.js';
-import type { Finding as EngineFinding, ScenarioReport, Verdict } from '../lab/engine.js';
+// the engine decides), where a run is (its log says when a step begins), and when Guided
+// mode must not hold a step back (a kernel timer is running).
+import type { Finding as EngineFinding, Verdict } from '../lab/engine.js';
+import type { LabState } from '../lab/state.js';
 import { describe as describePredicate } from '../lab/expect.js';
 import type { Predicate, Scenario, ScenarioOp, Step } from '../lab/scenario.js';
 import type { ExpectationView, Finding, Intervention, ScenarioInfo, StepInfo } from './model.js';
@@ -174,40 +172,24 @@ export function findingView(f: EngineFinding): Finding {
   return { id: f.expectation, title: f.summary.split(':')[0] ?? f.summary, detail: f.summary, evidence: evidenceLines(f.evidence) };
 }
 
-export type LogEvent =
-  | { kind: 'step'; index: number; skipped: boolean }
-  | { kind: 'verdict'; status: 'held' | 'violated' | 'not-applicable'; precondition: boolean; description: string; detail: string };
+export type StepStart = { kind: 'step'; index: number; skipped: boolean };
 
-/** The engine's log lines that say where it is: "[3] ..." and "    held     <description> — <detail>". */
-export function parseEngineLog(line: string): LogEvent | null {
+/** The engine's log line that says a step begins: "[3] ..." (or "[3] skipped (why): ..."). */
+export function parseEngineLog(line: string): StepStart | null {
   const step = /^\[(\d+)\] (skipped \()?/.exec(line);
-  if (step) return { kind: 'step', index: Number(step[1]) - 1, skipped: !!step[2] };
-  const v = /^ {4}(held|VIOLATED|n\/a) +(\(precondition\) )?(.*?) — (.*)$/.exec(line);
-  if (v) {
-    const status = v[1] === 'held' ? 'held' : v[1] === 'VIOLATED' ? 'violated' : 'not-applicable';
-    return { kind: 'verdict', status, precondition: !!v[2], description: v[3]!, detail: v[4]! };
-  }
-  return null;
+  return step ? { kind: 'step', index: Number(step[1]) - 1, skipped: !!step[2] } : null;
 }
 
 /**
- * The engine's view of the agent channel, with a gate: while `hold()` says so, the next
- * command that acts on the guest (anything but sampling) waits. The engine logs "[N]"
- * before it sends step N's first command, so holding there stops it at the step's start.
+ * A kernel timer that runs on whatever the user does: a breaking lease counts down to
+ * fs.lease-break-time, a slow null_blk completes an O_DIRECT in flight on its own. Guided
+ * mode does not hold a step back while one runs: the wait would change what the kernel does.
  */
-export function gatedChannel(channel: AgentChannel, hold: () => Promise<void>): AgentChannel {
-  const passive = new Set(['sample', 'ping', 'ready']);
-  const request: AgentChannel['request'] = async (command, timeoutMs) => {
-    if (!passive.has(command.cmd)) await hold();
-    return channel.request(command, timeoutMs);
-  };
-  return new Proxy(channel, {
-    get(target, prop) {
-      if (prop === 'request') return request;
-      const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+export function kernelTimer(state: LabState): string | null {
+  const lease = state.leases.find((l) => /BREAK/.test(l.state));
+  if (lease) return `the lease on ${lease.file} is breaking (the kernel's countdown does not wait)`;
+  const dio = state.actions.find((a) => a.op === 'odirect' && a.start !== null && a.end === null);
+  if (dio) return `${dio.actor}'s O_DIRECT is in flight (the device completes it on its own)`;
+  return null;
 }
 
-export type EngineRunResult = { report: ScenarioReport };

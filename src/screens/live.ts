@@ -12,11 +12,11 @@ import { ensureHost } from '../vm/host.js';
 import type { Progress } from '../vm/progress.js';
 import { BootError, GuestSession } from '../vm/session.js';
 import { BaseController } from './controller.js';
-import { runScenario, type LabTarget } from '../lab/engine.js';
+import { runScenario, type LabTarget, type StepHook } from '../lab/engine.js';
 import type { Scenario } from '../lab/scenario.js';
 import { builtinScenarios, profileScenarios } from '../lab/scenarios/index.js';
-import { engineExpectations, engineScenarioInfo, findingView, gatedChannel, INTERVENTION_OPS, parseEngineLog, verdictView } from './engineRun.js';
-import type { ExpectationView, LabController, ScenarioInfo, StageView } from './model.js';
+import { engineExpectations, engineScenarioInfo, findingView, INTERVENTION_OPS, kernelTimer, parseEngineLog, verdictView } from './engineRun.js';
+import type { LabController, ScenarioInfo, StageView } from './model.js';
 
 const CONSOLE_LINES = 8;
 
@@ -176,43 +176,34 @@ export class LiveController extends BaseController implements LabController {
     const failed = (err: Error) => {
       if (token === this.runToken) this.updateRun({ status: 'failed', error: err.message.split('\n')[0]! });
     };
-    this.engineRun = { boundary: false };
     this.startRun(engineScenarioInfo(scenario), engineExpectations(scenario), opts.guided);
     void this.runEngine(scenario, opts.guided, token).catch(failed);
   }
 
-  /** An engine run in progress: whether it stands at a step boundary (a step began, none of its commands went out yet). */
-  private engineRun: { boundary: boolean } | null = null;
-
-  private onEngineLog(line: string, guided: boolean): void {
+  /** A step began ("[N] ..." in the engine's log): what changes from now on is this step's doing. */
+  private onEngineLog(line: string): void {
     const ev = parseEngineLog(line);
     const run = this.view.run;
-    if (!ev || !run) return;
-    if (ev.kind === 'step') {
-      // Guided (or paused) runs stop here, before the step's first command, until the user lets them on.
-      if (ev.index > 0 && this.engineRun) this.engineRun.boundary = true;
-      this.stepStart[ev.index] = this.store.state;
-      this.updateRun({ current: ev.index, steps: [...run.steps, { index: ev.index, changes: [], ...(ev.skipped ? { skipped: true } : {}) }] });
-      return;
-    }
-    // A verdict: the first pending expectation with these words, this step's first.
-    const match = (e: ExpectationView) => e.status === 'pending' && (e.description === ev.description || `wait until ${e.description}` === ev.description || e.description === `wait until ${ev.description}`);
-    const i = run.expectations.findIndex((e) => match(e) && e.step === run.current);
-    const j = i >= 0 ? i : run.expectations.findIndex(match);
-    const decided: ExpectationView = { id: `engine-${run.expectations.length}`, description: ev.description, status: ev.status, detail: ev.detail, step: run.current };
-    const expectations = j >= 0 ? run.expectations.map((e, k) => (k === j ? { ...e, status: ev.status, detail: ev.detail } : e)) : [...run.expectations, decided];
-    this.updateRun({ expectations });
+    if (ev?.kind !== 'step' || !run) return;
+    this.stepStart[ev.index] = this.store.state;
+    this.updateRun({ current: ev.index, status: 'running', note: '', steps: [...run.steps, { index: ev.index, changes: [], ...(ev.skipped ? { skipped: true } : {}) }] });
   }
 
   /**
-   * The gate the engine's commands pass. Only at a step boundary can it close: in Guided mode
-   * always, otherwise while paused. Inside a step nothing waits, so no time-bounded check of
-   * the engine is stretched by the user.
+   * After each step the engine asks us: its verdicts so far are shown, and in Guided mode (or
+   * paused) the lab waits here for the user before the next step begins — unless a kernel
+   * timer is running, which would not wait with us and would change what the step shows.
    */
-  private async engineGate(guided: boolean): Promise<void> {
-    const r = this.engineRun;
-    if (!r?.boundary) return;
-    r.boundary = false;
+  private async afterEngineStep(hook: StepHook, guided: boolean, steps: number): Promise<void> {
+    const run = this.view.run;
+    if (!run) return;
+    const decided = new Map(hook.verdicts.map((v) => [v.id, verdictView(v, v.step === null ? undefined : v.step - 1)]));
+    const expectations = run.expectations.map((e) => decided.get(e.id) ?? e);
+    for (const v of decided.values()) if (!expectations.some((e) => e.id === v.id)) expectations.push(v);
+    this.updateRun({ expectations });
+    if (hook.index >= steps - 1 || !(guided || this.paused)) return;
+    const timer = kernelTimer(this.store.state);
+    if (timer) return this.updateRun({ note: `not waiting: ${timer}` });
     while (guided || this.paused) {
       if (this.permits > 0) {
         this.permits--;
@@ -222,25 +213,19 @@ export class LiveController extends BaseController implements LabController {
       await new Promise<void>((resolve) => (this.wake = resolve));
       if (this.stopped) throw new Error('stopped');
     }
-    if (this.view.run?.status !== 'running') this.updateRun({ status: 'running' });
+    this.updateRun({ status: 'running' });
   }
 
   private async runEngine(scenario: Scenario, guided: boolean, token: number): Promise<void> {
     const session = this.session!;
-    const target: LabTarget = {
-      channel: gatedChannel(session.channel, () => this.engineGate(guided)),
-      hello: session.hello,
-      ready: session.ready,
-      profile: this.profile!,
-      transcript: session.transcript,
-    };
-    const report = await runScenario(target, scenario, { log: (line) => this.onEngineLog(line, guided) });
-    this.engineRun = null;
+    const target: LabTarget = { channel: session.channel, hello: session.hello, ready: session.ready, profile: this.profile!, transcript: session.transcript };
+    const report = await runScenario(target, scenario, {
+      log: (line) => this.onEngineLog(line),
+      afterStep: (hook) => this.afterEngineStep(hook, guided, scenario.steps.length),
+    });
     if (token !== this.runToken) return;
-    const steps = this.view.run!.steps;
     this.updateRun({
       status: report.verdict === 'cannot-test' ? 'failed' : 'finished',
-      current: Math.max(0, steps.length - 1),
       expectations: report.expectations.map((v) => verdictView(v, v.step === null ? undefined : v.step - 1)),
       findings: report.findings.map(findingView),
       ...(report.cannotTest ? { error: `could not test: ${report.cannotTest}` } : {}),
@@ -260,8 +245,8 @@ export class LiveController extends BaseController implements LabController {
 
   setPaused(paused: boolean): void {
     this.paused = paused;
-    if (this.view.run?.status === 'paused' && !paused) this.updateRun({ status: 'running' });
     if (paused && this.view.run?.status === 'running') this.updateRun({ note: 'pausing after this step' });
+    if (!paused && this.view.run?.note === 'pausing after this step') this.updateRun({ note: '' });
     this.wake?.();
   }
 
