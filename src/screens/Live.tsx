@@ -14,7 +14,7 @@ import { LeasesPanel } from './panels/LeasesPanel.js';
 import { LocksPanel } from './panels/LocksPanel.js';
 import { PagesPanel } from './panels/PagesPanel.js';
 import { T } from './theme.js';
-import { InputLine, useEditor, useTextEdit, useUi } from './ui.js';
+import { InputLine, typeText, useEditor, useTextEdit, useUi } from './ui.js';
 import { actorRows, fmtT, logKinds, lossSummary, pageRows, type LogKind } from './view.js';
 
 export function Header({ state, view, screen }: { state: LabState; view: AppView; screen: string }) {
@@ -123,9 +123,11 @@ export function Live() {
         // The event log scrolls up from the newest: "down" goes towards newer lines.
         const delta = focus === 'events' ? -d : d;
         setSel((s) => ({ ...s, [focus]: Math.max(0, Math.min(max, s[focus] + delta)) }));
-      } else if (input === '/') {
+      } else if (input.startsWith('/')) {
+        // "/" and what follows it may come in one read (typed fast, pasted).
         setFocus('events');
         editor.start();
+        typeText(input.slice(1), setFilter, () => editor.stop());
       } else if (input === 'f') {
         const kinds = [null, ...logKinds(state).filter((k) => k.count > 0).map((k) => k.kind)];
         setKind((k) => kinds[(kinds.indexOf(k) + 1) % kinds.length] ?? null);

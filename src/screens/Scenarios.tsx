@@ -6,7 +6,7 @@ import { useAppView, useController, useTerminalSize } from './hooks.js';
 import { KeyBar } from './panels/KeyBar.js';
 import { Panel } from './panels/Panel.js';
 import { T } from './theme.js';
-import { InputLine, useEditor, useTextEdit, useUi } from './ui.js';
+import { InputLine, typeText, useEditor, useTextEdit, useUi } from './ui.js';
 import { clip } from './view.js';
 
 /** The first thread with its Message-ID always whole (what a reader searches for); the subject gives way. */
@@ -45,7 +45,11 @@ export function Scenarios() {
       if (editor.ref.current) return;
       if (key.downArrow || input === 'j') setSel((s) => Math.min(list.length - 1, s + 1));
       else if (key.upArrow || input === 'k') setSel((s) => Math.max(0, s - 1));
-      else if (input === '/') editor.start();
+      else if (input.startsWith('/')) {
+        // "/" and what follows it may come in one read (typed fast, pasted).
+        editor.start();
+        typeText(input.slice(1), (f) => (setFilter(f), setSel(0)), () => editor.stop());
+      }
       else if ((key.return || input === 'g') && current) {
         const guided = input === 'g';
         if (busy && view.run?.scenario.id === current.id) return go(view.run.guided ? 'guided' : 'live');

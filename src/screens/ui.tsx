@@ -68,13 +68,18 @@ export function useTextEdit(
       if (key.backspace || key.delete) return edit((v) => v.slice(0, -1));
       if (key.ctrl && input === 'u') return edit(() => '');
       if (!input || key.ctrl || key.meta || key.tab || key.upArrow || key.downArrow) return;
-      const end = input.search(/[\r\n]/);
-      const text = (end >= 0 ? input.slice(0, end) : input).replace(/[\x00-\x1f\x7f]/g, '');
-      if (text) edit((v) => v + text);
-      if (end >= 0) onDone('submit');
+      typeText(input, edit, onDone);
     },
     { isActive: active },
   );
+}
+
+/** Typed text into an edit: up to a return (which submits), control characters dropped. */
+export function typeText(input: string, edit: (update: (v: string) => string) => void, onDone: (how: 'submit') => void): void {
+  const end = input.search(/[\r\n]/);
+  const text = (end >= 0 ? input.slice(0, end) : input).replace(/[\x00-\x1f\x7f]/g, '');
+  if (text) edit((v) => v + text);
+  if (end >= 0) onDone('submit');
 }
 
 export function InputLine({ label, value, editing }: { label: string; value: string; editing: boolean }) {

@@ -164,13 +164,13 @@ describe('Scenarios', () => {
 });
 
 describe('Text input', () => {
-  it('keys that arrive together ("map-direct" and enter in one read) fill the filter and apply it', async () => {
+  it('keys that arrive together ("/", "map-direct" and enter in one read) open, fill and apply the filter', async () => {
     const c = new FakeController();
     c.set({ boot: { profile: 'default', status: 'ready', stages: [], console: [] } });
     const app = renderApp(c, 'scenarios');
     cleanup = app.unmount;
     await delay();
-    await app.press('/', 'map-direct\r');
+    await app.press('/map-direct\r');
     const s = app.screen();
     expect(s).toContain('1 of 7 matching "map-direct"');
     expect(s).not.toContain('\r');
