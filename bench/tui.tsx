@@ -15,7 +15,7 @@ import { App } from '../src/screens/App.js';
 import { ReplayController } from '../src/screens/replay.js';
 import { LabStore } from '../src/screens/store.js';
 
-const FIXTURE = path.resolve(import.meta.dirname, '../test/fixtures/vmsplice-xfs.jsonl');
+const FIXTURE = path.resolve(import.meta.dirname, '../test/fixtures/vmsplice-vs-punch-xfs.jsonl');
 const SPEED = 10;
 const FPS = 15;
 
