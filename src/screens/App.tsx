@@ -43,6 +43,7 @@ const HELP: Record<Route, string[]> = {
   ],
   guided: [
     'Guided: each step runs, then the lab waits. The story says what happened in the kernel and where to look.',
+    'It does not wait while a kernel timer runs (a breaking lease, an O_DIRECT in flight): the kernel would not wait with it.',
     'n next step · b/n browse the story of steps already run · r report. Changed rows are marked in the panels.',
   ],
   report: [
