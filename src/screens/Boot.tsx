@@ -1,7 +1,7 @@
 // Boot: each stage with a spinner while it runs and its time when done, the accel
 // decision and its reason, the tail of the guest console; a failure with its cause and
 // the console log path.
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import Spinner from 'ink-spinner';
 import React from 'react';
 import { useNav } from './App.js';
@@ -9,7 +9,7 @@ import { useAppView, useController, useTerminalSize } from './hooks.js';
 import { KeyBar, type KeyHint } from './panels/KeyBar.js';
 import { Panel } from './panels/Panel.js';
 import { T } from './theme.js';
-import { useUi } from './ui.js';
+import { useKeys, useUi } from './ui.js';
 import { clip, fmtMs, pad } from './view.js';
 
 const STAGE_LABEL: Record<string, string> = {
@@ -28,7 +28,7 @@ export function Boot() {
   const { active } = useUi();
   const { columns } = useTerminalSize();
   const b = view.boot;
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.return && b.status === 'ready') go('scenarios');
       else if (input === 'r' && (b.status === 'failed' || b.status === 'stopped')) controller.boot(b.profile);

@@ -1,7 +1,7 @@
 // Guided mode: the step's story beside the live panels. Each step runs, then the lab
 // waits for "n"; the story says what happened in the kernel and why, and the rows that
 // changed since the step began are marked in the panels.
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import React, { useEffect, useRef, useState } from 'react';
 import { useNav } from './App.js';
 import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
@@ -15,7 +15,7 @@ import { Panel } from './panels/Panel.js';
 import { PagesPanel } from './panels/PagesPanel.js';
 import { EventsPanel } from './panels/EventsPanel.js';
 import { T } from './theme.js';
-import { useUi } from './ui.js';
+import { useKeys, useUi } from './ui.js';
 import { wrap } from './report.js';
 
 export function Guided() {
@@ -44,7 +44,7 @@ export function Guided() {
     if (following.current) setShown(current);
   }, [current]);
 
-  useInput(
+  useKeys(
     (input) => {
       if (!run) return;
       const at = shownRef.current;

@@ -1,6 +1,6 @@
 // The live dashboard: pages, actors, locks, leases, expectations and the event log, all
 // rendered from LabState; keys to pause, step, filter and act on the scenario's actors.
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import React, { useState } from 'react';
 import type { LabState } from '../lab/state.js';
 import { useNav } from './App.js';
@@ -14,7 +14,7 @@ import { LeasesPanel } from './panels/LeasesPanel.js';
 import { LocksPanel } from './panels/LocksPanel.js';
 import { PagesPanel } from './panels/PagesPanel.js';
 import { T } from './theme.js';
-import { InputLine, typeText, useEditor, useTextEdit, useUi } from './ui.js';
+import { InputLine, typeText, useEditor, useKeys, useTextEdit, useUi } from './ui.js';
 import { actorRows, fmtT, logKinds, lossSummary, pageRows, type LogKind } from './view.js';
 
 export function Header({ state, view, screen }: { state: LabState; view: AppView; screen: string }) {
@@ -113,7 +113,7 @@ export function Live() {
   const interventions = run?.scenario.interventions ?? [];
   const paused = view.replay ? view.replay.paused : run?.status === 'paused';
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (editor.ref.current) return;
       if (key.tab) setFocus((f) => FOCI[(FOCI.indexOf(f) + (key.shift ? FOCI.length - 1 : 1)) % FOCI.length]!);

@@ -1,7 +1,7 @@
 // Profiles: shipped and saved ones, with their errors; create, duplicate, edit in a form,
 // delete with confirmation; enter boots. Saving validates the whole profile first, so a
 // bad edit never replaces what the user had saved.
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import React, { useEffect, useMemo, useState } from 'react';
 import { ProfileError, type ProfileEntry } from '../lab/profiles.js';
 import { useNav } from './App.js';
@@ -10,7 +10,7 @@ import { KeyBar, type KeyHint } from './panels/KeyBar.js';
 import { Panel } from './panels/Panel.js';
 import { errorsByField, FIELDS, formFromProfile, profileFromForm, type FieldKey, type Form } from './profileForm.js';
 import { T } from './theme.js';
-import { useEditor, useRefState, useTextEdit, useUi } from './ui.js';
+import { useEditor, useKeys, useRefState, useTextEdit, useUi } from './ui.js';
 import { clip, pad } from './view.js';
 
 type Editing = { form: Form; base: Record<string, unknown>; replacing?: string; title: string };
@@ -79,7 +79,7 @@ export function Profiles() {
     }
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (typer.ref.current) return;
       if (confirm !== null) {

@@ -1,12 +1,12 @@
 // The report: verdicts and findings with evidence, the timeline, the transcript; x exports
 // it as plain text wrapped at 72 columns and as Markdown next to the transcript.
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import React, { useState } from 'react';
 import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
 import { KeyBar } from './panels/KeyBar.js';
 import { buildReport, reportText } from './report.js';
 import { T } from './theme.js';
-import { useUi } from './ui.js';
+import { useKeys, useUi } from './ui.js';
 import { lossSummary } from './view.js';
 
 export function Report() {
@@ -22,7 +22,7 @@ export function Report() {
   const lines = reportText(report, Math.min(columns - 2, 100)).split('\n');
   const height = Math.max(5, rows - 4);
   const max = Math.max(0, lines.length - height);
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.downArrow || input === 'j') setScroll((s) => Math.min(max, s + 1));
       else if (key.upArrow || input === 'k') setScroll((s) => Math.max(0, s - 1));

@@ -1,12 +1,12 @@
 // The scenario picker: title, thread, what it shows; / filters; enter runs, g runs guided.
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import React, { useMemo, useState } from 'react';
 import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
 import { KeyBar } from './panels/KeyBar.js';
 import { Panel } from './panels/Panel.js';
 import { T } from './theme.js';
-import { InputLine, typeText, useEditor, useTextEdit, useUi } from './ui.js';
+import { InputLine, typeText, useEditor, useKeys, useTextEdit, useUi } from './ui.js';
 import { clip } from './view.js';
 
 /** The first thread with its Message-ID always whole (what a reader searches for); the subject gives way. */
@@ -40,7 +40,7 @@ export function Scenarios() {
   const ready = view.boot.status === 'ready';
   const busy = view.run && ['running', 'waiting', 'paused'].includes(view.run.status);
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (editor.ref.current) return;
       if (key.downArrow || input === 'j') setSel((s) => Math.min(list.length - 1, s + 1));

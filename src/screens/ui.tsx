@@ -1,7 +1,7 @@
 // Screen-level plumbing: whether a screen has the keyboard (not under the help overlay),
 // modal text input (a filter or a form field takes every key, esc and q included), and a
 // one-line text input.
-import { Text, useInput } from 'ink';
+import { Text, useInput, type Key } from 'ink';
 import React, { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react';
 import { T } from './theme.js';
 
@@ -11,6 +11,18 @@ export const UiContext = createContext<Ui>({ active: true, setModal() {} });
 
 export const useUi = () => useContext(UiContext);
 
+
+/**
+ * useInput for command keys. A key held down (or pressed fast) can reach us as one read of
+ * the same character repeated ("jjj"): each one is a key press of its own.
+ */
+export function useKeys(handler: (input: string, key: Key) => void, opts: { isActive: boolean }): void {
+  useInput((input, key) => {
+    if (input.length > 1 && !key.ctrl && !key.meta && /^[\x20-\x7e]$/.test(input[0]!) && [...input].every((c) => c === input[0])) {
+      for (const c of input) handler(c, key);
+    } else handler(input, key);
+  }, opts);
+}
 
 /**
  * State that key handlers read through a ref: Ink re-registers a handler after each render,

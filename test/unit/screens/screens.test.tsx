@@ -178,3 +178,14 @@ describe('Text input', () => {
     expect(c.calls).toEqual(['run map-direct-lease guided']);
   });
 });
+
+describe('Repeated keys', () => {
+  it('a key held down ("jjj" in one read) moves as many times', async () => {
+    const app = renderApp(new FakeController(), 'profiles');
+    cleanup = app.unmount;
+    await delay();
+    await app.press('c'); // the form: name is the first field
+    await app.press('jjj');
+    expect(app.screen()).toMatch(/› accel\s+auto/);
+  });
+});
