@@ -8,7 +8,6 @@
 import { render } from 'ink';
 import { PassThrough } from 'node:stream';
 import path from 'node:path';
-import React from 'react';
 import { replayTranscript, type Replay } from '../src/lab/record.js';
 import type { EventMessage } from '../src/lab/protocol.js';
 import { App } from '../src/screens/App.js';

@@ -3,7 +3,6 @@
 // the console log path.
 import { Box, Text } from 'ink';
 import Spinner from 'ink-spinner';
-import React from 'react';
 import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
 import { KeyBar, type KeyHint } from './panels/KeyBar.js';

@@ -2,7 +2,7 @@
 // waits for "n"; the story says what happened in the kernel and why, and the rows that
 // changed since the step began are marked in the panels.
 import { Box, Text } from 'ink';
-import React, { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useNav } from './App.js';
 import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
 import { Header, RunLine, StatusLine } from './Live.js';

@@ -8,7 +8,7 @@ import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
 import { KeyBar, type KeyHint } from './panels/KeyBar.js';
 import { Panel } from './panels/Panel.js';
-import { errorsByField, FIELDS, formFromProfile, profileFromForm, type FieldKey, type Form } from './profileForm.js';
+import { errorsByField, FIELDS, formFromProfile, profileFromForm, type Form } from './profileForm.js';
 import { T } from './theme.js';
 import { useEditor, useKeys, useRefState, useTextEdit, useUi } from './ui.js';
 import { clip, pad } from './view.js';
@@ -54,7 +54,6 @@ export function Profiles() {
   const rawOf = (e: ProfileEntry): Record<string, unknown> =>
     'error' in e ? ((controller.savedProfileData(e.name) as Record<string, unknown>) ?? { name: e.name }) : (e.profile as unknown as Record<string, unknown>);
 
-  const fkey = FIELDS[field]!.key;
   const fkeyNow = () => FIELDS[fieldRef.current]!.key;
   useTextEdit(
     active,

@@ -1,7 +1,7 @@
 // The report: verdicts and findings with evidence, the timeline, the transcript; x exports
 // it as plain text wrapped at 72 columns and as Markdown next to the transcript.
 import { Box, Text } from 'ink';
-import React, { useState } from 'react';
+import { useState } from 'react';
 import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
 import { KeyBar } from './panels/KeyBar.js';
 import { buildReport, reportText } from './report.js';

@@ -1,6 +1,6 @@
 // The scenario picker: title, thread, what it shows; / filters; enter runs, g runs guided.
 import { Box, Text } from 'ink';
-import React, { useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
 import { KeyBar } from './panels/KeyBar.js';

@@ -3,7 +3,6 @@
 // screens call it; it is the only part of the TUI that reaches src/vm.
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { LabDriver } from '../lab/driver.js';
 import { loadProfile, type Profile } from '../lab/profiles.js';
 import { followChannel, stateFromTranscript, type RunFeed } from '../lab/record.js';

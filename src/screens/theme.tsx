@@ -1,7 +1,7 @@
 // Colours, and NO_COLOR (https://no-color.org): when it is set to anything non-empty no
 // colour is added; bold, dim and inverse still mark what matters.
 import { Text, type TextProps } from 'ink';
-import React, { createContext, useContext } from 'react';
+import { createContext, useContext } from 'react';
 
 export const colorsEnabled = (env: NodeJS.ProcessEnv = process.env) => !(env.NO_COLOR !== undefined && env.NO_COLOR !== '');
 

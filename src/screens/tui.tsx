@@ -1,6 +1,5 @@
 // Start the TUI: the live lab (`daxlab`) or a recorded run (`daxlab replay FILE`).
 import { render } from 'ink';
-import React from 'react';
 import { App, type Route } from './App.js';
 import { LiveController } from './live.js';
 import type { LabController } from './model.js';

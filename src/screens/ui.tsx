@@ -2,7 +2,7 @@
 // modal text input (a filter or a form field takes every key, esc and q included), and a
 // one-line text input.
 import { Text, useInput, type Key } from 'ink';
-import React, { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react';
+import { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react';
 import { T } from './theme.js';
 
 export type Ui = { active: boolean; setModal(key: string, on: boolean): void };

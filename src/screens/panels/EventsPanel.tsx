@@ -1,6 +1,5 @@
 // The event log: actions, signals, exits and tracepoint events in time order, filtered by
 // kind and by text; counts per kind in the title (evicted ones included).
-import React from 'react';
 import type { LabState } from '../../lab/state.js';
 import { T } from '../theme.js';
 import { filterLog, fmtT, logItems, logKinds, pad, type LogKind } from '../view.js';

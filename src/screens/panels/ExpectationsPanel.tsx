@@ -1,5 +1,4 @@
 // The scenario's expectations with their live status; a violated one is a finding.
-import React from 'react';
 import type { ExpectationView } from '../model.js';
 import { T, type Tone } from '../theme.js';
 import { clip } from '../view.js';

@@ -1,6 +1,5 @@
 // The key bar at the bottom of every screen.
 import { Text } from 'ink';
-import React from 'react';
 import { T } from '../theme.js';
 
 export type KeyHint = [key: string, label: string];

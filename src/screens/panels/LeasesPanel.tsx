@@ -1,5 +1,4 @@
 // File leases from /proc/locks; a breaking lease counts down to fs.lease-break-time.
-import React from 'react';
 import type { LabState } from '../../lab/state.js';
 import { T } from '../theme.js';
 import { leaseRows, pad } from '../view.js';

@@ -1,5 +1,4 @@
 // The rwsems reachable from the watched pages: state, owner, waiters, for how long.
-import React from 'react';
 import type { LabState } from '../../lab/state.js';
 import { T } from '../theme.js';
 import { fmtMs, lockRows, pad } from '../view.js';

@@ -1,6 +1,5 @@
 // Watched pages: refcount, distance from the idle refcount, pins, mapcount, flags, DAX entry,
 // and the refcount over the run as a sparkline; the vmstat pin counters in the title.
-import React from 'react';
 import type { LabState } from '../../lab/state.js';
 import { T } from '../theme.js';
 import { pad, padL, pageRows, pinCounters, refSeries, sparkline } from '../view.js';

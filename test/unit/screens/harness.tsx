@@ -2,7 +2,6 @@
 // (or a fake view), at ink-testing-library's 100 columns and the 30 rows the layout targets.
 import { render } from 'ink-testing-library';
 import path from 'node:path';
-import React from 'react';
 import { App, type Route } from '../../../src/screens/App.js';
 import { BaseController } from '../../../src/screens/controller.js';
 import type { AppView, LabController } from '../../../src/screens/model.js';
