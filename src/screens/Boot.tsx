@@ -7,6 +7,7 @@ import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
 import { KeyBar, type KeyHint } from './panels/KeyBar.js';
 import { Panel } from './panels/Panel.js';
+import { TitleBar } from './panels/TitleBar.js';
 import { T } from './theme.js';
 import { useKeys, useUi } from './ui.js';
 import { clip, fmtMs, pad } from './view.js';
@@ -37,16 +38,12 @@ export function Boot() {
   const keys: KeyHint[] = b.status === 'ready' ? [['enter', 'scenarios']] : b.status === 'failed' ? [['r', 'retry']] : [];
   return (
     <Box flexDirection="column" width={columns}>
-      <Text wrap="truncate">
-        <T tone="accent" bold>
-          daxlab
-        </T>
-        <T tone="dim"> · </T>boot<T tone="dim"> · </T>profile {b.profile}
-        <T tone="dim"> · </T>
+      <TitleBar screen="boot">
+        <Text>profile {b.profile}</Text>
         <T tone={b.status === 'failed' ? 'bad' : b.status === 'ready' ? 'ok' : 'warn'} bold>
           {b.status}
         </T>
-      </Text>
+      </TitleBar>
       <Panel title="Stages" width={columns}>
         {b.stages.length === 0 && <T tone="dim">  starting…</T>}
         {b.stages.map((s, i) => (

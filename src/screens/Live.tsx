@@ -13,6 +13,7 @@ import { KeyBar, type KeyHint } from './panels/KeyBar.js';
 import { LeasesPanel } from './panels/LeasesPanel.js';
 import { LocksPanel } from './panels/LocksPanel.js';
 import { PagesPanel } from './panels/PagesPanel.js';
+import { TitleBar } from './panels/TitleBar.js';
 import { T } from './theme.js';
 import { InputLine, typeText, useEditor, useKeys, useTextEdit, useUi } from './ui.js';
 import { actorRows, fmtT, logKinds, lossSummary, pageRows, type LogKind } from './view.js';
@@ -21,21 +22,13 @@ export function Header({ state, view, screen }: { state: LabState; view: AppView
   const kernel = state.kernel?.release ?? view.boot.kernel ?? 'kernel ?';
   const profile = state.run?.profile || view.boot.profile;
   return (
-    <Text wrap="truncate">
-      <T tone="accent" bold>
-        daxlab
-      </T>
-      <T tone="dim"> · </T>
-      {screen}
-      <T tone="dim"> · </T>
-      {view.source === 'replay' ? 'replay' : 'live'}
-      <T tone="dim"> · </T>
-      profile {profile}
-      <T tone="dim"> · </T>
-      {kernel}
-      {view.boot.mount ? <T tone="dim"> · {view.boot.mount}</T> : ''}
-      <T tone="dim"> · t={state.lastT === null ? '-' : fmtT(state.lastT)}</T>
-    </Text>
+    <TitleBar screen={screen}>
+      <Text>{view.source === 'replay' ? 'replay' : 'live'}</Text>
+      <Text>profile {profile}</Text>
+      <Text>{kernel}</Text>
+      {view.boot.mount ? <T tone="dim">{view.boot.mount}</T> : null}
+      <T tone="dim">t={state.lastT === null ? '-' : fmtT(state.lastT)}</T>
+    </TitleBar>
   );
 }
 

@@ -8,6 +8,7 @@ import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
 import { KeyBar, type KeyHint } from './panels/KeyBar.js';
 import { Panel } from './panels/Panel.js';
+import { TitleBar } from './panels/TitleBar.js';
 import { errorsByField, FIELDS, formFromProfile, profileFromForm, type Form } from './profileForm.js';
 import { T } from './theme.js';
 import { useEditor, useKeys, useRefState, useTextEdit, useUi } from './ui.js';
@@ -138,13 +139,13 @@ export function Profiles() {
   );
 
   const header = (
-    <Text wrap="truncate">
-      <T tone="accent" bold>
-        daxlab
-      </T>
-      <T tone="dim"> · </T>profiles
-      {view.boot.status !== 'idle' ? <T tone="dim"> · guest {view.boot.status} ({view.boot.profile})</T> : ''}
-    </Text>
+    <TitleBar screen="profiles">
+      {view.boot.status !== 'idle' ? (
+        <T tone="dim">
+          guest {view.boot.status} ({view.boot.profile})
+        </T>
+      ) : null}
+    </TitleBar>
   );
 
   if (editing) {

@@ -4,6 +4,7 @@ import { Box, Text } from 'ink';
 import { useState } from 'react';
 import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
 import { KeyBar } from './panels/KeyBar.js';
+import { TitleBar } from './panels/TitleBar.js';
 import { buildReport, reportText } from './report.js';
 import { T } from './theme.js';
 import { useKeys, useUi } from './ui.js';
@@ -42,13 +43,9 @@ export function Report() {
   const tone = (l: string) => (/VIOLATED|^Finding/.test(l) ? 'bad' : /\[held\]/.test(l) ? 'ok' : /^outcome/.test(l) ? 'accent' : undefined);
   return (
     <Box flexDirection="column" width={columns}>
-      <Text wrap="truncate">
-        <T tone="accent" bold>
-          daxlab
-        </T>
-        <T tone="dim"> · </T>report<T tone="dim"> · </T>
-        {report.outcome}
-      </Text>
+      <TitleBar screen="report">
+        <Text>{report.outcome}</Text>
+      </TitleBar>
       <Box flexDirection="column" height={height}>
         {lines.slice(scroll, scroll + height).map((l, i) => (
           <Text key={i} wrap="truncate">

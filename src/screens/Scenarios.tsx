@@ -5,6 +5,7 @@ import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
 import { KeyBar } from './panels/KeyBar.js';
 import { Panel } from './panels/Panel.js';
+import { TitleBar } from './panels/TitleBar.js';
 import { T } from './theme.js';
 import { InputLine, typeText, useEditor, useKeys, useTextEdit, useUi } from './ui.js';
 import { clip } from './view.js';
@@ -66,15 +67,11 @@ export function Scenarios() {
   const start = Math.max(0, Math.min(sel - visible + 1, list.length - visible));
   return (
     <Box flexDirection="column" width={columns}>
-      <Text wrap="truncate">
-        <T tone="accent" bold>
-          daxlab
-        </T>
-        <T tone="dim"> · </T>scenarios<T tone="dim"> · </T>profile {view.boot.profile || '-'}
-        <T tone="dim"> · </T>
+      <TitleBar screen="scenarios">
+        <Text>profile {view.boot.profile || '-'}</Text>
         {ready ? <T tone="ok">guest ready</T> : <T tone="warn">guest {view.boot.status}</T>}
-        {view.boot.kernel ? <T tone="dim"> · {view.boot.kernel}</T> : ''}
-      </Text>
+        {view.boot.kernel ? <T tone="dim">{view.boot.kernel}</T> : null}
+      </TitleBar>
       <Panel title="Scenarios" extra={`${list.length} of ${all.length}${filter ? ` matching "${filter}"` : ''}`} width={columns}>
         {list.length === 0 && <T tone="dim">  nothing matches</T>}
         {list.slice(start, start + visible).map((s, i) => {
