@@ -227,6 +227,7 @@ export class LiveController extends BaseController implements LabController {
       status: report.verdict === 'cannot-test' ? 'failed' : 'finished',
       expectations: report.expectations.map((v) => verdictView(v, v.step === null ? undefined : v.step - 1)),
       findings: report.findings.map(findingView),
+      tables: report.tables,
       ...(report.cannotTest ? { error: `could not test: ${report.cannotTest}` } : {}),
       note: `exit code ${report.exitCode} (${report.verdict})`,
     });

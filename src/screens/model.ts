@@ -2,6 +2,7 @@
 // transcript being replayed. Screens read an AppView (low rate: boot stages, the run's
 // steps and expectations) and a LabStore (high rate: the kernel state), and call the
 // controller's methods; they never touch QEMU or the agent.
+import type { Table } from '../lab/engine.js';
 import type { ProfileEntry } from '../lab/profiles.js';
 import type { LabStore } from './store.js';
 import type { Change, PanelId } from './view.js';
@@ -62,6 +63,8 @@ export type RunView = {
   status: 'running' | 'waiting' | 'paused' | 'finished' | 'failed';
   expectations: ExpectationView[];
   findings: Finding[];
+  /** Tables the scenario fills in (pin-accounting: reference and pin deltas per way and memory). */
+  tables?: Record<string, Table>;
   error?: string;
   /** A note for the user ("drain sent", "killed truncator"). */
   note?: string;

@@ -131,8 +131,9 @@ export class ReplayController extends BaseController implements LabController {
       return v;
     });
     for (const v of due.values()) if (!expectations.some((e) => e.id === v.id)) (expectations.push(v), (changed = true));
-    const findings = this.engineReport && this.position >= this.entries.length ? this.engineReport.findings.map(findingView) : run.findings;
-    if (changed || findings !== run.findings) this.updateRun({ expectations, findings });
+    const done = this.engineReport && this.position >= this.entries.length;
+    const findings = done ? this.engineReport!.findings.map(findingView) : run.findings;
+    if (changed || findings !== run.findings) this.updateRun({ expectations, findings, ...(done && this.engineReport!.tables ? { tables: this.engineReport!.tables } : {}) });
   }
 
   private get speed(): number {

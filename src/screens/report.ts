@@ -1,6 +1,7 @@
 // The report of a run: verdicts and findings with their evidence, the timeline, where the
 // transcript is. Rendered on the Report screen and exported as plain text wrapped at 72
 // columns (to paste into a reply on a kernel mailing list) and as Markdown. Pure.
+import type { Table } from '../lab/engine.js';
 import type { LabState } from '../lab/state.js';
 import type { ExpectationView, Finding, RunView } from './model.js';
 import { actorRow, describeAction, describeTaskState, fmtT } from './view.js';
@@ -16,6 +17,7 @@ export type Report = {
   expectations: ExpectationView[];
   findings: Finding[];
   pages: string[];
+  tables: Record<string, Table>;
   timeline: TimelineItem[];
   loss: string[];
   transcript: string | null;
@@ -82,6 +84,7 @@ export function buildReport(state: LabState, run: RunView | null, transcript: st
     expectations,
     findings,
     pages,
+    tables: run?.tables ?? {},
     timeline: timeline(state),
     loss,
     transcript,
@@ -112,6 +115,23 @@ export function wrap(text: string, width: number, indent = ''): string[] {
     out.push(line);
   }
   return out;
+}
+
+/** A table cell in a few characters: "+1", "+1024 p+1", "EOPNOTSUPP"; "(!)" when the release did not put the page back. */
+function cellText(cell: { take?: Record<string, unknown>; release?: Record<string, unknown> } | undefined): string {
+  const take = cell?.take;
+  if (!take) return '-';
+  const ok = take.result === 'ok' || take.result === 'in flight';
+  const pins = Number(take.pinsDelta) ? ` p+${take.pinsDelta}` : '';
+  const text = ok ? `+${take.aboveIdleDelta}${pins}` : String(take.result);
+  const back = cell?.release && Number(cell.release.aboveIdleDelta) !== -Number(take.aboveIdleDelta) ? ' (!)' : '';
+  return text + back;
+}
+
+const TABLE_LEGEND = '+N: references above idle taken; p+N: pins; (!): the release did not put the page back';
+
+function tableRows(t: Table): string[][] {
+  return [['', ...t.columns], ...t.rows.map((row) => [row, ...t.columns.map((c) => cellText(t.cells[row]?.[c]))])];
 }
 
 const STATUS_WORD: Record<ExpectationView['status'], string> = { held: 'held', violated: 'VIOLATED', pending: 'undecided', 'not-applicable': 'n/a' };
@@ -150,6 +170,14 @@ export function reportText(r: Report, width = 72): string {
     for (const p of r.pages) para(p, '      ', '  - ');
     lines.push('');
   }
+  for (const [name, t] of Object.entries(r.tables)) {
+    const rows = tableRows(t);
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+    lines.push(`Table ${name}:`);
+    for (const row of rows) lines.push(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd());
+    para(TABLE_LEGEND, '  ', '  ');
+    lines.push('');
+  }
   lines.push('Timeline (guest seconds):');
   for (const it of r.timeline) para(it.text, ' '.repeat(12), `  ${fmtT(it.t).padStart(9)} `);
   if (r.loss.length) {
@@ -179,6 +207,10 @@ export function reportMarkdown(r: Report): string {
     out.push('');
   }
   if (r.pages.length) out.push('## Pages', '', ...r.pages.map((p) => `- ${md(p)}`), '');
+  for (const [name, t] of Object.entries(r.tables)) {
+    const [head, ...rows] = tableRows(t);
+    out.push(`## Table ${md(name)}`, '', `| ${head!.map(md).join(' | ')} |`, `|${head!.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(md).join(' | ')} |`), '', TABLE_LEGEND, '');
+  }
   out.push('## Timeline', '', '| guest time | what |', '|---:|---|');
   for (const it of r.timeline) out.push(`| ${fmtT(it.t)} | ${md(it.text)} |`);
   out.push('');

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplayController } from '../../../src/screens/replay.js';
 import { buildReport, reportMarkdown, reportText, wrap } from '../../../src/screens/report.js';
+import { reduceAll } from '../../../src/lab/state.js';
 import { lossSummary } from '../../../src/screens/view.js';
 import { delay, fixture, renderApp } from './harness.js';
 
@@ -102,5 +103,26 @@ describe('Replay with a headless run\'s report (daxlab run --json)', () => {
     expect(text).toContain('Finding: the truncator returns within 2 s after page 0 is back at its idle refcount');
     expect(text).toContain('- task: truncator (pid 129) S in xfs_break_dax_layouts, blocked 3981 ms; stack: xfs_break_dax_layouts+0x8d [xfs]');
     expect(text).toContain('- page: victim#0 refcount 1@16.650s 2@16.727s 1@18.679s (idle 1, peak +1)');
+  });
+});
+
+describe('Report tables', () => {
+  it('pin-accounting (recorded on 6.1): every way of taking a reference on each memory kind, at 72 columns', async () => {
+    const { tables, kernel } = JSON.parse(fs.readFileSync(fixture('pin-accounting-xfs.tables.json'), 'utf8')) as { tables: Record<string, never>; kernel: { release: string } };
+    expect(kernel.release).toBe('6.1.0-56-amd64');
+    const { engineScenarioInfo } = await import('../../../src/screens/engineRun.js');
+    const { builtinScenarios } = await import('../../../src/lab/scenarios/index.js');
+    const info = engineScenarioInfo(builtinScenarios.find((s) => s.id === 'pin-accounting')!);
+    const r = buildReport(reduceAll([]), { scenario: info, guided: false, steps: [], current: 0, status: 'finished', expectations: [], findings: [], tables }, null, []);
+    const text = reportText(r);
+    for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(72);
+    const row = (name: string) => text.split('\n').find((l) => l.trimStart().startsWith(`${name} `))!.trim().split(/\s{2,}/);
+    expect(text).toMatch(/Table pins:\n\s+fsdax\s+anon\s+pagecache\s+devdax/);
+    // 6.1: vmsplice and block O_DIRECT take plain references; io_uring and RDMA pin with the
+    // bias on small folios and refuse fsdax; a large devdax folio counts its pin in _pincount.
+    expect(row('vmsplice')).toEqual(['vmsplice', '+1', '+1', '+1', '+1']);
+    expect(row('io_uring')[2]).toBe('+1024 p+1');
+    expect(row('rdma')[1]).toBe('EOPNOTSUPP');
+    expect(reportMarkdown(r)).toContain('| vmsplice | +1 | +1 | +1 | +1 |');
   });
 });
