@@ -18,8 +18,9 @@ export const useUi = () => useContext(UiContext);
  */
 export function useKeys(handler: (input: string, key: Key) => void, opts: { isActive: boolean }): void {
   useInput((input, key) => {
-    if (input.length > 1 && !key.ctrl && !key.meta && /^[\x20-\x7e]$/.test(input[0]!) && [...input].every((c) => c === input[0])) {
-      for (const c of input) handler(c, key);
+    if (input.length > 1 && !key.ctrl && !key.meta && /^[\x20-\x7e\r]$/.test(input[0]!) && [...input].every((c) => c === input[0])) {
+      // Enter pressed twice fast arrives as "\r\r": two returns.
+      for (const c of input) handler(c === '\r' ? '' : c, c === '\r' ? { ...key, return: true } : key);
     } else handler(input, key);
   }, opts);
 }

@@ -77,6 +77,8 @@ describe('daxlab in a real terminal (tmux, 100x30)', () => {
     await keys('/');
     await keys('-l', 'vmsplice-vs-punch');
     await keys('Enter');
+    // As a user would: look that the filter took, then run.
+    await until((s) => s.includes('1 of 7 matching "vmsplice-vs-punch"') && s.includes(' enter  run '), 10_000, 'the filtered list');
     await keys('Enter');
     const rose = await until((s) => /victim#0\s+0x[0-9a-f]+\s+2\s+\+1\s+0/.test(s), 120_000, 'the refcount of victim#0 to rise to 2 (+1 above idle)');
     expect(rose).toContain('daxlab · dashboard · live');
