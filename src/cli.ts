@@ -30,6 +30,15 @@ options:
   --json        one JSON object on stdout
   --verbose     show apt output and more detail`;
 
+/**
+ * Ink renders nothing but the last frame when it believes it runs in CI (it reads the CI
+ * variable once, when it is loaded). A person at a real terminal gets the live screens
+ * even from a shell that has CI set, as our own CI's tmux test does.
+ */
+function interactiveTerminal(): void {
+  if (process.stdout.isTTY && process.env.CI) process.env.CI = 'false';
+}
+
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -56,11 +65,13 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'lab': {
         if (values.help) break;
+        interactiveTerminal();
         const { labCommand } = await import('./commands/lab.js');
         const named = argv.some((a) => a === '--profile' || a === '-p' || a.startsWith('--profile='));
         return await labCommand({ ...(named ? { profile: values.profile! } : {}) });
       }
       case 'replay': {
+        interactiveTerminal();
         const { replayCommand } = await import('./commands/lab.js');
         return await replayCommand(positionals[1], { speed: Number(values.speed) || 1, ...(values.report ? { report: values.report } : {}) });
       }
