@@ -700,7 +700,7 @@ class Run {
           step: null,
           stepId: null,
           check: 'hang-detector',
-          description: `no task blocked longer than ${typeof h.blockedLongerThan === 'number' ? `${h.blockedLongerThan} ms` : h.blockedLongerThan}`,
+          description: hangDescription(h.blockedLongerThan),
           status: 'violated',
           detail: `${hung.actor} has been asleep inside its ${this.subject(hung.actor)?.op ?? 'action'} for ${hung.blockedMs} ms (${task?.state} in ${task?.stack[0] ?? '?'})`,
           evidence: { hung: hung.actor, blockedMs: hung.blockedMs, stacks: Object.fromEntries(this.actorNames.map((a) => [a, this.state.actors[a]?.task?.stack ?? []])) },
@@ -721,7 +721,7 @@ class Run {
       step: null,
       stepId: null,
       check: 'hang-detector',
-      description: `no task blocked longer than ${typeof h.blockedLongerThan === 'number' ? `${h.blockedLongerThan} ms` : h.blockedLongerThan}`,
+      description: hangDescription(h.blockedLongerThan),
       status: this.stopped ? 'not-applicable' : 'held',
       detail: this.stopped ? `the run stopped early: ${this.stopped.why}` : `the longest sleep inside an action was ${longest} ms`,
       evidence: { longestBlockedMs: longest },
@@ -958,4 +958,9 @@ export function formatReport(r: ScenarioReport): string {
   if (r.cleanup.killed.length || r.cleanup.stuck.length) lines.push('', `cleanup: killed ${r.cleanup.killed.join(', ') || 'none'}; stuck ${r.cleanup.stuck.join(', ') || 'none'}`);
   lines.push('', `verdict: ${r.verdict} (exit ${r.exitCode})${r.transcript ? `; transcript ${r.transcript}` : ''}`);
   return lines.join('\n');
+}
+
+/** The hang detector's verdict says the same words whether it fired or held. */
+function hangDescription(limit: number | string): string {
+  return `no task blocked longer than ${typeof limit === 'number' ? `${limit} ms` : limit}`;
 }
