@@ -268,7 +268,10 @@ class Run {
       this.cannotTest = `${s.id} needs a devdax namespace; profile ${this.target.profile.name} has none`;
       return;
     }
-    const observe = (await this.target.channel.request({ cmd: 'observe', hz: s.sampleHz ?? 20 })) as {
+    // The profile sets the rate; the time-bounded checks (hundreds of ms) need at least
+    // 20 Hz, or what the scenario asks for.
+    const hz = Math.max(this.target.profile.sampling.hz, s.sampleHz ?? 20);
+    const observe = (await this.target.channel.request({ cmd: 'observe', hz })) as {
       baselines?: { fsdax?: { known?: boolean; idle?: number } };
     };
     this.idleBaseline = observe.baselines?.fsdax?.known ? (observe.baselines.fsdax.idle ?? null) : null;
