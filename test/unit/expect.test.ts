@@ -5,20 +5,8 @@ import { contextEvidence, evaluate, GUP_PIN_COUNTING_BIAS, hangCheck, type EvalC
 import type { ActionMessage, ActorState, EventMessage, PageState, SnapshotMessage } from '../../src/lab/protocol.js';
 import { predicateSchema, type PredicateInput } from '../../src/lab/scenario.js';
 import { reduceAll, type HostMessage, type LabState } from '../../src/lab/state.js';
+import { snap } from './messages.js';
 
-let seq = 0;
-const snap = (t: number, parts: Partial<SnapshotMessage> = {}): SnapshotMessage => ({
-  t,
-  kind: 'snapshot',
-  seq: ++seq,
-  pages: [],
-  locks: [],
-  actors: [],
-  leases: [],
-  vmstat: {},
-  dropped: { events: 0, snapshots: 0 },
-  ...parts,
-});
 const page = (ref: number, extra: Partial<PageState> = {}): PageState => ({
   file: 'victim',
   index: 0,

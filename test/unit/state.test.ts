@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ActorState, EventMessage, LockState, PageState, SnapshotMessage } from '../../src/lab/protocol.js';
 import { initialState, reduce, reduceAll, type HostMessage, type LabState } from '../../src/lab/state.js';
+import { resetSnapSeq, snap } from './messages.js';
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -49,19 +50,6 @@ const task = (name: string, state: string, wchan: string, extra: Partial<ActorSt
   ...extra,
 });
 
-let seq = 0;
-const snap = (t: number, parts: Partial<SnapshotMessage> = {}): SnapshotMessage => ({
-  t,
-  kind: 'snapshot',
-  seq: ++seq,
-  pages: [],
-  locks: [],
-  actors: [],
-  leases: [],
-  vmstat: {},
-  dropped: { events: 0, snapshots: 0 },
-  ...parts,
-});
 
 const event = (t: number, src: string, name: string, extra: Partial<EventMessage> = {}): EventMessage => ({
   t,
@@ -85,7 +73,7 @@ const ready: HostMessage = {
 
 /** A run with a bit of everything, for purity and determinism checks. */
 function sampleRun(): HostMessage[] {
-  seq = 0;
+  resetSnapSeq();
   return [
     { kind: 'run-start', t: 0, runId: 'r1', profile: 'default', scenario: 'vmsplice-vs-punch', kernel: 'linux-image-6.1.0-56-amd64' },
     ready,
@@ -145,7 +133,7 @@ describe('reducer: kernel, run and time', () => {
 
 describe('reducer: pages and refcount history', () => {
   it('bounds samples and changes, counts what it evicted, and tracks peaks and idleSince', () => {
-    seq = 0;
+    resetSnapSeq();
     const refs = [1, 1, 2, 2, 1025, 1025, 1, 1];
     const s = reduceAll(
       refs.map((ref, i) => snap(i + 1, { pages: [page(0, ref)] })),
@@ -170,7 +158,7 @@ describe('reducer: pages and refcount history', () => {
   });
 
   it('keeps aboveIdle and pins as the agent sent them', () => {
-    seq = 0;
+    resetSnapSeq();
     const s = reduce(initialState(), snap(1, { pages: [page(0, 2, { aboveIdle: 7, pins: 3 })] }));
     expect(s.pages['victim#0']).toMatchObject({ key: 'victim#0', t: 1, ref: 2, aboveIdle: 7, pins: 3 });
     expect(s.refHistory['victim#0']!.samples).toEqual([{ t: 1, ref: 2, aboveIdle: 7, pins: 3 }]);
@@ -178,7 +166,7 @@ describe('reducer: pages and refcount history', () => {
   });
 
   it('shows only the latest snapshot in pages but keeps the history of a page that left', () => {
-    seq = 0;
+    resetSnapSeq();
     const s = reduceAll([snap(1, { pages: [page(0, 2), page(1, 1)] }), snap(2, { pages: [page(1, 1)] })]);
     expect(Object.keys(s.pages)).toEqual(['victim#1']);
     expect(s.refHistory['victim#0']!.lastSeen).toBe(1);
@@ -188,7 +176,7 @@ describe('reducer: pages and refcount history', () => {
 
 describe('reducer: snapshots', () => {
   it('computes vmstat deltas from each counter’s first value', () => {
-    seq = 0;
+    resetSnapSeq();
     const s = reduceAll([
       snap(1, { vmstat: { nr_foll_pin_acquired: 10, nr_foll_pin_released: 10 } }),
       snap(2, { vmstat: { nr_foll_pin_acquired: 12, nr_foll_pin_released: 10, nr_dirty: 4 } }),
@@ -213,7 +201,7 @@ describe('reducer: snapshots', () => {
   });
 
   it('records actor state transitions and the time the actor entered its state', () => {
-    seq = 0;
+    resetSnapSeq();
     const s = reduceAll(
       [
         snap(1, { actors: [task('puncher', 'R', '0')] }),
@@ -246,7 +234,7 @@ describe('reducer: snapshots', () => {
   });
 
   it('records lock transitions only, and when each lock entered its state', () => {
-    seq = 0;
+    resetSnapSeq();
     const owner = { pid: 141, comm: 'puncher' };
     const waiter = { pid: 140, comm: 'holder', type: 'read' as const };
     const s = reduceAll([
