@@ -444,12 +444,13 @@ static struct json_object *page_json(struct watched_page *w)
 	kstate_pageflags_str(kstate_layout(ks), pg.head_flags, buf, sizeof(buf));
 	for (char *save = NULL, *tok = strtok_r(buf, "|", &save); tok; tok = strtok_r(NULL, "|", &save))
 		json_object_array_add(flags, json_object_new_string(tok));
-	if (pg.mapping_kind == KPAGE_MAP_ANON)
+	if (pg.mapping_kind == KPAGE_MAP_ANON) {
 		mapping = "anon";
-	else if (pg.mapping_kind == KPAGE_MAP_FILE && find_file(pg.mapping) >= 0)
-		mapping = files[find_file(pg.mapping)].name;
-	else if (pg.mapping_kind == KPAGE_MAP_FILE)
-		mapping = "other file";
+	} else if (pg.mapping_kind == KPAGE_MAP_FILE) {
+		int f = find_file(pg.mapping);
+
+		mapping = f >= 0 ? files[f].name : "other file";
+	}
 	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)pg.addr);
 	json_object_object_add(o, "addr", json_object_new_string(buf));
 	json_object_object_add(o, "zoneDevice", json_object_new_boolean(pg.zone_device));
