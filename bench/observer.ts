@@ -2,8 +2,8 @@
 // 64 watched pages over 3 files; agent CPU and guest busy time idle, at 10 Hz and at 50 Hz,
 // as ratios to the idle guest measured in the same run; event -> host latency p50/p99.
 import { LabDriver } from '../src/lab/driver.js';
-import { loadProfile } from '../src/lab/profiles.js';
-import type { AgentMessage } from '../src/lab/protocol.js';
+import { loadProfile } from '../src/config/profiles.js';
+import type { AgentMessage } from '../src/wire/protocol.js';
 import { silentProgress } from '../src/vm/progress.js';
 import { GuestSession } from '../src/vm/session.js';
 

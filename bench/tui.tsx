@@ -8,8 +8,8 @@
 import { render } from 'ink';
 import { PassThrough } from 'node:stream';
 import path from 'node:path';
-import { replayTranscript, type Replay } from '../src/lab/record.js';
-import type { EventMessage } from '../src/lab/protocol.js';
+import { replayTranscript, type Replay } from '../src/wire/transcript.js';
+import type { EventMessage } from '../src/wire/protocol.js';
 import { App } from '../src/screens/App.js';
 import { ReplayController } from '../src/screens/replay.js';
 import { LabStore } from '../src/screens/store.js';

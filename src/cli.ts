@@ -1,6 +1,6 @@
 // daxlab command line: argument parsing, then one function per subcommand.
 import { parseArgs } from 'node:util';
-import { ProfileError } from './lab/profiles.js';
+import { ProfileError } from './config/profiles.js';
 import { HostSetupError } from './vm/host.js';
 import { KernelError } from './vm/kernel.js';
 import { BootError } from './vm/session.js';

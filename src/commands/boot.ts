@@ -1,5 +1,5 @@
 // daxlab boot: boot the profile's guest, verify the DAX mount, shut down, report.
-import { loadProfile } from '../lab/profiles.js';
+import { loadProfile } from '../config/profiles.js';
 import { ensureHost } from '../vm/host.js';
 import { GuestSession } from '../vm/session.js';
 import { consoleProgress } from './output.js';

@@ -1,5 +1,5 @@
 // daxlab profiles: shipped and saved, with the errors of the broken ones.
-import { listProfiles } from '../lab/profiles.js';
+import { listProfiles } from '../config/profiles.js';
 
 export function profilesCommand(opts: { json: boolean }): number {
   const entries = listProfiles();

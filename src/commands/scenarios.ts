@@ -1,7 +1,7 @@
 // daxlab list / run / scenario export: the scenarios, headless.
 import fs from 'node:fs';
 import { runScenario, formatReport, type ScenarioReport } from '../lab/engine.js';
-import { loadProfile, type Profile } from '../lab/profiles.js';
+import { loadProfile, type Profile } from '../config/profiles.js';
 import { describeNeeds, exportScenario, ScenarioError, type Scenario } from '../lab/scenario.js';
 import { builtinScenarios, findScenario, loadScenarioFile, profileScenarios, type ScenarioSource } from '../lab/scenarios/index.js';
 import { ensureHost } from '../vm/host.js';

@@ -1,6 +1,6 @@
 // daxlab selftest: boot, check the observer against the running kernel, report.
 import { LabDriver } from '../lab/driver.js';
-import { loadProfile } from '../lab/profiles.js';
+import { loadProfile } from '../config/profiles.js';
 import { runSelftest, type SelftestReport } from '../lab/selftest.js';
 import { ensureHost } from '../vm/host.js';
 import { GuestSession } from '../vm/session.js';

@@ -1,7 +1,7 @@
 // Drives the guest agent from the host: actors, actions, watches, snapshots. Used by the
 // self-test and the scenario engine; it only sends commands and listens to messages.
-import type { AgentChannel } from '../vm/channel.js';
-import type { ActionMessage, ActorOp, AgentMessage, EventMessage, SnapshotMessage } from './protocol.js';
+import type { AgentLink } from '../wire/link.js';
+import type { ActionMessage, ActorOp, AgentMessage, EventMessage, SnapshotMessage } from '../wire/protocol.js';
 
 export type ActionEnd = ActionMessage & { phase: 'end' };
 
@@ -12,7 +12,7 @@ export class LabDriver {
   private ends = new Map<number, ActionEnd>();
   private endWaiters = new Map<number, (m: ActionEnd) => void>();
 
-  constructor(readonly channel: AgentChannel) {
+  constructor(readonly channel: AgentLink) {
     channel.on('message', (m: AgentMessage) => {
       if (m.kind === 'event') this.events.push(m);
       else if (m.kind === 'snapshot') this.latest = m;

@@ -9,13 +9,13 @@
 // However a run ends, every actor is killed and reaped; an actor that cannot be ended is
 // itself reported, and the caller is told the guest is no longer fit for another run.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AgentError, type AgentChannel } from '../vm/channel.js';
+import { AgentError, type AgentLink } from '../wire/link.js';
 import { LabDriver } from './driver.js';
 import { contextEvidence, describe, evaluate, hangCheck, type DataCheck, type EvalContext, type Outcome, type Status } from './expect.js';
-import type { Profile } from './profiles.js';
-import type { ActorOp, HelloResult, ReadyMessage } from './protocol.js';
+import type { Profile } from '../config/profiles.js';
+import type { ActorOp, HelloResult, ReadyMessage } from '../wire/protocol.js';
 import { applyRound, checkFinal, checkRound, initialShadow, mutationOp, planRound, prng, type RoundPlan, type Shadow } from './race.js';
-import { followChannel, type RunFeed } from './record.js';
+import { followChannel, type RunFeed } from '../wire/transcript.js';
 import {
   AVAILABLE,
   conditionHolds,
@@ -28,12 +28,13 @@ import {
   type ScenarioOp,
   type Step,
 } from './scenario.js';
-import { initialState, reduce, type ActionRecord, type HostMessage, type LabState } from './state.js';
-import { parseSize } from './units.js';
+import type { HostMessage } from '../wire/protocol.js';
+import { initialState, reduce, type ActionRecord, type LabState } from './state.js';
+import { parseSize } from '../config/units.js';
 
 /** What the engine needs of a booted guest (a GuestSession has all of it). */
 export type LabTarget = {
-  channel: AgentChannel;
+  channel: AgentLink;
   hello: HelloResult;
   ready: ReadyMessage;
   profile: Profile;

@@ -3,7 +3,7 @@
 // "pending"; replaying a transcript into the same state gives the same verdicts.
 //
 // Times are on the guest clock (seconds); durations in predicates are milliseconds.
-import type { EventMessage, LeaseState } from './protocol.js';
+import type { EventMessage, LeaseState } from '../wire/protocol.js';
 import { conditionHolds, parseScenarioDuration, type ConditionContext, type DurationVars, type Predicate } from './scenario.js';
 import { lockKey, type ActionRecord, type LabState, type PageView, type RefSample } from './state.js';
 

@@ -4,7 +4,7 @@
 // says, for every page, what a reader may see: within a round a page the mutator is
 // changing may show its old or its new state; every other page exactly one value. Pure:
 // the same seed always plans the same rounds.
-import { PATTERN, type ActorOp } from './protocol.js';
+import { PATTERN, type ActorOp } from '../wire/protocol.js';
 import type { DataCheck } from './expect.js';
 import type { Race } from './scenario.js';
 

@@ -22,7 +22,7 @@
 //   no-data-mismatch   every data check of the run found what the shadow copy predicts
 // A scenario-level hang detector adds "no task blocked longer than N s".
 import { z } from 'zod';
-import { parseDuration, parseSize } from './units.js';
+import { parseDuration, parseSize } from '../config/units.js';
 
 // ---------------------------------------------------------------------------------------
 // Values.
@@ -113,7 +113,7 @@ const fsType = z.enum(['xfs', 'ext4']);
 const version = z.string().regex(/^\d+\.\d+$/, 'a kernel version: "6.15"');
 
 // ---------------------------------------------------------------------------------------
-// Actions: the actor ops of the protocol (src/lab/protocol.ts ActorOp), sizes as people
+// Actions: the actor ops of the protocol (src/wire/protocol.ts ActorOp), sizes as people
 // write them. Paths: relative ones live in the run's directory on the DAX mount;
 // "$tmp/x" is on the guest's tmpfs (page cache, not DAX); "$devdax" is the profile's
 // device-dax character device; "$nullb" the slow null_blk device.

@@ -1,7 +1,7 @@
 // The observer's self-test: known experiments on the running kernel, each observation
 // checked against what the kernel era predicts and, where one exists, against an
 // independent source (a kprobe that fetches the same field, /proc/vmstat).
-import type { HelloResult, PageState, SnapshotMessage } from './protocol.js';
+import type { HelloResult, PageState, SnapshotMessage } from '../wire/protocol.js';
 import type { LabDriver } from './driver.js';
 
 export type Check = {

@@ -10,7 +10,6 @@
 // when the note was made (0 before the first one), so one clock orders everything.
 // Values the agent derives (aboveIdle, pins, blockedMs) are kept as sent, never
 // recomputed here. Every bounded list counts what it evicted: nothing goes silently.
-import { z } from 'zod';
 import type {
   ActionMessage,
   ActorExitMessage,
@@ -25,61 +24,10 @@ import type {
   ReplyMessage,
   SignalMessage,
   SnapshotMessage,
-} from './protocol.js';
-
-// ---------------------------------------------------------------------------------------
-// Host-side notes: what the host adds to the agent's message stream.
-
-export const protocolErrorNote = z.object({
-  kind: z.literal('protocol-error'),
-  t: z.number(),
-  /** The ProtocolError's message, as parseAgentLine worded it. */
-  message: z.string(),
-  /** The offending line exactly as received. */
-  line: z.string(),
-});
-
-export const runStartNote = z.object({
-  kind: z.literal('run-start'),
-  t: z.number(),
-  runId: z.string(),
-  /** Profile name. */
-  profile: z.string(),
-  scenario: z.string().optional(),
-  /** The kernel the profile names (package or bzImage path), as the host knows it before boot. */
-  kernel: z.string().optional(),
-  /** Host wall-clock time of the start (ISO 8601); data, not a clock read by the reducer. */
-  wall: z.string().optional(),
-});
-
-export const runEndNote = z.object({
-  kind: z.literal('run-end'),
-  t: z.number(),
-  /** "ok", "failed", "aborted", ... */
-  status: z.string(),
-  exitCode: z.number().optional(),
-  reason: z.string().optional(),
-  wall: z.string().optional(),
-});
-
-/** A command the host wrote to the agent (the `id` is the one on the wire). */
-export const commandNote = z.object({
-  kind: z.literal('command'),
-  t: z.number(),
-  id: z.number(),
-  // Checked loosely here (a "cmd" string); the host built it from the HostCommand type.
-  command: z.looseObject({ cmd: z.string() }).transform((c) => c as unknown as HostCommand),
-});
-
-export const hostNote = z.discriminatedUnion('kind', [protocolErrorNote, runStartNote, runEndNote, commandNote]);
-
-export type ProtocolErrorNote = z.infer<typeof protocolErrorNote>;
-export type RunStartNote = z.infer<typeof runStartNote>;
-export type RunEndNote = z.infer<typeof runEndNote>;
-export type CommandNote = z.output<typeof commandNote>;
-export type HostNote = ProtocolErrorNote | RunStartNote | RunEndNote | CommandNote;
-/** Everything the reducer folds: the agent's messages and the host's notes. */
-export type HostMessage = AgentMessage | HostNote;
+  HostMessage,
+  RunEndNote,
+  RunStartNote,
+} from '../wire/protocol.js';
 
 // ---------------------------------------------------------------------------------------
 // The state.

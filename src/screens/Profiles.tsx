@@ -3,7 +3,7 @@
 // bad edit never replaces what the user had saved.
 import { Box, Text } from 'ink';
 import React, { useEffect, useMemo, useState } from 'react';
-import { ProfileError, type ProfileEntry } from '../lab/profiles.js';
+import { ProfileError, type ProfileEntry } from '../config/profiles.js';
 import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
 import { KeyBar, type KeyHint } from './panels/KeyBar.js';

@@ -10,7 +10,7 @@ import {
   saveProfile,
   savedProfileStore,
   type ProfileEntry,
-} from '../lab/profiles.js';
+} from '../config/profiles.js';
 import type { ScenarioReport } from '../lab/engine.js';
 import type { LabState } from '../lab/state.js';
 import { builtinScenarios } from '../lab/scenarios/index.js';

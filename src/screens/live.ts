@@ -4,8 +4,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LabDriver } from '../lab/driver.js';
-import { loadProfile, type Profile } from '../lab/profiles.js';
-import { followChannel, stateFromTranscript, type RunFeed } from '../lab/record.js';
+import { loadProfile, type Profile } from '../config/profiles.js';
+import { stateFromTranscript } from '../lab/record.js';
+import { followChannel, type RunFeed } from '../wire/transcript.js';
 import { paths } from '../paths.js';
 import { ensureHost } from '../vm/host.js';
 import type { Progress } from '../vm/progress.js';

@@ -3,7 +3,7 @@
 // steps and expectations) and a LabStore (high rate: the kernel state), and call the
 // controller's methods; they never touch QEMU or the agent.
 import type { Table } from '../lab/engine.js';
-import type { ProfileEntry } from '../lab/profiles.js';
+import type { ProfileEntry } from '../config/profiles.js';
 import type { LabStore } from './store.js';
 import type { Change, PanelId } from './view.js';
 

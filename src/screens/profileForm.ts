@@ -1,6 +1,6 @@
 // The profile form: a profile as editable text fields and back, and validation errors
 // mapped to the field they belong to (by their path). Pure.
-import type { Profile } from '../lab/profiles.js';
+import type { Profile } from '../config/profiles.js';
 
 export type FieldKey =
   | 'name'

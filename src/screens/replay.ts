@@ -3,8 +3,8 @@
 // next to the transcript, the same expectations are evaluated again over the replayed
 // state; otherwise the dashboard shows the state and the timeline only.
 import fs from 'node:fs';
-import { replayTranscript, type Replay } from '../lab/record.js';
-import type { HostMessage } from '../lab/state.js';
+import { replayTranscript, type Replay } from '../wire/transcript.js';
+import type { HostMessage } from '../wire/protocol.js';
 import type { ScenarioReport } from '../lab/engine.js';
 import { BaseController, runRecordPath, type RunRecord } from './controller.js';
 import { builtinScenarios } from '../lab/scenarios/index.js';

@@ -1,7 +1,8 @@
 // The screens' view of a run: the pure reducer runs on every message, the screens see a
 // new state at most `maxFps` times a second. Nothing is dropped: every message is folded;
 // only intermediate states go unrendered, and the counters say how many.
-import { initialState, reduce, type HostMessage, type LabState } from '../lab/state.js';
+import { initialState, reduce, type LabState } from '../lab/state.js';
+import type { HostMessage } from '../wire/protocol.js';
 
 export type StoreStats = {
   /** Messages folded. */

@@ -2,7 +2,7 @@
 // the refcount sparkline, the lease-break countdown, the merged event log, and what
 // changed between two states (Guided mode points at it). No React, no I/O, no clocks:
 // "now" is the guest time of the latest message (state.lastT), live or replayed alike.
-import type { ActorExitMessage, EventMessage, SignalMessage } from '../lab/protocol.js';
+import type { ActorExitMessage, EventMessage, SignalMessage } from '../wire/protocol.js';
 import type { ActionRecord, ActorView, LabState, PageHistory } from '../lab/state.js';
 
 // ---------------------------------------------------------------------------------------

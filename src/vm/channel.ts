@@ -10,31 +10,10 @@ import {
   type AgentMessage,
   type HostCommand,
   type ReplyMessage,
-} from '../lab/protocol.js';
+} from '../wire/protocol.js';
+import { AgentError, type AgentLink, type LinkEvents } from '../wire/link.js';
 
-export class AgentError extends Error {
-  constructor(
-    readonly stage: string,
-    message: string,
-    readonly output?: string,
-  ) {
-    super(`${stage}: ${message}${output ? `\n${output.trimEnd()}` : ''}`);
-  }
-}
-
-type ChannelEvents = {
-  /** Every valid message, in order: the recorder and the reducer listen here. */
-  message: [AgentMessage];
-  /** A line that is not valid protocol: reported, kept in the transcript, never fatal. */
-  'protocol-error': [ProtocolError];
-  /** Every raw line as received (for transcripts). */
-  line: [string];
-  /** Every command as written to the agent, id included (for transcripts). */
-  sent: [{ id: number } & HostCommand];
-  close: [];
-};
-
-export class AgentChannel extends EventEmitter<ChannelEvents> {
+export class AgentChannel extends EventEmitter<LinkEvents> implements AgentLink {
   private nextId = 1;
   private waiting = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
   closed = false;

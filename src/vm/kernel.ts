@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import fs from 'node:fs';
 import path from 'node:path';
 import { paths } from '../paths.js';
-import type { Profile } from '../lab/profiles.js';
+import type { Profile } from '../config/profiles.js';
 import type { Progress } from './progress.js';
 
 export type Kernel = {

@@ -1,7 +1,7 @@
 // Profile -> QEMU argv (pure), so the command line can be tested and shown to the user.
 import path from 'node:path';
-import type { Profile } from '../lab/profiles.js';
-import { formatSize, parseSize } from '../lab/units.js';
+import type { Profile } from '../config/profiles.js';
+import { formatSize, parseSize } from '../config/units.js';
 
 export type Accel = 'kvm' | 'tcg';
 

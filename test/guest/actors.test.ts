@@ -4,8 +4,8 @@
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabDriver, withTimeout } from '../../src/lab/driver.js';
-import { loadProfile } from '../../src/lab/profiles.js';
-import type { ActorExitMessage, AgentMessage, SignalMessage } from '../../src/lab/protocol.js';
+import { loadProfile } from '../../src/config/profiles.js';
+import type { ActorExitMessage, AgentMessage, SignalMessage } from '../../src/wire/protocol.js';
 import { silentProgress } from '../../src/vm/progress.js';
 import { GuestSession } from '../../src/vm/session.js';
 

@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AgentChannel, AgentError } from '../../src/vm/channel.js';
-import type { ProtocolError } from '../../src/lab/protocol.js';
+import { AgentChannel } from '../../src/vm/channel.js';
+import { AgentError } from '../../src/wire/link.js';
+import type { ProtocolError } from '../../src/wire/protocol.js';
 
 /** A fake agent on a unix socket: answers each command with what `respond` returns. */
 async function fakeAgent(respond: (cmd: Record<string, unknown>, socket: net.Socket) => void) {

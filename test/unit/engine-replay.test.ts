@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluate, type EvalContext } from '../../src/lab/expect.js';
-import { replayTranscript } from '../../src/lab/record.js';
+import { replayTranscript } from '../../src/wire/transcript.js';
 import { findScenario } from '../../src/lab/scenarios/index.js';
 import { reduceAll, type ActionRecord, type LabState } from '../../src/lab/state.js';
 

@@ -2,9 +2,10 @@
 // same verdicts live and on replay.
 import { describe, expect, it } from 'vitest';
 import { contextEvidence, evaluate, GUP_PIN_COUNTING_BIAS, hangCheck, type EvalContext } from '../../src/lab/expect.js';
-import type { ActionMessage, ActorState, EventMessage, PageState, SnapshotMessage } from '../../src/lab/protocol.js';
+import type { ActionMessage, ActorState, EventMessage, PageState, SnapshotMessage } from '../../src/wire/protocol.js';
 import { predicateSchema, type PredicateInput } from '../../src/lab/scenario.js';
-import { reduceAll, type HostMessage, type LabState } from '../../src/lab/state.js';
+import { reduceAll, type LabState } from '../../src/lab/state.js';
+import type { HostMessage } from '../../src/wire/protocol.js';
 import { snap } from './messages.js';
 
 const page = (ref: number, extra: Partial<PageState> = {}): PageState => ({

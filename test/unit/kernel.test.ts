@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateProfile } from '../../src/lab/profiles.js';
+import { validateProfile } from '../../src/config/profiles.js';
 import { bzImageRelease, checkKernel, KernelError, parseKernelConfig, requiredOptions } from '../../src/vm/kernel.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-kernel-'));

@@ -1,5 +1,5 @@
 // Builders for agent messages in unit tests: a snapshot with every part empty unless given.
-import type { SnapshotMessage } from '../../src/lab/protocol.js';
+import type { SnapshotMessage } from '../../src/wire/protocol.js';
 
 let seq = 0;
 

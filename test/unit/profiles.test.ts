@@ -9,7 +9,7 @@ import {
   saveProfile,
   savedProfileStore,
   validateProfile,
-} from '../../src/lab/profiles.js';
+} from '../../src/config/profiles.js';
 
 const tmpStore = () => savedProfileStore(fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-conf-')));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { validateProfile } from '../../src/lab/profiles.js';
-import { parseSize } from '../../src/lab/units.js';
+import { validateProfile } from '../../src/config/profiles.js';
+import { parseSize } from '../../src/config/units.js';
 import { agentSocket, qemuArgv, qmpSocket, type RunFiles } from '../../src/vm/qemu.js';
 
 const files: RunFiles = { socketDir: '/tmp/daxlab-x', consoleLog: '/run/x/console.log', nvdimmFiles: ['/run/x/nv0.img', '/run/x/nv1.img'] };

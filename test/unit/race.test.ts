@@ -1,6 +1,6 @@
 // The fsx-style race planner: seeded, and a shadow copy that says what a reader may see.
 import { describe, expect, it } from 'vitest';
-import { PATTERN } from '../../src/lab/protocol.js';
+import { PATTERN } from '../../src/wire/protocol.js';
 import { allowedDuring, applyRound, checkFinal, checkRound, initialShadow, mutationOp, planRound, prng, type Shadow } from '../../src/lab/race.js';
 import { raceSchema } from '../../src/lab/scenario.js';
 

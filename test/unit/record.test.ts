@@ -3,14 +3,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  attachRecorder,
-  followChannel,
-  replayTranscript,
-  stateFromTranscript,
-  TranscriptRecorder,
-} from '../../src/lab/record.js';
-import { initialState, reduce, type HostMessage, type LabState } from '../../src/lab/state.js';
+import { stateFromTranscript } from '../../src/lab/record.js';
+import { initialState, reduce, type LabState } from '../../src/lab/state.js';
+import type { HostMessage } from '../../src/wire/protocol.js';
+import { attachRecorder, followChannel, replayTranscript, TranscriptRecorder } from '../../src/wire/transcript.js';
 import { AgentChannel } from '../../src/vm/channel.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-record-'));

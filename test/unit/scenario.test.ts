@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listEntries, parseSeed, resolveRun } from '../../src/commands/scenarios.js';
-import { validateProfile } from '../../src/lab/profiles.js';
+import { validateProfile } from '../../src/config/profiles.js';
 import {
   conditionHolds,
   exportScenario,

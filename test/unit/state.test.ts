@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ActorState, EventMessage, LockState, PageState, SnapshotMessage } from '../../src/lab/protocol.js';
-import { initialState, reduce, reduceAll, type HostMessage, type LabState } from '../../src/lab/state.js';
+import type { ActorState, EventMessage, LockState, PageState, SnapshotMessage } from '../../src/wire/protocol.js';
+import { initialState, reduce, reduceAll, type LabState } from '../../src/lab/state.js';
+import type { HostMessage } from '../../src/wire/protocol.js';
 import { resetSnapSeq, snap } from './messages.js';
 
 function deepFreeze<T>(value: T): T {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatSize, parseDuration, parseSize } from '../../src/lab/units.js';
+import { formatSize, parseDuration, parseSize } from '../../src/config/units.js';
 
 describe('units', () => {
   it('parses sizes as QEMU writes them', () => {

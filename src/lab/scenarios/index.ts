@@ -1,7 +1,7 @@
 // The built-in scenarios (their ids are part of the interface), and how a scenario is found:
 // built-in by id, a profile's own by id, or a JSON file.
 import fs from 'node:fs';
-import type { Profile } from '../profiles.js';
+import type { Profile } from '../../config/profiles.js';
 import { ScenarioError, validateScenario, type Scenario, type ScenarioInput } from '../scenario.js';
 import { dmaVsTruncate } from './dma-vs-truncate.js';
 import { faultVsTruncate } from './fault-vs-truncate.js';

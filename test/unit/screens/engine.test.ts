@@ -3,7 +3,7 @@
 // mode must not hold a step back.
 import { describe, expect, it } from 'vitest';
 import { builtinScenarios, BUILTIN_IDS } from '../../../src/lab/scenarios/index.js';
-import { replayTranscript } from '../../../src/lab/record.js';
+import { replayTranscript } from '../../../src/wire/transcript.js';
 import { reduceAll } from '../../../src/lab/state.js';
 import { engineExpectations, engineScenarioInfo, kernelTimer, parseEngineLog } from '../../../src/screens/engineRun.js';
 import { fixture } from './harness.js';

@@ -9,7 +9,7 @@ const configDir = vi.hoisted(() => {
   return dir;
 });
 
-import { savedProfileStore } from '../../../src/lab/profiles.js';
+import { savedProfileStore } from '../../../src/config/profiles.js';
 import { delay, FakeController, KEY, renderApp } from './harness.js';
 
 let cleanup: (() => void) | null = null;

@@ -1,8 +1,10 @@
 // The store folds every message and publishes at most maxFps states a second; the view
 // helpers: sparkline, countdown, what changed.
 import { describe, expect, it } from 'vitest';
-import { replayTranscript, stateFromTranscript } from '../../../src/lab/record.js';
-import { initialState, reduceAll, type HostMessage } from '../../../src/lab/state.js';
+import { stateFromTranscript } from '../../../src/lab/record.js';
+import { initialState, reduceAll } from '../../../src/lab/state.js';
+import type { HostMessage } from '../../../src/wire/protocol.js';
+import { replayTranscript } from '../../../src/wire/transcript.js';
 import { LabStore, type Timers } from '../../../src/screens/store.js';
 import { changesBetween, leaseRows, sparkline } from '../../../src/screens/view.js';
 import { fixture } from './harness.js';

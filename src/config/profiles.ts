@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { packageRoot, paths } from '../paths.js';
-import { scenarioIssues } from './scenario.js';
+import { scenarioIssues } from '../lab/scenario.js';
 import { parseDuration, parseSize } from './units.js';
 
 const size = z.union([z.number().int().positive(), z.string()]).superRefine((value, ctx) => {
