@@ -23,7 +23,12 @@ let skipped = 0;
 try {
   const json = JSON.parse(fs.readFileSync(results, 'utf8'));
   passed = json.numPassedTests;
-  failed = json.numFailedTests + (json.numFailedTestSuites ?? 0);
+  // numFailedTestSuites counts describe blocks too: add only the files that failed
+  // without a failing test of their own (an import error, a crashed hook).
+  const brokenFiles = json.testResults.filter(
+    (file) => file.status === 'failed' && !file.assertionResults.some((t) => t.status === 'failed'),
+  ).length;
+  failed = json.numFailedTests + brokenFiles;
   skipped = json.numPendingTests + json.numTodoTests;
 } catch {
   failed = Math.max(1, failed);
