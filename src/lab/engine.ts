@@ -362,6 +362,10 @@ class Run {
         const a = this.stepAction(id);
         return !!a && a.end !== null && !a.error && !a.signal;
       },
+      failed: (id) => {
+        const a = this.stepAction(id);
+        return !!a && a.end !== null && !!a.error && !a.signal;
+      },
     };
   }
 

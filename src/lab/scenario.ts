@@ -170,6 +170,8 @@ export const conditionSchema = z
     busy: name.optional(),
     /** That step's action returned without an error or a signal (e.g. release only what was taken). */
     succeeded: stepId.optional(),
+    /** That step's action returned an error (the kernel refused it): check what a refusal must leave behind. */
+    failed: stepId.optional(),
   })
   .strict();
 export type Condition = z.infer<typeof conditionSchema>;
@@ -422,6 +424,7 @@ function crossCheck(sc: ScenarioShape, ctx: Ctx): void {
     if ('actor' in p) actorRef(p.actor, [...path, 'actor']);
     if (p.when?.busy) actorRef(p.when.busy, [...path, 'when', 'busy']);
     stepRef(p.when?.succeeded, [...path, 'when', 'succeeded'], i);
+    stepRef(p.when?.failed, [...path, 'when', 'failed'], i);
     if (p.id) {
       if (expectationIds.has(p.id)) ctx.addIssue({ code: 'custom', path: [...path, 'id'], message: `expectation id "${p.id}" is used twice` });
       expectationIds.add(p.id);
@@ -457,6 +460,7 @@ function crossCheck(sc: ScenarioShape, ctx: Ctx): void {
     actorRef(st.actor, [...path, 'actor']);
     if (st.when?.busy) actorRef(st.when.busy, [...path, 'when', 'busy']);
     stepRef(st.when?.succeeded, [...path, 'when', 'succeeded'], i - 1);
+    stepRef(st.when?.failed, [...path, 'when', 'failed'], i - 1);
     if (st.do && !st.actor) ctx.addIssue({ code: 'custom', path: [...path, 'actor'], message: 'an action needs the actor that runs it' });
     if (st.async && !st.do) ctx.addIssue({ code: 'custom', path: [...path, 'async'], message: 'async without an action' });
     if (st.kill) actorRef(st.kill.actor, [...path, 'kill', 'actor']);
@@ -566,6 +570,8 @@ export type ConditionContext = {
   available: Readonly<Record<(typeof AVAILABLE)[number], boolean>>;
   busy: (actor: string) => boolean;
   succeeded: (stepId: string) => boolean;
+  /** The step's action returned an errno (not a signal, not still running). */
+  failed: (stepId: string) => boolean;
 };
 
 /** Whether a condition holds; when it does not, why (for "not-applicable"). */
@@ -578,6 +584,7 @@ export function conditionHolds(c: Condition | undefined, ctx: ConditionContext):
   for (const part of c.available ?? []) if (!ctx.available[part]) return { holds: false, why: `needs ${part}, which this run does not have` };
   if (c.busy && !ctx.busy(c.busy)) return { holds: false, why: `${c.busy} is not inside an action any more` };
   if (c.succeeded && !ctx.succeeded(c.succeeded)) return { holds: false, why: `step ${c.succeeded} did not succeed` };
+  if (c.failed && !ctx.failed(c.failed)) return { holds: false, why: `step ${c.failed} was not refused` };
   return { holds: true };
 }
 

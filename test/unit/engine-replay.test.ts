@@ -32,7 +32,7 @@ function ctxAt(state: LabState, truncate: ActionRecord): EvalContext {
     subject: () => state.actions.find((a) => a.id === truncate.id) ?? null,
     vars: { 'lease-break-time': 5 },
     dataChecks: [],
-    conditions: { fs: 'xfs', release: report.kernel.release, available: { devdax: true, rdma: false, nullBlk: true }, busy: () => true, succeeded: () => true },
+    conditions: { fs: 'xfs', release: report.kernel.release, available: { devdax: true, rdma: false, nullBlk: true }, busy: () => true, succeeded: () => true, failed: () => false },
   };
 }
 

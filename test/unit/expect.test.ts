@@ -56,7 +56,7 @@ function ctx(state: LabState, over: Partial<EvalContext> = {}): EvalContext {
     subject: (actor) => state.actors[actor]?.lastAction ?? null,
     vars: { 'lease-break-time': 5 },
     dataChecks: [],
-    conditions: { fs: 'xfs', release: '6.1.0-56-amd64', available: { devdax: true, rdma: true, nullBlk: true }, busy: () => false, succeeded: () => true },
+    conditions: { fs: 'xfs', release: '6.1.0-56-amd64', available: { devdax: true, rdma: true, nullBlk: true }, busy: () => false, succeeded: () => true, failed: () => false },
     ...over,
   };
 }

@@ -151,7 +151,7 @@ describe('durations', () => {
 });
 
 describe('conditions', () => {
-  const ctx = { fs: 'xfs', release: '6.1.0-56-amd64', available: { devdax: true, rdma: false, nullBlk: true }, busy: (a: string) => a === 'b', succeeded: () => false };
+  const ctx = { fs: 'xfs', release: '6.1.0-56-amd64', available: { devdax: true, rdma: false, nullBlk: true }, busy: (a: string) => a === 'b', succeeded: () => false, failed: (id: string) => id === 'y' };
   it('fs, kernel era, parts of the lab, a busy actor', () => {
     expect(conditionHolds({ fs: ['xfs'] }, ctx).holds).toBe(true);
     expect(conditionHolds({ fs: ['ext4'] }, ctx)).toEqual({ holds: false, why: 'applies to ext4, not xfs' });
@@ -161,6 +161,8 @@ describe('conditions', () => {
     expect(conditionHolds({ busy: 'b' }, ctx).holds).toBe(true);
     expect(conditionHolds({ busy: 'a' }, ctx).holds).toBe(false);
     expect(conditionHolds({ succeeded: 'x' }, ctx).holds).toBe(false);
+    expect(conditionHolds({ failed: 'y' }, ctx).holds).toBe(true);
+    expect(conditionHolds({ failed: 'x' }, ctx)).toEqual({ holds: false, why: 'step x was not refused' });
   });
 });
 

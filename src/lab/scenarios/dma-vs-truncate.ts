@@ -1,6 +1,6 @@
 // O_DIRECT from a slow block device into a DAX mapping while another task truncates the file.
 import type { ScenarioInput } from '../scenario.js';
-import { DMA_VS_TRUNCATE, MISSING_WAKEUP } from './threads.js';
+import { BREAK_LAYOUTS_FRAME, DMA_VS_TRUNCATE, MISSING_WAKEUP } from './threads.js';
 
 const J = DMA_VS_TRUNCATE.messageId!;
 const W = MISSING_WAKEUP.messageId!;
@@ -73,7 +73,7 @@ export const dmaVsTruncate: ScenarioInput = {
         'because a task in get_user_pages holding one page and faulting the next would wait for that lock forever.',
       cite: [J],
       expect: [
-        { check: 'blocked', actor: 'truncator', in: 'break_(dax_)?layouts', within: '2s', says: 'the truncator sleeps in the filesystem\'s break-layouts step' },
+        { check: 'blocked', actor: 'truncator', in: BREAK_LAYOUTS_FRAME, within: '2s', says: 'the truncator sleeps in the filesystem\'s break-layouts step' },
         { check: 'lock', lock: 'victim:invalidate_lock', state: 'free', says: 'the mmap lock (invalidate_lock) is free while it sleeps' },
         { check: 'lock', lock: 'victim:i_rwsem', state: 'write', owner: 'truncator', says: 'the truncator keeps i_rwsem (write) while it sleeps' },
         {

@@ -40,8 +40,10 @@ export const longtermPin: ScenarioInput = {
   threads: [DMA_VS_TRUNCATE, PUT_USER_PAGE],
   era: [
     'FOLL_PIN adds GUP_PIN_COUNTING_BIAS (1024) to a small folio\'s refcount and 1 to a large folio\'s _pincount (plus one reference per page), since v5.7 / v5.8.',
-    'GUP refuses FOLL_LONGTERM on fsdax mappings (EOPNOTSUPP): a registration cannot be told to give the page back.',
-    'io_uring on 6.1 also refuses fixed buffers in file-backed mappings other than shmem and hugetlbfs by itself, device-dax included; so its EOPNOTSUPP on fsdax alone does not show which rule refused. RDMA registration goes straight through GUP and does.',
+    'GUP refuses FOLL_LONGTERM on fsdax mappings with EOPNOTSUPP on every kernel the lab knows: check_vma_flags() (vma_is_fsdax()); GUP-fast hands the request there (pte_devmap() before v6.15, folio_is_longterm_pinnable() after). A registration cannot be told to give the page back.',
+    'io_uring decides on its own before v6.3 or so: 6.1\'s io_pin_pages() (io_uring/rsrc.c) pins through GUP and then refuses any file-backed mapping but shmem and hugetlbfs, device-dax included, and unpins. 6.12\'s and 7.2\'s io_pin_pages() (io_uring/memmap.c) accept whatever pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM) accepts, device-dax included. The scenario reads the answer from the kernel and releases what it was given.',
+    'RDMA registration (ib_umem_get()) goes straight through pin_user_pages_fast() with FOLL_LONGTERM: its EOPNOTSUPP on fsdax is GUP\'s rule.',
+    'Device-dax pages are 2 MiB folios (one pin shows in _pincount, one reference for the page); they stay 1-based on 7.2 (MEMORY_DEVICE_GENERIC) while 7.2 fsdax pages idle at 0: the lab compares against the baseline it measured.',
     'nr_foll_pin_acquired / _released are folded from per-CPU deltas lazily; the lab reads them after vm.stat_refresh.',
   ],
   needs: { rdma: 'optional', devdax: 'optional' },
@@ -94,7 +96,41 @@ export const longtermPin: ScenarioInput = {
       actor: 'devdax',
       when: { available: ['devdax'] },
       do: { op: 'io_uring_register', pages: [0] },
-      say: 'io_uring fixed buffer on the device-dax page: what this kernel\'s io_uring says (on 6.1 it refuses every file-backed mapping but shmem and hugetlbfs, whatever GUP would allow).',
+      say:
+        'io_uring fixed buffer on the device-dax page. GUP allows a long-term pin there (no filesystem will ask for the block back); whether io_uring takes it is its own rule: ' +
+        '6.1 refuses every file-backed mapping but shmem and hugetlbfs, later kernels accept what GUP accepts. The lab reports what this kernel answered and checks that the answer is consistent.',
+      expect: [
+        {
+          check: 'page',
+          page: 'devdax#0',
+          when: { succeeded: 'uring-devdax' },
+          pinsRose: { by: 1 },
+          id: 'uring-devdax-pinned',
+          says: 'accepted: one pin in the 2 MiB folio\'s _pincount',
+        },
+        { check: 'page', page: 'devdax#0', when: { succeeded: 'uring-devdax' }, rose: { by: 1 }, says: 'accepted: one reference for the one page pinned' },
+        { check: 'vmstat', counter: 'nr_foll_pin_acquired', when: { succeeded: 'uring-devdax' }, rose: { by: 1 }, says: 'accepted: nr_foll_pin_acquired +1' },
+        {
+          check: 'page',
+          page: 'devdax#0',
+          when: { failed: 'uring-devdax' },
+          aboveIdle: 0,
+          pins: 0,
+          id: 'uring-devdax-refused-clean',
+          says: 'refused: io_uring gave back whatever GUP had pinned (no reference, no pin left)',
+        },
+      ],
+    },
+    {
+      id: 'unring-devdax',
+      actor: 'devdax',
+      when: { available: ['devdax'], succeeded: 'uring-devdax' },
+      do: { op: 'io_uring_unregister' },
+      say: 'This kernel accepted the device-dax buffer: unregistering it unpins the page (a scenario gives back everything it took).',
+      expect: [
+        { check: 'page', page: 'devdax#0', aboveIdle: 0, pins: 0, says: 'devdax#0 is back at its idle refcount, no pin' },
+        { check: 'vmstat', counter: 'nr_foll_pin_released', rose: { by: 1 } },
+      ],
     },
     {
       id: 'mr-fsdax',
@@ -158,6 +194,16 @@ export const longtermPin: ScenarioInput = {
         { check: 'vmstat', counter: 'nr_foll_pin_acquired', rose: { by: 1 } },
       ],
     },
-    { id: 'dereg-devdax', actor: 'devdax', when: rdmaDevdax, do: { op: 'rdma_dereg_mr' }, say: 'Deregistered.', expect: [{ check: 'page', page: 'devdax#0', aboveIdle: 0, pins: 0 }] },
+    {
+      id: 'dereg-devdax',
+      actor: 'devdax',
+      when: rdmaDevdax,
+      do: { op: 'rdma_dereg_mr' },
+      say: 'Deregistered.',
+      expect: [
+        { check: 'page', page: 'devdax#0', aboveIdle: 0, pins: 0, says: 'devdax#0 is back at its idle refcount, no pin' },
+        { check: 'vmstat', counter: 'nr_foll_pin_released', rose: { by: 1 } },
+      ],
+    },
   ],
 };

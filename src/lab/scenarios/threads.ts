@@ -38,3 +38,10 @@ export const DAX_FAULT_DEADLOCK: Thread = {
   messageId: '<1443040800-5460-1-git-send-email-ross.zwisler@linux.intel.com>',
   year: 2015,
 };
+
+/**
+ * Where a truncate or hole punch sleeps while a DAX page is busy, as a stack frame: 6.1 and
+ * 6.12 xfs_break_dax_layouts() / ext4_break_layouts(); from v6.15 dax_break_layout() (with
+ * wait_page_idle()), which xfs and ext4 call through the inline dax_break_layout_inode().
+ */
+export const BREAK_LAYOUTS_FRAME = '(break_(dax_)?layouts?|wait_page_idle)\\b';

@@ -1,6 +1,6 @@
 // A pipe holds a DAX page through vmsplice (an unbounded GUP reference) against a hole punch.
 import type { ScenarioInput } from '../scenario.js';
-import { DMA_VS_TRUNCATE, PUT_USER_PAGE } from './threads.js';
+import { BREAK_LAYOUTS_FRAME, DMA_VS_TRUNCATE, PUT_USER_PAGE } from './threads.js';
 
 const J = DMA_VS_TRUNCATE.messageId!;
 
@@ -60,7 +60,7 @@ export const vmspliceVsPunch: ScenarioInput = {
         'in its break-layouts step with the mmap lock dropped.',
       cite: [J],
       expect: [
-        { check: 'blocked', actor: 'puncher', in: 'break_(dax_)?layouts', within: '2s' },
+        { check: 'blocked', actor: 'puncher', in: BREAK_LAYOUTS_FRAME, within: '2s' },
         { check: 'lock', lock: 'victim:invalidate_lock', state: 'free', says: 'the mmap lock (invalidate_lock) is free while it sleeps' },
         { check: 'lock', lock: 'victim:i_rwsem', state: 'write', owner: 'puncher', says: 'the puncher keeps i_rwsem (write)' },
       ],
@@ -71,7 +71,7 @@ export const vmspliceVsPunch: ScenarioInput = {
       do: { op: 'munmap' },
       say: 'The holder unmaps the file. The pipe\'s reference does not belong to the mapping, so it stays, and the puncher keeps waiting for it.',
       expect: [
-        { check: 'still-blocked', actor: 'puncher', for: '1s', in: 'break_(dax_)?layouts' },
+        { check: 'still-blocked', actor: 'puncher', for: '1s', in: BREAK_LAYOUTS_FRAME },
         { check: 'page', page: 'victim#0', aboveIdle: 1, says: 'munmap did not release the pipe\'s reference' },
       ],
     },
