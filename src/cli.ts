@@ -21,6 +21,9 @@ usage:
                                  run a scenario in a fresh guest; exit 0 every expectation
                                  held, 1 a finding, 125 could not test (git bisect run)
   daxlab scenario export <id>    a scenario as JSON (the schema custom scenarios use)
+  daxlab compare <id> --profile A --profile B [--json] [--record DIR]
+                                 the scenario on two kernels, differences first;
+                                 exit 0 agree, 1 differ, 125 one could not be tested
   daxlab doctor [--no-install]   check (and install) the host packages
   daxlab profiles [--json]       shipped and saved profiles
   daxlab help
@@ -39,7 +42,12 @@ function interactiveTerminal(): void {
   if (process.stdout.isTTY && process.env.CI) process.env.CI = 'false';
 }
 
+/** Commands that parse their own options (src/commands/<name>.ts exports <name>Command). */
+const ownOptions = ['compare', 'matrix', 'bisect'] as const;
+
 export async function main(argv: string[]): Promise<number> {
+  const own = ownOptions.find((c) => c === argv[0]);
+  if (own) return (await import(`./commands/${own}.js`))[`${own}Command`](argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

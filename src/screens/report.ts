@@ -118,7 +118,7 @@ export function wrap(text: string, width: number, indent = ''): string[] {
 }
 
 /** A table cell in a few characters: "+1", "+1024 p+1", "EOPNOTSUPP"; "(!)" when the release did not put the page back. */
-function cellText(cell: { take?: Record<string, unknown>; release?: Record<string, unknown> } | undefined): string {
+export function cellText(cell: { take?: Record<string, unknown>; release?: Record<string, unknown> } | undefined): string {
   const take = cell?.take;
   if (!take) return '-';
   const ok = take.result === 'ok' || take.result === 'in flight';
@@ -128,13 +128,13 @@ function cellText(cell: { take?: Record<string, unknown>; release?: Record<strin
   return text + back;
 }
 
-const TABLE_LEGEND = '+N: references above idle taken; p+N: pins; (!): the release did not put the page back';
+export const TABLE_LEGEND = '+N: references above idle taken; p+N: pins; (!): the release did not put the page back';
 
 function tableRows(t: Table): string[][] {
   return [['', ...t.columns], ...t.rows.map((row) => [row, ...t.columns.map((c) => cellText(t.cells[row]?.[c]))])];
 }
 
-const STATUS_WORD: Record<ExpectationView['status'], string> = { held: 'held', violated: 'VIOLATED', pending: 'undecided', 'not-applicable': 'n/a' };
+export const STATUS_WORD: Record<ExpectationView['status'], string> = { held: 'held', violated: 'VIOLATED', pending: 'undecided', 'not-applicable': 'n/a' };
 
 /** Plain ASCII for mail: arrows, ellipses and dashes spelled out. */
 export const ascii = (s: string) => s.replace(/→/g, '->').replace(/←/g, '<-').replace(/…/g, '...').replace(/[—–]/g, '-').replace(/×/g, 'x').replace(/[^\x00-\x7f]/g, '?');
