@@ -30,5 +30,5 @@ export function listOption(values: string | string[] | undefined): string[] {
 /** A file name made from a profile name or path and a scenario id. */
 export function safeName(text: string): string {
   const base = text.replace(/\.json$/, '').split('/').filter(Boolean).pop() ?? text;
-  return base.replace(/[^A-Za-z0-9._-]+/g, '_') || 'x';
+  return base.replace(/[^A-Za-z0-9._-]/g, '_') || 'x';
 }

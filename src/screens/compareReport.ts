@@ -30,7 +30,7 @@ export function compareText(c: Comparison, width = 72): string {
   para(`daxlab compare: ${c.scenario.id} - ${c.scenario.title}`);
   for (const [name, s] of [['A', c.a], ['B', c.b]] as const) {
     const [head, ...rest] = sideHeader(name, s);
-    para(head!, '   ');
+    para(head!, '   ', '');
     for (const r of rest) para(r, '   ');
   }
   para(`outcome: ${c.outcome} (exit ${c.exitCode})`);
