@@ -4,6 +4,10 @@
  * (its comm) that runs a scenario's actions one at a time, in order, connected to
  * the agent by a SOCK_SEQPACKET socketpair. The agent never blocks on an actor.
  *
+ * Files: actors.c (the agent's registry of actors, the commands below), actor_main.c
+ * (the actor process), op_table.c and ops_*.c (the ops and their syscalls),
+ * verbs_main.c (daxlab-verbs), signals.c.
+ *
  * Commands (see ActorOp and HostCommand in src/lab/protocol.ts):
  *   actor-start {actor, program?}  -> {pid, program}
  *                                  program "verbs": the actor runs in daxlab-verbs, the
@@ -55,8 +59,10 @@ const struct actor *actor_find(const char *name);
 typedef void (*actor_listener)(const struct actor *a, const char *op);
 int actors_add_listener(actor_listener fn);
 
-/* Signal names as the protocol spells them: "SIGBUS", "SIGRTMIN+1". */
+/* signals.c: names as the protocol spells them: "SIGBUS", "SIGRTMIN+1", "EFAULT". */
+void actor_signals_init(void);
 const char *actor_signal_name(int sig);
 int actor_signal_parse(const char *name);
+const char *actor_errno_name(int err);
 
 #endif

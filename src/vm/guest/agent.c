@@ -18,6 +18,7 @@
 #include "agent.h"
 #include "actors.h"
 #include "observer.h"
+#include "ops.h"
 #include "trace.h"
 
 #define LINE_MAX_BYTES (1 << 20)
@@ -254,6 +255,12 @@ int main(int argc, char **argv)
 {
 	int fd;
 
+	/* The op table, for the host's test that its catalogue and ours agree. */
+	if (argc == 2 && !strcmp(argv[1], "--list-ops")) {
+		for (const struct actor_op *op = actor_ops; op->name; op++)
+			printf("%s\n", op->name);
+		return 0;
+	}
 	parse_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	fd = channel_open();

@@ -11,6 +11,8 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
+#include "util.h"
+
 #define AGENT_PORT_NAME "org.daxlab.agent"
 #define LAB_MOUNTPOINT "/mnt/dax"
 #define TOOL_DIR "/usr/libexec/daxlab"
@@ -20,7 +22,6 @@ int channel_open(void);
 void channel_send(struct json_object *msg);
 void send_reply(int id, struct json_object *result);
 void send_error(int id, const char *stage, const char *message, const char *output);
-double mono_now(void);
 
 /* run.c: run a program (never through a shell), capture its output. */
 struct run_result {
@@ -52,9 +53,5 @@ void agent_register_cmd(const char *name, cmd_handler handler);
 /* Called from the main loop about every 10 ms and after every poll wake-up. */
 typedef void (*tick_handler)(double now);
 void agent_register_tick(tick_handler handler);
-
-/* util */
-char *read_text(const char *path, size_t max);
-int write_text(const char *path, const char *text);
 
 #endif

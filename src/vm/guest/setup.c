@@ -16,39 +16,6 @@
 
 #include "agent.h"
 
-char *read_text(const char *path, size_t max)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *buf;
-	ssize_t n;
-
-	if (fd < 0)
-		return NULL;
-	buf = malloc(max + 1);
-	n = read(fd, buf, max);
-	close(fd);
-	if (n < 0) {
-		free(buf);
-		return NULL;
-	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		n--;
-	buf[n] = '\0';
-	return buf;
-}
-
-int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
 static int load_modules(struct json_object *modules, char *err, size_t errlen, char **output)
 {
 	for (size_t i = 0; i < json_object_array_length(modules); i++) {

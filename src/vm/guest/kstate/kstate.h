@@ -410,4 +410,35 @@ struct kdax_result {
 int kstate_dax_lookup(struct kstate *ks, uint64_t mapping, uint64_t index,
 		      struct kdax_result *r);
 
+/* --------------------------------------------------------------- lease */
+
+/*
+ * Leases on an inode (lease.c): inode->i_flctx->flc_lease and, for a
+ * breaking lease, the kernel's own deadline fl_break_time against jiffies.
+ */
+struct klease {
+	bool have_list;		/* i_flctx, flc_lease: klease_inode_has_lease() */
+	bool have_break;	/* the lease's list, pid, deadline; jiffies; HZ */
+	struct kfield flctx, flc_lease;
+	struct kfield link, pid, break_time;	/* file_lock or file_lease (6.9+) */
+	uint64_t jiffies;	/* address of jiffies */
+	int hz;			/* CONFIG_HZ, measured */
+};
+
+/*
+ * Resolve @kl from BTF and measure HZ (sleeps 200 ms).  -ENOENT when not even
+ * the lease list is there; else 0, with have_break telling whether deadlines
+ * can be read.
+ */
+int klease_open(struct kstate *ks, struct klease *kl);
+/* 1: @inode has a lease, 0: none, -errno: cannot tell. */
+int klease_inode_has_lease(struct kstate *ks, const struct klease *kl,
+			   uint64_t inode);
+/*
+ * Milliseconds until the kernel times out the breaking lease of @pid on
+ * @inode (negative once the deadline passed); -ENOENT: no such lease.
+ */
+int klease_break_left_ms(struct kstate *ks, const struct klease *kl,
+			 uint64_t inode, int pid, double *ms);
+
 #endif /* KSTATE_H */

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The watch list: pages learned from an actor's mapping through /proc/<pid>/pagemap
+ * and kept by pfn (a page still referenced after munmap stays interesting), and the
+ * files they belong to, with their address_space and rw_semaphores.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "observer_internal.h"
+#include "trace.h"
+
+struct watched_page watched_pages[MAX_PAGES];
+int nr_watched_pages;
+struct watched_file watched_files[MAX_FILES];
+int nr_watched_files;
+
+/* The sampler reads many pages of one actor in a row: keep its pagemap open. */
+static int pagemap_fd(int pid)
+{
+	static int cached_pid = -1, fd = -1;
+	char path[64];
+
+	if (pid == cached_pid && fd >= 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cached_pid = fd >= 0 ? pid : -1;
+	return fd;
+}
+
+int pagemap_pfn(int pid, uint64_t va, uint64_t *pfn)
+{
+	uint64_t entry;
+	int fd = pagemap_fd(pid);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &entry, sizeof(entry), (va / 4096) * sizeof(entry));
+	if (n != sizeof(entry))
+		return -EIO;
+	/* bit 63: present; bits 0-54: pfn (zero without CAP_SYS_ADMIN) */
+	if (!(entry >> 63))
+		return -ENOENT;
+	*pfn = entry & ((1ULL << 55) - 1);
+	return *pfn ? 0 : -EPERM;
+}
+
+int watched_file_find(uint64_t mapping)
+{
+	for (int i = 0; i < nr_watched_files; i++)
+		if (watched_files[i].mapping == mapping)
+			return i;
+	return -1;
+}
+
+const char *const lock_kinds[LOCK_KINDS] = { "invalidate_lock", "i_mmap_rwsem", "i_rwsem" };
+
+uint64_t lock_addr(const struct watched_file *f, int kind)
+{
+	return kind == 0 ? f->m.invalidate_lock : kind == 1 ? f->m.i_mmap_rwsem : f->m.i_rwsem;
+}
+
+static void update_trace_locks(void)
+{
+	static char names[MAX_FILES * LOCK_KINDS][96];
+	const char *name_ptrs[MAX_FILES * LOCK_KINDS];
+	uint64_t addrs[MAX_FILES * LOCK_KINDS];
+	int n = 0;
+
+	for (int i = 0; i < nr_watched_files; i++) {
+		for (int k = 0; k < LOCK_KINDS; k++) {
+			snprintf(names[n], sizeof(names[n]), "%s of %.63s", lock_kinds[k], watched_files[i].name);
+			name_ptrs[n] = names[n];
+			addrs[n++] = lock_addr(&watched_files[i], k);
+		}
+	}
+	trace_set_locks(addrs, name_ptrs, n);
+}
+
+static int add_file(uint64_t mapping, const char *name, const char *path)
+{
+	struct watched_file *f;
+	struct stat st;
+	int i = watched_file_find(mapping);
+
+	if (i >= 0 || nr_watched_files == MAX_FILES)
+		return i;
+	f = &watched_files[nr_watched_files];
+	memset(f, 0, sizeof(*f));
+	if (kstate_mapping_read(obs_ks, mapping, &f->m))
+		return -1;
+	f->mapping = mapping;
+	snprintf(f->name, sizeof(f->name), "%.63s", name);
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	if (!stat(path, &st)) {
+		f->dev_major = major(st.st_dev);
+		f->dev_minor = minor(st.st_dev);
+		f->ino = st.st_ino;
+	}
+	nr_watched_files++;
+	update_trace_locks();
+	return nr_watched_files - 1;
+}
+
+/* {"cmd":"watch-pages","actor":"holder","pages":[0,1],"label":"victim"} */
+static void cmd_watch_pages(int id, struct json_object *req)
+{
+	struct json_object *v, *list, *out;
+	const struct actor *a;
+	const char *label = NULL, *kerr;
+	char err[300];
+
+	if ((kerr = observer_open_kstate())) {
+		send_error(id, "observer", kerr, NULL);
+		return;
+	}
+	if (!json_object_object_get_ex(req, "actor", &v) || !(a = actor_find(json_object_get_string(v)))) {
+		send_error(id, "observer", "watch-pages: no such actor", NULL);
+		return;
+	}
+	if (!a->map.mapped) {
+		send_error(id, "observer", "watch-pages: the actor has no mapping now (mmap and touch first)", NULL);
+		return;
+	}
+	if (json_object_object_get_ex(req, "label", &v))
+		label = json_object_get_string(v);
+	if (!label)
+		label = !a->map.anonymous ? (strrchr(a->map.path, '/') ? strrchr(a->map.path, '/') + 1 : a->map.path) : "anon";
+	if (!json_object_object_get_ex(req, "pages", &list)) {
+		send_error(id, "observer", "watch-pages: pages missing", NULL);
+		return;
+	}
+	out = json_object_new_array();
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		uint64_t index = json_object_get_int64(json_object_array_get_idx(list, i)), pfn;
+		struct watched_page *w;
+		struct kpage pg;
+		int ret;
+
+		if (index * 4096 >= a->map.length) {
+			snprintf(err, sizeof(err), "page %llu is outside the %llu-byte mapping",
+				 (unsigned long long)index, (unsigned long long)a->map.length);
+			goto fail;
+		}
+		ret = pagemap_pfn(a->pid, a->map.addr + index * 4096, &pfn);
+		if (ret) {
+			snprintf(err, sizeof(err), "page %llu: %s", (unsigned long long)index,
+				 ret == -ENOENT ? "not present in the page table (touch it first)" : strerror(-ret));
+			goto fail;
+		}
+		if (kstate_page_read(obs_ks, pfn, &pg)) {
+			snprintf(err, sizeof(err), "struct page of pfn 0x%llx: %s", (unsigned long long)pfn, kstate_errmsg(obs_ks));
+			goto fail;
+		}
+		if (pg.zone_device && !fsdax_base.known)
+			idle_calibrate_fsdax();
+		if (nr_watched_pages == MAX_PAGES) {
+			snprintf(err, sizeof(err), "at most %d watched pages", MAX_PAGES);
+			goto fail;
+		}
+		w = &watched_pages[nr_watched_pages++];
+		memset(w, 0, sizeof(*w));
+		snprintf(w->file, sizeof(w->file), "%.63s", label);
+		snprintf(w->actor, sizeof(w->actor), "%s", a->name);
+		w->gen = a->map.gen;
+		w->index = index;
+		w->pfn = pfn;
+		w->mapped = 1;
+		/* A hole read maps the shared zero page: the file is learned at the first file page. */
+		w->wfile = pg.mapping_kind == KPAGE_MAP_FILE ? add_file(pg.mapping, label, a->map.path) : -1;
+		w->file_index = a->map.offset / 4096 + index;
+		v = json_object_new_object();
+		json_object_object_add(v, "index", json_object_new_int64(index));
+		json_object_object_add(v, "pfn", jhex(pfn));
+		json_object_object_add(v, "zoneDevice", json_object_new_boolean(pg.zone_device));
+		json_object_array_add(out, v);
+	}
+	v = json_object_new_object();
+	json_object_object_add(v, "pages", out);
+	json_object_object_add(v, "fsdaxBaseline", baseline_json(&fsdax_base));
+	send_reply(id, v);
+	return;
+fail:
+	json_object_put(out);
+	send_error(id, "observer", err, NULL);
+}
+
+/*
+ * Follow the page table: a write fault replaces the zero page, a punch and a new
+ * fault give another page. While the index is unmapped (munmap, truncate, the
+ * actor gone) keep watching the last page seen: it may still be referenced.
+ */
+void watch_refresh_pfn(struct watched_page *w)
+{
+	const struct actor *a = actor_find(w->actor);
+	uint64_t pfn;
+	struct kpage pg;
+
+	w->mapped = 0;
+	if (!a || !a->alive || !a->map.mapped || a->map.gen != w->gen)
+		return;
+	if (pagemap_pfn(a->pid, a->map.addr + w->index * 4096, &pfn))
+		return;
+	w->mapped = 1;
+	if (pfn == w->pfn)
+		return;
+	w->pfn = pfn;
+	if (w->wfile < 0 && !kstate_page_read(obs_ks, pfn, &pg) && pg.mapping_kind == KPAGE_MAP_FILE)
+		w->wfile = add_file(pg.mapping, w->file, a->map.path);
+}
+
+/* {"cmd":"unwatch"}: forget every watched page and file, so that the next scenario starts clean. */
+static void cmd_unwatch(int id, struct json_object *req)
+{
+	struct json_object *result = json_object_new_object();
+
+	(void)req;
+	json_object_object_add(result, "pages", json_object_new_int(nr_watched_pages));
+	json_object_object_add(result, "files", json_object_new_int(nr_watched_files));
+	nr_watched_pages = 0;
+	nr_watched_files = 0;
+	update_trace_locks();
+	send_reply(id, result);
+}
+
+void watch_init(void)
+{
+	agent_register_cmd("unwatch", cmd_unwatch);
+	agent_register_cmd("watch-pages", cmd_watch_pages);
+}
