@@ -5,11 +5,11 @@ import { Box, Text } from 'ink';
 import Spinner from 'ink-spinner';
 import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
-import { KeyBar, type KeyHint } from './panels/KeyBar.js';
+import type { Binding } from './keys.js';
+import { KeyBar, useKeymap } from './keymap.js';
 import { Panel } from './panels/Panel.js';
 import { TitleBar } from './panels/TitleBar.js';
 import { T } from './theme.js';
-import { useKeys, useUi } from './ui.js';
 import { clip, fmtMs, pad } from './view.js';
 
 const STAGE_LABEL: Record<string, string> = {
@@ -25,17 +25,20 @@ export function Boot() {
   const view = useAppView();
   const controller = useController();
   const { go } = useNav();
-  const { active } = useUi();
   const { columns } = useTerminalSize();
   const b = view.boot;
-  useKeys(
-    (input, key) => {
-      if (key.return && b.status === 'ready') go('scenarios');
-      else if (input === 'r' && (b.status === 'failed' || b.status === 'stopped')) controller.boot(b.profile);
+  const bindings: Binding[] = [
+    { context: 'boot', keys: ['enter'], bar: 'scenarios', help: 'the scenario list, once the guest is up', when: b.status === 'ready', run: () => go('scenarios') },
+    {
+      context: 'boot',
+      keys: ['r'],
+      bar: b.status === 'failed' ? 'retry' : undefined,
+      help: 'boots again after a failure',
+      when: b.status === 'failed' || b.status === 'stopped',
+      run: () => controller.boot(b.profile),
     },
-    { isActive: active },
-  );
-  const keys: KeyHint[] = b.status === 'ready' ? [['enter', 'scenarios']] : b.status === 'failed' ? [['r', 'retry']] : [];
+  ];
+  const hints = useKeymap('boot', bindings);
   return (
     <Box flexDirection="column" width={columns}>
       <TitleBar screen="boot">
@@ -91,7 +94,7 @@ export function Boot() {
         ))}
       </Panel>
       {b.status === 'ready' && <T tone="ok">The lab is up: enter picks a scenario.</T>}
-      <KeyBar keys={keys} />
+      <KeyBar hints={hints} />
     </Box>
   );
 }

@@ -8,14 +8,14 @@ import { useAppView, useController, useLabState, useTerminalSize } from './hooks
 import { Header, RunLine, StatusLine } from './Live.js';
 import { ActorsPanel } from './panels/ActorsPanel.js';
 import { ExpectationsPanel } from './panels/ExpectationsPanel.js';
-import { KeyBar, type KeyHint } from './panels/KeyBar.js';
 import { LeasesPanel } from './panels/LeasesPanel.js';
 import { LocksPanel } from './panels/LocksPanel.js';
 import { Panel } from './panels/Panel.js';
 import { PagesPanel } from './panels/PagesPanel.js';
 import { EventsPanel } from './panels/EventsPanel.js';
 import { T } from './theme.js';
-import { useKeys, useUi } from './ui.js';
+import { interventionBindings, type Binding } from './keys.js';
+import { KeyBar, useKeymap } from './keymap.js';
 import { wrap } from './report.js';
 
 export function Guided() {
@@ -23,7 +23,6 @@ export function Guided() {
   const view = useAppView();
   const controller = useController();
   const { go } = useNav();
-  const { active } = useUi();
   const { columns, rows } = useTerminalSize();
   const run = view.run;
   // The lab waits after a step: the user reads the step that just ran, with what it
@@ -44,34 +43,40 @@ export function Guided() {
     if (following.current) setShown(current);
   }, [current]);
 
-  useKeys(
-    (input) => {
-      if (!run) return;
-      const at = shownRef.current;
-      if (input === 'n') {
-        if (at < current) {
-          setShown(at + 1);
-          if (at + 1 === current) following.current = true;
-        } else if (run.status === 'finished') go('report');
-        else controller.next();
-      } else if (input === 'b') {
+  const nextOrStory = () => {
+    if (!run) return;
+    const at = shownRef.current;
+    if (at < current) {
+      setShown(at + 1);
+      if (at + 1 === current) following.current = true;
+    } else if (run.status === 'finished') go('report');
+    else controller.next();
+  };
+  const nextLabel = !run ? '' : shown < current ? 'next (story)' : run.status === 'finished' ? 'report' : waiting ? `run step ${upcoming + 1}` : 'wait…';
+  const bindings: Binding[] = [
+    { context: 'guided', keys: ['n'], bar: nextLabel, help: 'runs the next step (or, browsing, shows the next story)', when: !!run, run: nextOrStory },
+    {
+      context: 'guided',
+      keys: ['b'],
+      bar: 'back',
+      help: 'the story of the step before',
+      when: !!run,
+      run: () => {
         following.current = false;
-        setShown(Math.max(0, at - 1));
-      } else if (input === 'r') go('report');
-      else {
-        const iv = run.scenario.interventions.find((i) => i.key === input);
-        if (iv) controller.intervene(iv.id);
-      }
+        setShown(Math.max(0, shownRef.current - 1));
+      },
     },
-    { isActive: active },
-  );
+    ...interventionBindings('guided', run, (id) => controller.intervene(id)),
+    { context: 'guided', keys: ['r'], bar: 'report', help: 'the report', when: !!run, run: () => go('report') },
+  ];
+  const hints = useKeymap('guided', bindings);
 
   if (!run) {
     return (
       <Box flexDirection="column">
         <Header state={state} view={view} screen="guided" />
         <T tone="dim">No scenario is running: esc goes back to the list, where g starts one guided.</T>
-        <KeyBar keys={[]} />
+        <KeyBar hints={hints} />
       </Box>
     );
   }
@@ -92,14 +97,7 @@ export function Guided() {
   const storyLines = step?.say ? wrap(step.say, storyW) : [];
   const storyH = Math.max(4, Math.min(storyLines.length + 2 + (waiting ? 1 : 0), body - expH - (watch ? 1 : 0) - 3));
   const changesH = Math.max(2, body - storyH - expH - (watch ? 1 : 0));
-  const nextLabel = shown < current ? 'next (story)' : run.status === 'finished' ? 'report' : waiting ? `run step ${upcoming + 1}` : 'wait…';
   const nextStep = waiting && shown === current ? run.scenario.steps[upcoming] : undefined;
-  const keys: KeyHint[] = [
-    ['n', nextLabel],
-    ['b', 'back'],
-    ...run.scenario.interventions.map((i): KeyHint => [i.key, i.label]),
-    ['r', 'report'],
-  ];
   const pagesH = 2 + Math.min(2, Math.max(1, Object.keys(state.refHistory).length));
   const locksH = 1 + Math.max(1, Math.min(3, Object.keys(state.locks).length));
   const leasesH = state.leases.length ? 1 + Math.min(2, state.leases.length) : 0;
@@ -169,7 +167,7 @@ export function Guided() {
         </Box>
       </Box>
       <StatusLine state={state} width={columns} />
-      <KeyBar keys={keys} />
+      <KeyBar hints={hints} />
     </Box>
   );
 }

@@ -1,7 +1,7 @@
 // The live dashboard: pages, actors, locks, leases, expectations and the event log, all
 // rendered from LabState; keys to pause, step, filter and act on the scenario's actors.
-import { Box, Text } from 'ink';
-import React, { useState } from 'react';
+import { Box, Text, useFocus, useFocusManager } from 'ink';
+import React, { useEffect, useRef, useState } from 'react';
 import type { LabState } from '../lab/state.js';
 import { useNav } from './App.js';
 import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
@@ -9,13 +9,14 @@ import type { AppView } from './model.js';
 import { ActorsPanel, actorLinesNeeded } from './panels/ActorsPanel.js';
 import { EventsPanel } from './panels/EventsPanel.js';
 import { ExpectationsPanel } from './panels/ExpectationsPanel.js';
-import { KeyBar, type KeyHint } from './panels/KeyBar.js';
 import { LeasesPanel } from './panels/LeasesPanel.js';
 import { LocksPanel } from './panels/LocksPanel.js';
 import { PagesPanel } from './panels/PagesPanel.js';
 import { TitleBar } from './panels/TitleBar.js';
 import { T } from './theme.js';
-import { InputLine, typeText, useEditor, useKeys, useTextEdit, useUi } from './ui.js';
+import { interventionBindings, moveBinding, textBindings, typeText, type Binding } from './keys.js';
+import { KeyBar, useKeymap } from './keymap.js';
+import { InputLine, useEditor } from './ui.js';
 import { actorRows, fmtT, logKinds, lossSummary, pageRows, type LogKind } from './view.js';
 
 export function Header({ state, view, screen }: { state: LabState; view: AppView; screen: string }) {
@@ -83,61 +84,99 @@ export function StatusLine({ state, width }: { state: LabState; width: number })
 type Focus = 'pages' | 'actors' | 'events';
 const FOCI: Focus[] = ['pages', 'actors', 'events'];
 
+/**
+ * The dashboard's focusable panels, through Ink's focus manager (tab order is render
+ * order). Ink drops the focus on esc; the panel focused last keeps it then.
+ */
+function usePanelFocus(): { focus: Focus; focusPanel(id: Focus): void; next(): void; previous(): void } {
+  const pages = useFocus({ id: 'pages', autoFocus: true });
+  const actors = useFocus({ id: 'actors' });
+  const events = useFocus({ id: 'events' });
+  const manager = useFocusManager();
+  const now: Focus | null = pages.isFocused ? 'pages' : actors.isFocused ? 'actors' : events.isFocused ? 'events' : null;
+  const last = useRef<Focus>('pages');
+  if (now) last.current = now;
+  useEffect(() => {
+    if (!now) manager.focus(last.current);
+  }, [now]);
+  const focus = now ?? last.current;
+  const step = (d: number) => manager.focus(FOCI[(FOCI.indexOf(focus) + d + FOCI.length) % FOCI.length]!);
+  return { focus, focusPanel: manager.focus, next: () => step(1), previous: () => step(-1) };
+}
+
 export function Live() {
   const state = useLabState();
   const view = useAppView();
   const controller = useController();
   const { go } = useNav();
   const { columns, rows } = useTerminalSize();
-  const { active } = useUi();
-  const [focus, setFocus] = useState<Focus>('pages');
+  const { focus, focusPanel, next, previous } = usePanelFocus();
   const [sel, setSel] = useState({ pages: 0, actors: 0, events: 0 });
   const [kind, setKind] = useState<LogKind | null>(null);
   const [filter, setFilter] = useState('');
   const [hideAgent, setHideAgent] = useState(true);
-  const editor = useEditor('live-filter');
+  const editor = useEditor();
   const editing = editor.editing;
-  useTextEdit(active, editor.ref, setFilter, (how) => {
-    if (how === 'cancel') setFilter('');
-    editor.stop();
-  });
 
   const run = view.run;
-  const interventions = run?.scenario.interventions ?? [];
   const paused = view.replay ? view.replay.paused : run?.status === 'paused';
+  const replay = view.replay;
 
-  useKeys(
-    (input, key) => {
-      if (editor.ref.current) return;
-      if (key.tab) setFocus((f) => FOCI[(FOCI.indexOf(f) + (key.shift ? FOCI.length - 1 : 1)) % FOCI.length]!);
-      else if (key.downArrow || input === 'j' || key.upArrow || input === 'k') {
-        const d = key.downArrow || input === 'j' ? 1 : -1;
-        const max = focus === 'pages' ? pageRows(state).length - 1 : focus === 'actors' ? actorRows(state).length - 1 : 10_000;
-        // The event log scrolls up from the newest: "down" goes towards newer lines.
-        const delta = focus === 'events' ? -d : d;
-        setSel((s) => ({ ...s, [focus]: Math.max(0, Math.min(max, s[focus] + delta)) }));
-      } else if (input.startsWith('/')) {
-        // "/" and what follows it may come in one read (typed fast, pasted).
-        setFocus('events');
-        editor.start();
-        typeText(input.slice(1), setFilter, () => editor.stop());
-      } else if (input === 'f') {
+  const move = (d: 1 | -1) => {
+    const max = focus === 'pages' ? pageRows(state).length - 1 : focus === 'actors' ? actorRows(state).length - 1 : 10_000;
+    // The event log scrolls up from the newest: "down" goes towards newer lines.
+    const delta = focus === 'events' ? -d : d;
+    setSel((s) => ({ ...s, [focus]: Math.max(0, Math.min(max, s[focus] + delta)) }));
+  };
+  // The scenario's own keys first: they are what this run allows.
+  const bindings: Binding[] = [
+    ...interventionBindings('live', run, (id) => controller.intervene(id)),
+    { context: 'live', keys: ['p'], bar: paused ? 'resume' : 'pause', help: 'pauses or resumes (live: between steps; replay: the feed)', run: () => controller.setPaused(!paused) },
+    { context: 'live', keys: ['s'], bar: paused ? 'step' : undefined, help: 'steps while paused (live: one step; replay: one batch)', run: () => controller.step() },
+    {
+      context: 'live',
+      keys: ['+', '-'],
+      show: '+/-',
+      bar: 'speed',
+      help: 'replay speed',
+      when: !!replay && !!controller.setSpeed,
+      run: ({ key }) => replay && controller.setSpeed?.(key === '+' ? replay.speed * 2 : Math.max(0.25, replay.speed / 2)),
+    },
+    { context: 'live', keys: ['r'], bar: 'report', help: 'the report', run: () => go('report') },
+    { context: 'live', keys: ['tab'], bar: 'focus', help: 'focuses the next panel', run: next },
+    { context: 'live', keys: ['shift-tab'], help: 'focuses the panel before', run: previous },
+    {
+      context: 'live',
+      keys: ['f'],
+      bar: 'kind',
+      help: 'the event kind shown',
+      run: () => {
         const kinds = [null, ...logKinds(state).filter((k) => k.count > 0).map((k) => k.kind)];
         setKind((k) => kinds[(kinds.indexOf(k) + 1) % kinds.length] ?? null);
         setSel((s) => ({ ...s, events: 0 }));
-      } else if (input === 'a') setHideAgent((h) => !h);
-      else if (input === 'p') controller.setPaused(!paused);
-      else if (input === 's') controller.step();
-      else if (input === 'r') go('report');
-      else if (input === '+' && view.replay && controller.setSpeed) controller.setSpeed(view.replay.speed * 2);
-      else if (input === '-' && view.replay && controller.setSpeed) controller.setSpeed(Math.max(0.25, view.replay.speed / 2));
-      else {
-        const iv = interventions.find((i) => i.key === input);
-        if (iv) controller.intervene(iv.id);
-      }
+      },
     },
-    { isActive: active },
-  );
+    {
+      context: 'live',
+      keys: ['/'],
+      bar: 'filter',
+      help: 'filters the events',
+      // "/" and what follows it may come in one read (typed fast, pasted).
+      takesText: true,
+      run: ({ rest }) => {
+        focusPanel('events');
+        editor.start();
+        typeText(rest, setFilter, () => editor.stop());
+      },
+    },
+    { context: 'live', keys: ['a'], bar: hideAgent ? 'agent evts' : 'hide agent', help: "shows or hides the agent's own events", run: () => setHideAgent((h) => !h) },
+    moveBinding('live', 'moves in the focused panel', move, { bar: 'move' }),
+    ...textBindings('live.filter', setFilter, (how) => {
+      if (how === 'cancel') setFilter('');
+      editor.stop();
+    }, { submit: 'apply', cancel: 'clear' }),
+  ];
+  const hints = useKeymap('live', bindings, () => (editor.ref.current ? 'filter' : null));
 
   // Height budget: strictly below the terminal's height (Ink clears and redraws the whole
   // screen, flickering, when a frame is as tall as the terminal).
@@ -154,20 +193,6 @@ export function Live() {
   const actorsH = Math.max(3, Math.min(actorLinesNeeded(state) + (focus === 'actors' ? 3 : 0), rest - 4));
   const eventsH = Math.max(2, rest - actorsH);
   const half = Math.floor(columns / 2);
-
-  // The scenario's own keys first: they are what this run allows.
-  const keys: KeyHint[] = [
-    ...interventions.map((i): KeyHint => [i.key, i.label]),
-    ['p', paused ? 'resume' : 'pause'],
-    ...(paused ? ([['s', 'step']] as KeyHint[]) : []),
-    ...(view.replay ? ([['+/-', 'speed']] as KeyHint[]) : []),
-    ['r', 'report'],
-    ['tab', 'focus'],
-    ['f', 'kind'],
-    ['/', 'filter'],
-    ['a', hideAgent ? 'agent evts' : 'hide agent'],
-    ['j/k', 'move'],
-  ];
 
   return (
     <Box flexDirection="column" width={columns} height={height} overflow="hidden">
@@ -192,7 +217,7 @@ export function Live() {
       </Box>
       {filterLine ? <InputLine label="filter events: " value={filter} editing={editing} /> : null}
       <StatusLine state={state} width={columns} />
-      <KeyBar keys={editing ? [['enter', 'apply'], ['esc', 'clear']] : keys} globals={!editing} />
+      <KeyBar hints={hints} />
     </Box>
   );
 }

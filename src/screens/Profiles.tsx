@@ -2,16 +2,18 @@
 // delete with confirmation; enter boots. Saving validates the whole profile first, so a
 // bad edit never replaces what the user had saved.
 import { Box, Text } from 'ink';
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useMemo, useState } from 'react';
 import { ProfileError, type ProfileEntry } from '../config/profiles.js';
 import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
-import { KeyBar, type KeyHint } from './panels/KeyBar.js';
+import { moveBinding, textBindings, type Binding } from './keys.js';
+import { KeyBar, useKeymap } from './keymap.js';
 import { Panel } from './panels/Panel.js';
 import { TitleBar } from './panels/TitleBar.js';
 import { errorsByField, FIELDS, formFromProfile, profileFromForm, type Form } from './profileForm.js';
+import { kernelEra, kernelSource, type KernelSpec } from './profileKernel.js';
 import { T } from './theme.js';
-import { useEditor, useKeys, useRefState, useTextEdit, useUi } from './ui.js';
+import { useEditor, useRefState } from './ui.js';
 import { clip, pad } from './view.js';
 
 type Editing = { form: Form; base: Record<string, unknown>; replacing?: string; title: string };
@@ -19,34 +21,27 @@ type Editing = { form: Form; base: Record<string, unknown>; replacing?: string; 
 function summary(e: ProfileEntry): string {
   if ('error' in e) return '';
   const p = e.profile;
-  const kernel = p.kernel.source === 'debian' ? p.kernel.package : p.kernel.bzImage;
-  return `${p.fs.type} -o ${p.fs.mountOptions.join(',')} · ${p.nvdimms.map((n) => `${n.size} ${n.mode}`).join(' + ')} · ${p.memory} ${p.cpus} cpus · ${p.accel} · ${kernel} · ${p.sampling.hz} Hz`;
+  return `${p.fs.type} -o ${p.fs.mountOptions.join(',')} · ${p.nvdimms.map((n) => `${n.size} ${n.mode}`).join(' + ')} · ${p.memory} ${p.cpus} cpus · ${p.accel} · ${p.sampling.hz} Hz`;
 }
 
 export function Profiles() {
   const controller = useController();
   const view = useAppView();
   const { go } = useNav();
-  const { active } = useUi();
   const { columns, rows } = useTerminalSize();
   const [version, setVersion] = useState(0);
   const entries = useMemo(() => controller.listProfiles(), [controller, version]);
   const [sel, setSel] = useState(() => Math.max(0, entries.findIndex((e) => e.name === 'default')));
-  const [editing, setEditing] = useState<Editing | null>(null);
+  const [editing, editingRef, setEditing] = useRefState<Editing | null>(null);
   const [field, fieldRef, setField] = useRefState(0);
-  const typer = useEditor('profile-field');
+  const typer = useEditor();
   const typing = typer.editing;
-  const [confirm, setConfirm] = useState<string | null>(null);
+  const [confirm, confirmRef, setConfirm] = useRefState<string | null>(null);
   const [problems, setProblems] = useState<string[]>([]);
   const [message, setMessage] = useState<string | null>(null);
-  // The form and the delete question take every key (esc included), from the next key on.
-  const { setModal } = useUi();
-  useEffect(() => () => setModal('profile-form', false), []);
-  const modalNow = (on: boolean) => queueMicrotask(() => setModal('profile-form', on));
   const current = entries[Math.min(sel, entries.length - 1)];
 
   const open = (e: Editing) => {
-    modalNow(true);
     setEditing(e);
     setField(0);
     setProblems([]);
@@ -56,19 +51,11 @@ export function Profiles() {
     'error' in e ? ((controller.savedProfileData(e.name) as Record<string, unknown>) ?? { name: e.name }) : (e.profile as unknown as Record<string, unknown>);
 
   const fkeyNow = () => FIELDS[fieldRef.current]!.key;
-  useTextEdit(
-    active,
-    typer.ref,
-    (f) => setEditing((e) => (e ? { ...e, form: { ...e.form, [fkeyNow()]: f(e.form[fkeyNow()]) } } : e)),
-    () => typer.stop(),
-  );
-
   const save = () => {
     if (!editing) return;
     try {
       controller.saveProfile(profileFromForm(editing.form, editing.base), editing.replacing);
       const name = editing.form.name.trim();
-      modalNow(false);
       setEditing(null);
       setMessage(`saved ${name}`);
       setVersion((v) => v + 1);
@@ -79,63 +66,117 @@ export function Profiles() {
     }
   };
 
-  useKeys(
-    (input, key) => {
-      if (typer.ref.current) return;
-      if (confirm !== null) {
-        if (input === 'y') {
-          controller.deleteProfile(confirm);
-          setMessage(`deleted ${confirm}`);
-          setVersion((v) => v + 1);
-          setSel((s) => Math.max(0, s - 1));
-        } else setMessage('kept');
-        modalNow(false);
-        setConfirm(null);
-        return;
-      }
-      if (editing) {
-        const f = FIELDS[fieldRef.current]!;
-        if (key.escape) {
-          modalNow(false);
-          setEditing(null);
-          setMessage('left the form: nothing saved');
-        } else if (key.downArrow || input === 'j' || key.tab) setField((i) => Math.min(FIELDS.length - 1, i + 1));
-        else if (key.upArrow || input === 'k') setField((i) => Math.max(0, i - 1));
-        else if (f.choices && (input === ' ' || key.return)) {
-          const choices = f.choices;
-          const cycle = (v: string) => choices[(choices.indexOf(v) + 1) % choices.length]!;
-          setEditing((e) => (e ? { ...e, form: { ...e.form, [f.key]: cycle(e.form[f.key]) } } : e));
-        } else if (key.return) typer.start();
-        else if (input === 's') save();
-        return;
-      }
-      if (key.downArrow || input === 'j') setSel((s) => Math.min(entries.length - 1, s + 1));
-      else if (key.upArrow || input === 'k') setSel((s) => Math.max(0, s - 1));
-      else if (key.return && current) {
-        if ('error' in current) return setMessage(`${current.name} is not valid: fix it first (e)`);
-        if (view.boot.status === 'ready' && view.boot.profile === current.name) return go('scenarios');
-        controller.boot(current.name);
-        go('boot');
-      } else if (input === 'n') {
+  const boot = () => {
+    if (!current) return;
+    if ('error' in current) return setMessage(`${current.name} is not valid: fix it first (e)`);
+    if (view.boot.status === 'ready' && view.boot.profile === current.name) return go('scenarios');
+    controller.boot(current.name);
+    go('boot');
+  };
+  const cycle = () => {
+    const f = FIELDS[fieldRef.current]!;
+    if (!f.choices) return false;
+    const choices = f.choices;
+    const next = (v: string) => choices[(choices.indexOf(v) + 1) % choices.length]!;
+    setEditing((e) => (e ? { ...e, form: { ...e.form, [f.key]: next(e.form[f.key]) } } : e));
+    return true;
+  };
+  const bindings: Binding[] = [
+    moveBinding('profiles', 'move', (d) => setSel((s) => Math.max(0, Math.min(entries.length - 1, s + d)))),
+    { context: 'profiles', keys: ['enter'], bar: 'boot', help: 'boots the selected profile', run: boot },
+    {
+      context: 'profiles',
+      keys: ['n'],
+      bar: 'new',
+      help: 'a new profile (from default)',
+      run: () => {
         const base = entries.find((e) => e.name === 'default' && !('error' in e));
         const raw = base ? rawOf(base) : {};
         open({ form: { ...formFromProfile(raw), name: 'my-profile', description: '' }, base: { ...raw, scenarios: [] }, title: 'New profile' });
-      } else if (input === 'c' && current) {
+      },
+    },
+    {
+      context: 'profiles',
+      keys: ['c'],
+      bar: 'duplicate',
+      help: 'duplicate',
+      run: () => {
+        if (!current) return;
         const raw = rawOf(current);
         open({ form: { ...formFromProfile(raw), name: `${current.name}-copy` }, base: raw, title: `Duplicate of ${current.name}` });
-      } else if (input === 'e' && current) {
+      },
+    },
+    {
+      context: 'profiles',
+      keys: ['e'],
+      bar: 'edit',
+      help: 'edit (a shipped one is copied)',
+      run: () => {
+        if (!current) return;
         const raw = rawOf(current);
         if (current.origin === 'shipped') open({ form: { ...formFromProfile(raw), name: `${current.name}-custom` }, base: raw, title: `Edit a copy of shipped ${current.name}` });
         else open({ form: formFromProfile(raw), base: raw, replacing: current.name, title: `Edit ${current.name}` });
-      } else if (input === 'd' && current) {
-        if (current.origin === 'shipped') setMessage(`${current.name} is shipped with daxlab: only saved profiles can be deleted`);
-        else {
-          modalNow(true);
-          setConfirm(current.name);
-        }
-      }
+      },
     },
-    { isActive: active },
+    {
+      context: 'profiles',
+      keys: ['d'],
+      bar: 'delete',
+      help: 'delete a saved one (asks first)',
+      run: () => {
+        if (!current) return;
+        if (current.origin === 'shipped') setMessage(`${current.name} is shipped with daxlab: only saved profiles can be deleted`);
+        else setConfirm(current.name);
+      },
+    },
+    {
+      context: 'profiles.confirm',
+      keys: ['y'],
+      bar: 'delete',
+      help: 'deletes it',
+      run: () => {
+        const name = confirmRef.current!;
+        controller.deleteProfile(name);
+        setMessage(`deleted ${name}`);
+        setVersion((v) => v + 1);
+        setSel((s) => Math.max(0, s - 1));
+        setConfirm(null);
+      },
+    },
+    {
+      context: 'profiles.confirm',
+      keys: ['any'],
+      bar: 'keep',
+      help: 'keeps it',
+      run: () => {
+        setMessage('kept');
+        setConfirm(null);
+      },
+    },
+    moveBinding('profiles.form', 'field', (d) => setField((i) => Math.max(0, Math.min(FIELDS.length - 1, i + d))), { bar: 'field', down: ['tab'], up: ['shift-tab'] }),
+    { context: 'profiles.form', keys: ['enter'], bar: 'edit', help: 'edits the field (cycles a choice)', run: () => cycle() || typer.start() },
+    { context: 'profiles.form', keys: ['space'], bar: 'cycle', help: 'cycles a choice', run: () => void cycle() },
+    { context: 'profiles.form', keys: ['s'], bar: 'save', help: 'saves (only a valid profile)', run: save },
+    {
+      context: 'profiles.form',
+      keys: ['esc'],
+      bar: 'leave, no save',
+      help: 'leaves without saving',
+      run: () => {
+        setEditing(null);
+        setMessage('left the form: nothing saved');
+      },
+    },
+    ...textBindings(
+      'profiles.field',
+      (f) => setEditing((e) => (e ? { ...e, form: { ...e.form, [fkeyNow()]: f(e.form[fkeyNow()]) } } : e)),
+      () => typer.stop(),
+      { submit: 'done', cancel: 'done' },
+    ),
+  ];
+  // The form, a field being typed and the delete question take every key (esc included).
+  const hints = useKeymap('profiles', bindings, () =>
+    typer.ref.current ? 'field' : confirmRef.current !== null ? 'confirm' : editingRef.current ? 'form' : null,
   );
 
   const header = (
@@ -188,10 +229,7 @@ export function Profiles() {
             </Text>
           ))}
         </Panel>
-        <KeyBar
-          keys={typing ? [['enter', 'done'], ['esc', 'done']] : [['j/k', 'field'], ['enter', 'edit'], ['space', 'cycle'], ['s', 'save'], ['esc', 'leave, no save']]}
-          globals={false}
-        />
+        <KeyBar hints={hints} />
       </Box>
     );
   }
@@ -211,15 +249,22 @@ export function Profiles() {
       </Text>,
     );
     if (broken) for (const p of e.error.problems) lines.push(<Text key={`${e.name}:${p}`} wrap="truncate">{'      '}<T tone="bad">✗ {p}</T></Text>);
-    else if (on && e.profile.description) lines.push(<Text key={`${e.name}:d`} wrap="truncate">{'      '}<T tone="dim">{e.profile.description}</T></Text>);
+    else {
+      // Every profile's kernel and era: what the user picks a profile by.
+      const k = e.profile.kernel as KernelSpec;
+      const booted = view.boot.profile === e.name && view.boot.status === 'ready' ? view.boot.kernel : undefined;
+      lines.push(
+        <Text key={`${e.name}:k`} wrap="truncate">
+          {'      '}
+          <T tone="dim">kernel </T>
+          {clip(kernelSource(k), columns - 40)}
+          <T tone="dim"> · era </T>
+          {kernelEra(k, booted)}
+        </Text>,
+      );
+      if (on && e.profile.description) lines.push(<Text key={`${e.name}:d`} wrap="truncate">{'      '}<T tone="dim">{e.profile.description}</T></Text>);
+    }
   });
-  const keys: KeyHint[] = [
-    ['enter', 'boot'],
-    ['n', 'new'],
-    ['c', 'duplicate'],
-    ['e', 'edit'],
-    ['d', 'delete'],
-  ];
   return (
     <Box flexDirection="column" width={columns}>
       {header}
@@ -235,7 +280,7 @@ export function Profiles() {
       {current && !('error' in current) && (
         <T tone="dim">{current.origin === 'saved' ? `saved in ${current.location}` : `shipped: ${current.location}`}</T>
       )}
-      <KeyBar keys={confirm ? [['y', 'delete'], ['any', 'keep']] : keys} globals={!confirm} />
+      <KeyBar hints={hints} />
     </Box>
   );
 }

@@ -3,18 +3,17 @@
 import { Box, Text } from 'ink';
 import { useState } from 'react';
 import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
-import { KeyBar } from './panels/KeyBar.js';
+import { moveBinding, type Binding } from './keys.js';
+import { KeyBar, useKeymap } from './keymap.js';
 import { TitleBar } from './panels/TitleBar.js';
 import { buildReport, reportText } from './report.js';
 import { T } from './theme.js';
-import { useKeys, useUi } from './ui.js';
 import { lossSummary } from './view.js';
 
 export function Report() {
   const state = useLabState();
   const view = useAppView();
   const controller = useController();
-  const { active } = useUi();
   const { columns, rows } = useTerminalSize();
   const [scroll, setScroll] = useState(0);
   const [error, setError] = useState<string | null>(null);
@@ -23,23 +22,27 @@ export function Report() {
   const lines = reportText(report, Math.min(columns - 2, 100)).split('\n');
   const height = Math.max(5, rows - 4);
   const max = Math.max(0, lines.length - height);
-  useKeys(
-    (input, key) => {
-      if (key.downArrow || input === 'j') setScroll((s) => Math.min(max, s + 1));
-      else if (key.upArrow || input === 'k') setScroll((s) => Math.max(0, s - 1));
-      else if (key.pageDown || input === ' ') setScroll((s) => Math.min(max, s + height));
-      else if (key.pageUp) setScroll((s) => Math.max(0, s - height));
-      else if (input === 'x') {
+  const scrollBy = (d: number) => setScroll((s) => Math.max(0, Math.min(max, s + d)));
+  const bindings: Binding[] = [
+    moveBinding('report', 'scroll', scrollBy, { bar: 'scroll' }),
+    { context: 'report', keys: ['pgdn', 'space'], show: 'space', help: 'a page down', run: () => scrollBy(height) },
+    { context: 'report', keys: ['pgup'], help: 'a page up', run: () => scrollBy(-height) },
+    {
+      context: 'report',
+      keys: ['x'],
+      bar: 'export .txt (72 cols) + .md',
+      help: 'exports plain text wrapped at 72 columns (for a mailing-list reply) and Markdown next to the transcript',
+      run: () => {
         try {
           controller.exportReport();
           setError(null);
         } catch (err) {
           setError((err as Error).message);
         }
-      }
+      },
     },
-    { isActive: active },
-  );
+  ];
+  const hints = useKeymap('report', bindings);
   const tone = (l: string) => (/VIOLATED|^Finding/.test(l) ? 'bad' : /\[held\]/.test(l) ? 'ok' : /^outcome/.test(l) ? 'accent' : undefined);
   return (
     <Box flexDirection="column" width={columns}>
@@ -64,7 +67,7 @@ export function Report() {
           </T>
         )}
       </Text>
-      <KeyBar keys={[['j/k', 'scroll'], ['x', 'export .txt (72 cols) + .md']]} />
+      <KeyBar hints={hints} />
     </Box>
   );
 }

@@ -3,11 +3,12 @@ import { Box, Text } from 'ink';
 import { useMemo, useState } from 'react';
 import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
-import { KeyBar } from './panels/KeyBar.js';
+import { moveBinding, textBindings, typeText, type Binding } from './keys.js';
+import { KeyBar, useKeymap } from './keymap.js';
 import { Panel } from './panels/Panel.js';
 import { TitleBar } from './panels/TitleBar.js';
 import { T } from './theme.js';
-import { InputLine, typeText, useEditor, useKeys, useTextEdit, useUi } from './ui.js';
+import { InputLine, useEditor } from './ui.js';
 import { clip } from './view.js';
 
 /** The first thread with its Message-ID always whole (what a reader searches for); the subject gives way. */
@@ -24,43 +25,49 @@ export function Scenarios() {
   const controller = useController();
   const view = useAppView();
   const { go } = useNav();
-  const { active } = useUi();
   const { columns, rows } = useTerminalSize();
   const all = useMemo(() => controller.scenarios(), [controller]);
   const [filter, setFilter] = useState('');
   const [sel, setSel] = useState(0);
-  const editor = useEditor('scenario-filter');
+  const editor = useEditor();
   const editing = editor.editing;
-  useTextEdit(active, editor.ref, (f) => (setFilter(f), setSel(0)), (how) => {
-    if (how === 'cancel') setFilter('');
-    editor.stop();
-  });
+  const editFilter = (f: (v: string) => string) => (setFilter(f), setSel(0));
   const needle = filter.toLowerCase();
   const list = all.filter((s) => !needle || [s.id, s.title, s.summary, ...s.threads].some((x) => x.toLowerCase().includes(needle)));
   const current = list[Math.min(sel, list.length - 1)];
   const ready = view.boot.status === 'ready';
   const busy = view.run && ['running', 'waiting', 'paused'].includes(view.run.status);
 
-  useKeys(
-    (input, key) => {
-      if (editor.ref.current) return;
-      if (key.downArrow || input === 'j') setSel((s) => Math.min(list.length - 1, s + 1));
-      else if (key.upArrow || input === 'k') setSel((s) => Math.max(0, s - 1));
-      else if (input.startsWith('/')) {
-        // "/" and what follows it may come in one read (typed fast, pasted).
+  const run = (guided: boolean) => {
+    if (!current) return;
+    if (busy && view.run?.scenario.id === current.id) return go(view.run.guided ? 'guided' : 'live');
+    if (!ready || busy) return;
+    controller.run(current.id, { guided });
+    go(guided ? 'guided' : 'live');
+  };
+  const bindings: Binding[] = [
+    moveBinding('scenarios', 'move', (d) => setSel((s) => Math.max(0, Math.min(list.length - 1, s + d)))),
+    { context: 'scenarios', keys: ['enter'], bar: 'run', help: 'runs it on the live dashboard', run: () => run(false) },
+    { context: 'scenarios', keys: ['g'], bar: 'guided', help: 'runs it guided', run: () => run(true) },
+    {
+      context: 'scenarios',
+      keys: ['/'],
+      bar: 'filter',
+      help: 'filters the list',
+      // "/" and what follows it may come in one read (typed fast, pasted).
+      takesText: true,
+      run: ({ rest }) => {
         editor.start();
-        typeText(input.slice(1), (f) => (setFilter(f), setSel(0)), () => editor.stop());
-      }
-      else if ((key.return || input === 'g') && current) {
-        const guided = input === 'g';
-        if (busy && view.run?.scenario.id === current.id) return go(view.run.guided ? 'guided' : 'live');
-        if (!ready || busy) return;
-        controller.run(current.id, { guided });
-        go(guided ? 'guided' : 'live');
-      } else if (input === 'l') go('live');
+        typeText(rest, editFilter, () => editor.stop());
+      },
     },
-    { isActive: active },
-  );
+    { context: 'scenarios', keys: ['l'], bar: 'dashboard', help: 'the dashboard of the run', run: () => go('live') },
+  ];
+  const textRows = textBindings('scenarios.filter', editFilter, (how) => {
+    if (how === 'cancel') setFilter('');
+    editor.stop();
+  }, { submit: 'apply', cancel: 'clear' });
+  const hints = useKeymap('scenarios', [...bindings, ...textRows], () => (editor.ref.current ? 'filter' : null));
 
   const perItem = 4;
   const visible = Math.max(1, Math.floor((rows - 8) / perItem));
@@ -107,10 +114,7 @@ export function Scenarios() {
       {(editing || filter) && <InputLine label="filter: " value={filter} editing={editing} />}
       {!ready && <T tone="warn">The guest is not up ({view.boot.status}): esc goes back to boot.</T>}
       {busy && <T tone="dim">{view.run!.scenario.id} is running: enter on it goes back to its dashboard.</T>}
-      <KeyBar
-        keys={editing ? [['enter', 'apply'], ['esc', 'clear']] : [['enter', 'run'], ['g', 'guided'], ['/', 'filter'], ['l', 'dashboard']]}
-        globals={!editing}
-      />
+      <KeyBar hints={hints} />
     </Box>
   );
 }

@@ -23,7 +23,7 @@ export type Field = { key: FieldKey; label: string; hint: string; choices?: stri
 export const FIELDS: Field[] = [
   { key: 'name', label: 'name', hint: 'lower-case letters, digits, . _ -', path: 'name' },
   { key: 'description', label: 'description', hint: 'free text', path: 'description' },
-  { key: 'kernel', label: 'kernel', hint: '"debian linux-image-amd64" or "path /boot/vmlinuz modules=/lib/modules/R config=/boot/config-R"', path: 'kernel' },
+  { key: 'kernel', label: 'kernel', hint: '"debian linux-image-amd64 [suite]" or "path /boot/vmlinuz modules=/lib/modules/R config=/boot/config-R"', path: 'kernel' },
   { key: 'accel', label: 'accel', hint: 'space cycles', choices: ['auto', 'kvm', 'tcg'], path: 'accel' },
   { key: 'cpus', label: 'cpus', hint: '1-64', path: 'cpus' },
   { key: 'memory', label: 'memory', hint: 'e.g. 2G', path: 'memory' },
@@ -40,7 +40,10 @@ export const FIELDS: Field[] = [
 export type Form = Record<FieldKey, string>;
 
 function kernelText(k: Profile['kernel']): string {
-  if (k.source === 'debian') return `debian ${k.package}`;
+  // A suite (bookworm-backports, sid, ...) is kept: the form must not drop what it does not show.
+  const suite = (k as { suite?: string }).suite;
+  if (k.source === 'debian') return `debian ${k.package}${suite ? ` ${suite}` : ''}`;
+  if ((k as { source: string }).source === 'tree') return `tree ${(k as { dir?: string }).dir ?? ''}`;
   return ['path', k.bzImage, ...(k.modules ? [`modules=${k.modules}`] : []), ...(k.config ? [`config=${k.config}`] : [])].join(' ');
 }
 
@@ -77,7 +80,7 @@ const list = (s: string, sep: RegExp) =>
 export function profileFromForm(f: Form, base: Record<string, unknown> = {}): Record<string, unknown> {
   let kernel: unknown;
   const [source, ...rest] = list(f.kernel, /\s+/);
-  if (source === 'debian') kernel = { source: 'debian', ...(rest[0] ? { package: rest[0] } : {}) };
+  if (source === 'debian') kernel = { source: 'debian', ...(rest[0] ? { package: rest[0] } : {}), ...(rest[1] ? { suite: rest[1] } : {}) };
   else if (source === 'path') {
     const k: Record<string, string> = { source: 'path' };
     for (const r of rest) {
@@ -86,7 +89,8 @@ export function profileFromForm(f: Form, base: Record<string, unknown> = {}): Re
       else k.bzImage = r;
     }
     kernel = k;
-  } else kernel = { source: source ?? '' };
+  } else if (source === 'tree') kernel = { source: 'tree', ...(rest[0] ? { dir: rest[0] } : {}) };
+  else kernel = { source: source ?? '' };
   const sysctls: Record<string, string | number> = {};
   for (const kv of list(f.sysctls, /,/)) {
     const i = kv.indexOf('=');

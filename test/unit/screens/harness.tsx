@@ -4,6 +4,7 @@ import { render } from 'ink-testing-library';
 import path from 'node:path';
 import { App, type Route } from '../../../src/screens/App.js';
 import { BaseController } from '../../../src/screens/controller.js';
+import { KeyRegistry } from '../../../src/screens/keymap.js';
 import type { AppView, LabController } from '../../../src/screens/model.js';
 import { ReplayController } from '../../../src/screens/replay.js';
 
@@ -53,8 +54,8 @@ export class FakeController extends BaseController implements LabController {
   }
 }
 
-export function renderApp(controller: LabController, initial: Route) {
-  const r = render(<App controller={controller} initial={initial} color={false} />);
+export function renderApp(controller: LabController, initial: Route, registry?: KeyRegistry) {
+  const r = render(<App controller={controller} initial={initial} color={false} {...(registry ? { registry } : {})} />);
   return {
     ...r,
     /** The last frame, as the user sees it. */
