@@ -6,25 +6,45 @@ import type { ActionMessage, ActorOp, AgentMessage, EventMessage, SnapshotMessag
 export type ActionEnd = ActionMessage & { phase: 'end' };
 
 export class LabDriver {
-  /** Every event seen since the driver was created (bounded by the caller's run length). */
-  readonly events: EventMessage[] = [];
-  latest: SnapshotMessage | null = null;
   private ends = new Map<number, ActionEnd>();
   private endWaiters = new Map<number, (m: ActionEnd) => void>();
+  private collectors = new Set<EventMessage[]>();
+  private readonly onMessage = (m: AgentMessage) => {
+    if (m.kind === 'event') for (const c of this.collectors) c.push(m);
+    else if (m.kind === 'action' && m.phase === 'end') {
+      const end = m as ActionEnd;
+      const waiter = this.endWaiters.get(m.id);
+      if (waiter) {
+        this.endWaiters.delete(m.id);
+        waiter(end);
+      } else this.ends.set(m.id, end);
+    }
+  };
 
   constructor(readonly channel: AgentLink) {
-    channel.on('message', (m: AgentMessage) => {
-      if (m.kind === 'event') this.events.push(m);
-      else if (m.kind === 'snapshot') this.latest = m;
-      else if (m.kind === 'action' && m.phase === 'end') {
-        const end = m as ActionEnd;
-        const waiter = this.endWaiters.get(m.id);
-        if (waiter) {
-          this.endWaiters.delete(m.id);
-          waiter(end);
-        } else this.ends.set(m.id, end);
-      }
-    });
+    channel.on('message', this.onMessage);
+  }
+
+  /** Stop listening to the channel (a run is over). Idempotent. */
+  close(): void {
+    this.channel.off('message', this.onMessage);
+    for (const c of this.collectors) c.length = 0;
+    this.collectors.clear();
+    this.ends.clear();
+    this.endWaiters.clear();
+  }
+
+  /** Collect the tracepoint events from now until stop(): a window the caller opens and closes. */
+  collectEvents(): { readonly events: readonly EventMessage[]; stop(): EventMessage[] } {
+    const events: EventMessage[] = [];
+    this.collectors.add(events);
+    return {
+      events,
+      stop: () => {
+        this.collectors.delete(events);
+        return events;
+      },
+    };
   }
 
   startActor(actor: string, program?: 'agent' | 'verbs'): Promise<unknown> {
@@ -64,15 +84,21 @@ export class LabDriver {
 
   /** One snapshot taken now. */
   async sample(): Promise<SnapshotMessage> {
+    let on: (m: AgentMessage) => void = () => {};
     const next = new Promise<SnapshotMessage>((resolve) => {
-      const on = (m: AgentMessage) => {
+      on = (m: AgentMessage) => {
         if (m.kind !== 'snapshot') return;
         this.channel.off('message', on);
         resolve(m);
       };
       this.channel.on('message', on);
     });
-    await this.channel.request({ cmd: 'sample' });
+    try {
+      await this.channel.request({ cmd: 'sample' });
+    } catch (err) {
+      this.channel.off('message', on); // no snapshot is coming: leave nothing behind
+      throw err;
+    }
     return next;
   }
 

@@ -56,11 +56,25 @@ export type StepHook = {
   report: () => { measurements: Record<string, unknown>; tables: Record<string, Table> };
 };
 
+/**
+ * What a run says as it goes, typed: the TUI follows a run by these (never by its log text).
+ * step-started comes for every step that runs or is skipped (not for one not reached);
+ * step-ended for every step, with its record; a violated verdict is followed by its finding.
+ */
+export type RunEvent =
+  | { kind: 'step-started'; index: number; stepId: string; skipped: boolean }
+  | { kind: 'step-ended'; index: number; record: StepRecord }
+  | { kind: 'verdict'; verdict: Verdict }
+  | { kind: 'finding'; finding: Finding }
+  | { kind: 'run-ended'; report: ScenarioReport };
+
 export type RunOptions = {
   /** Seed for scenarios with races (default 1: runs repeat unless asked otherwise). */
   seed?: number;
-  /** One line per step and verdict, as they happen. */
+  /** One line per step and verdict, as they happen: for people (the CLI's stderr). */
   log?: (line: string) => void;
+  /** The run's typed events, as they happen: for programs (the TUI). */
+  onEvent?: (event: RunEvent) => void;
   /** Called after every step (run, skipped or not reached), before the next one begins. */
   afterStep?: (hook: StepHook) => Promise<void> | void;
 };
@@ -176,6 +190,10 @@ class Run {
     this.opts.log?.(line);
   }
 
+  private emit(event: RunEvent): void {
+    this.opts.onEvent?.(event);
+  }
+
   get now(): number {
     return this.state.lastT ?? 0;
   }
@@ -198,6 +216,7 @@ class Run {
         for (const [index, step] of this.scenario.steps.entries()) {
           await this.runStep(step, index);
           const record = this.stepRecords[this.stepRecords.length - 1]!;
+          this.emit({ kind: 'step-ended', index, record });
           await this.opts.afterStep?.({
             stepId: record.id,
             index,
@@ -212,10 +231,16 @@ class Run {
         this.finishHangDetector();
       }
     } finally {
-      cleanup = await this.cleanup();
-      this.feed.detach();
+      try {
+        cleanup = await this.cleanup();
+      } finally {
+        this.feed.detach();
+        this.driver.close();
+      }
     }
-    return this.report(cleanup, Math.round(performance.now() - began));
+    const report = this.report(cleanup, Math.round(performance.now() - began));
+    this.emit({ kind: 'run-ended', report });
+    return report;
   }
 
   private report(cleanup: ScenarioReport['cleanup'], durationMs: number): ScenarioReport {
@@ -521,6 +546,8 @@ class Run {
     this.verdicts.push(full);
     const mark = full.status === 'held' ? 'held    ' : full.status === 'violated' ? 'VIOLATED' : 'n/a     ';
     this.log(`    ${mark} ${full.precondition ? '(precondition) ' : ''}${full.description} — ${full.detail}`);
+    this.emit({ kind: 'verdict', verdict: full });
+    if (full.status === 'violated') this.emit({ kind: 'finding', finding: this.findings.at(-1)! });
   }
 
   private notApplicable(step: Step, index: number, stepId: string, why: string): void {
@@ -548,10 +575,12 @@ class Run {
       record.status = 'skipped';
       record.reason = cond.why;
       this.log(`[${index + 1}] skipped (${cond.why}): ${step.say}`);
+      this.emit({ kind: 'step-started', index, stepId, skipped: true });
       this.notApplicable(step, index, stepId, `step skipped: ${cond.why}`);
       return;
     }
     this.log(`[${index + 1}] ${step.say}`);
+    this.emit({ kind: 'step-started', index, stepId, skipped: false });
     const needsVmstat = !!step.record || (step.expect ?? []).some((p) => p.check === 'vmstat');
     const needsBefore = needsVmstat || (step.expect ?? []).some((p) => p.check === 'page' && (p.rose || p.pinsRose));
     if (needsVmstat) await this.settledSample();

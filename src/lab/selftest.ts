@@ -96,12 +96,12 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   const vmsplice = await driver.act('holder', { op: 'vmsplice', pages: [0] });
   const splicedPage = pageOf(await driver.sample(), 'victim', 0);
   log(`after vmsplice: ref ${splicedPage.ref} (${vmsplice.error ?? 'ok'})`);
-  const releasesBefore = driver.events.length;
+  const releases = driver.collectEvents();
   await driver.ok('holder', { op: 'drain' });
   const drainedPage = pageOf(await driver.sample(), 'victim', 0);
   await sleep(300); // let trace_pipe deliver the release event
-  const release_ = driver.events
-    .slice(releasesBefore)
+  const release_ = releases
+    .stop()
     .find((e) => /pipe_buf_release/.test(e.name) && String(e.fields.page) === splicedPage.addr);
   const releaseRef = release_ ? Number(release_.fields.ref) : null;
   checks.push({
@@ -192,7 +192,7 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   // 5. Truncate while the page is referenced: it must wait in break-layouts.
   await driver.ok('holder', { op: 'vmsplice', pages: [0] });
   const referenced = pageOf(await driver.sample(), 'victim', 0);
-  const eventsBefore = driver.events.length;
+  const truncateEvents = driver.collectEvents();
   const truncate = await driver.start('truncator', { op: 'truncate', path: 'victim', size: 0 });
   let truncateEnd: { t: number; error?: string } | null = null;
   void truncate.end.then((e) => (truncateEnd = e));
@@ -222,7 +222,7 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   const drain = await driver.ok('holder', { op: 'drain' });
   const end = await Promise.race([truncate.end, sleep(10_000).then(() => null)]);
   await sleep(300);
-  const busy = driver.events.slice(eventsBefore).filter((e) => e.name === 'dax_layout_busy_page_range__return' && String(e.fields.page) === referenced.addr);
+  const busy = truncateEvents.stop().filter((e) => e.name === 'dax_layout_busy_page_range__return' && String(e.fields.page) === referenced.addr);
   const busyRefs = [...new Set(busy.map((e) => Number(e.fields.ref)))];
   checks.push({
     id: 'truncate-while-referenced',

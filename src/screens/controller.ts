@@ -97,6 +97,25 @@ export abstract class BaseController implements Partial<LabController> {
     this.unsubscribeStore = this.store.subscribe(() => this.reevaluate());
   }
 
+  /**
+   * Decided verdicts in place of their pending expectations (by id); one the list did not
+   * name (a run-level check) is added at the end. The same view object twice is no change.
+   */
+  protected mergeVerdicts(views: Iterable<ExpectationView>, patch: Partial<RunView> = {}): void {
+    const run = this.view.run;
+    if (!run) return;
+    let changed = false;
+    const byId = new Map([...views].map((v) => [v.id, v]));
+    const expectations = run.expectations.map((e) => {
+      const v = byId.get(e.id);
+      if (!v || v === e) return e;
+      changed = true;
+      return v;
+    });
+    for (const v of byId.values()) if (!expectations.some((e) => e.id === v.id)) (expectations.push(v), (changed = true));
+    if (changed || Object.keys(patch).length) this.updateRun({ ...(changed ? { expectations } : {}), ...patch });
+  }
+
   /** What changed since the current step began: Guided mode points at it (≤15 times a second, with the frames). */
   protected reevaluate(): void {
     const run = this.view.run;

@@ -1,7 +1,8 @@
 // The scenario engine (src/lab/engine.ts) seen from the TUI: its scenarios as the picker
 // and Guided mode show them, its expectations as the dashboard lists them (pending until
-// the engine decides), where a run is (its log says when a step begins), and when Guided
-// mode must not hold a step back (a kernel timer is running).
+// the engine decides), its verdicts and findings as the screens show them, and when Guided
+// mode must not hold a step back (a kernel timer is running). Where a run is comes from the
+// engine's typed events (RunEvent), never from its log text.
 import type { Finding as EngineFinding, Verdict } from '../lab/engine.js';
 import type { LabState } from '../lab/state.js';
 import { describe as describePredicate } from '../lab/expect.js';
@@ -170,14 +171,6 @@ export function verdictView(v: Verdict, step: number | undefined): ExpectationVi
 
 export function findingView(f: EngineFinding): Finding {
   return { id: f.expectation, title: f.summary.split(':')[0] ?? f.summary, detail: f.summary, evidence: evidenceLines(f.evidence) };
-}
-
-export type StepStart = { kind: 'step'; index: number; skipped: boolean };
-
-/** The engine's log line that says a step begins: "[3] ..." (or "[3] skipped (why): ..."). */
-export function parseEngineLog(line: string): StepStart | null {
-  const step = /^\[(\d+)\] (skipped \()?/.exec(line);
-  return step ? { kind: 'step', index: Number(step[1]) - 1, skipped: !!step[2] } : null;
 }
 
 /**

@@ -12,10 +12,10 @@ import { ensureHost } from '../vm/host.js';
 import type { Progress } from '../vm/progress.js';
 import { BootError, GuestSession } from '../vm/session.js';
 import { BaseController } from './controller.js';
-import { runScenario, type LabTarget, type StepHook } from '../lab/engine.js';
+import { runScenario, type LabTarget, type RunEvent, type ScenarioReport, type StepHook } from '../lab/engine.js';
 import type { Scenario } from '../lab/scenario.js';
 import { builtinScenarios, profileScenarios } from '../lab/scenarios/index.js';
-import { engineExpectations, engineScenarioInfo, findingView, INTERVENTION_OPS, kernelTimer, parseEngineLog, verdictView } from './engineRun.js';
+import { engineExpectations, engineScenarioInfo, findingView, INTERVENTION_OPS, kernelTimer, verdictView } from './engineRun.js';
 import type { LabController, ScenarioInfo, StageView } from './model.js';
 
 const CONSOLE_LINES = 8;
@@ -180,27 +180,38 @@ export class LiveController extends BaseController implements LabController {
     void this.runEngine(scenario, opts.guided, token).catch(failed);
   }
 
-  /** A step began ("[N] ..." in the engine's log): what changes from now on is this step's doing. */
-  private onEngineLog(line: string): void {
-    const ev = parseEngineLog(line);
+  /** The engine's events while its run is the one on screen. */
+  private onEngineEvent(ev: RunEvent, token: number): void {
+    if (token !== this.runToken) return;
     const run = this.view.run;
-    if (ev?.kind !== 'step' || !run) return;
-    this.stepStart[ev.index] = this.store.state;
-    this.updateRun({ current: ev.index, status: 'running', note: '', steps: [...run.steps, { index: ev.index, changes: [], ...(ev.skipped ? { skipped: true } : {}) }] });
+    if (!run) return;
+    switch (ev.kind) {
+      case 'step-started':
+        // From now on, what changes is this step's doing.
+        this.stepStart[ev.index] = this.store.state;
+        this.updateRun({ current: ev.index, status: 'running', note: '', steps: [...run.steps, { index: ev.index, changes: [], ...(ev.skipped ? { skipped: true } : {}) }] });
+        break;
+      case 'verdict':
+        this.mergeVerdicts([verdictView(ev.verdict, ev.verdict.step === null ? undefined : ev.verdict.step - 1)]);
+        break;
+      case 'finding':
+        this.updateRun({ findings: [...run.findings, findingView(ev.finding)] });
+        break;
+      case 'run-ended':
+        this.finishRun(ev.report);
+        break;
+      case 'step-ended':
+        break;
+    }
   }
 
   /**
-   * After each step the engine asks us: its verdicts so far are shown, and in Guided mode (or
-   * paused) the lab waits here for the user before the next step begins — unless a kernel
-   * timer is running, which would not wait with us and would change what the step shows.
+   * After each step the engine asks us: in Guided mode (or paused) the lab waits here for
+   * the user before the next step begins — unless a kernel timer is running, which would
+   * not wait with us and would change what the step shows.
    */
   private async afterEngineStep(hook: StepHook, guided: boolean, steps: number): Promise<void> {
-    const run = this.view.run;
-    if (!run) return;
-    const decided = new Map(hook.verdicts.map((v) => [v.id, verdictView(v, v.step === null ? undefined : v.step - 1)]));
-    const expectations = run.expectations.map((e) => decided.get(e.id) ?? e);
-    for (const v of decided.values()) if (!expectations.some((e) => e.id === v.id)) expectations.push(v);
-    this.updateRun({ expectations });
+    if (!this.view.run) return;
     if (hook.index >= steps - 1 || !(guided || this.paused)) return;
     const timer = kernelTimer(this.store.state);
     if (timer) return this.updateRun({ note: `not waiting: ${timer}` });
@@ -216,14 +227,7 @@ export class LiveController extends BaseController implements LabController {
     this.updateRun({ status: 'running' });
   }
 
-  private async runEngine(scenario: Scenario, guided: boolean, token: number): Promise<void> {
-    const session = this.session!;
-    const target: LabTarget = { channel: session.channel, hello: session.hello, ready: session.ready, profile: this.profile!, transcript: session.transcript };
-    const report = await runScenario(target, scenario, {
-      log: (line) => this.onEngineLog(line),
-      afterStep: (hook) => this.afterEngineStep(hook, guided, scenario.steps.length),
-    });
-    if (token !== this.runToken) return;
+  private finishRun(report: ScenarioReport): void {
     this.updateRun({
       status: report.verdict === 'cannot-test' ? 'failed' : 'finished',
       expectations: report.expectations.map((v) => verdictView(v, v.step === null ? undefined : v.step - 1)),
@@ -233,6 +237,16 @@ export class LiveController extends BaseController implements LabController {
       note: `exit code ${report.exitCode} (${report.verdict})`,
     });
     this.writeRunRecord(report);
+  }
+
+  private async runEngine(scenario: Scenario, guided: boolean, token: number): Promise<void> {
+    const session = this.session!;
+    const target: LabTarget = { channel: session.channel, hello: session.hello, ready: session.ready, profile: this.profile!, transcript: session.transcript };
+    await runScenario(target, scenario, {
+      onEvent: (ev) => this.onEngineEvent(ev, token),
+      afterStep: (hook) => this.afterEngineStep(hook, guided, scenario.steps.length),
+    });
+    if (token !== this.runToken) return;
     // The engine stops sampling when it ends; the dashboard stays live.
     await session.channel.request({ cmd: 'observe', hz: this.profile!.sampling.hz }).catch(() => {});
   }
@@ -282,6 +296,7 @@ export class LiveController extends BaseController implements LabController {
     this.endRun();
     this.feed?.detach();
     this.feed = null;
+    this.driver?.close();
     this.driver = null;
     const session = this.session;
     this.session = null;

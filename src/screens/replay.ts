@@ -122,18 +122,10 @@ export class ReplayController extends BaseController implements LabController {
   private showVerdicts(t: number): void {
     const run = this.view.run;
     if (!run || !this.verdicts.length) return;
-    const due = new Map(this.verdicts.filter((v) => v.t <= t).map((v) => [v.view.id, v.view]));
-    let changed = false;
-    const expectations = run.expectations.map((e) => {
-      const v = due.get(e.id);
-      if (!v || e.status !== 'pending') return e;
-      changed = true;
-      return v;
-    });
-    for (const v of due.values()) if (!expectations.some((e) => e.id === v.id)) (expectations.push(v), (changed = true));
     const done = this.engineReport && this.position >= this.entries.length;
     const findings = done ? this.engineReport!.findings.map(findingView) : run.findings;
-    if (changed || findings !== run.findings) this.updateRun({ expectations, findings, ...(done && this.engineReport!.tables ? { tables: this.engineReport!.tables } : {}) });
+    const due = this.verdicts.filter((v) => v.t <= t).map((v) => v.view);
+    this.mergeVerdicts(due, findings !== run.findings ? { findings, ...(done && this.engineReport!.tables ? { tables: this.engineReport!.tables } : {}) } : {});
   }
 
   private get speed(): number {

@@ -20,8 +20,6 @@ export class AgentChannel extends EventEmitter<LinkEvents> implements AgentLink 
 
   private constructor(private socket: net.Socket) {
     super();
-    // Many readers by design: recorder, reducer, driver, engine, screens, one-off waits.
-    this.setMaxListeners(100);
     readline
       .createInterface({ input: socket, crlfDelay: Infinity })
       .on('line', (line) => this.onLine(line))

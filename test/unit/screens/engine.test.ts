@@ -1,11 +1,11 @@
 // The scenario engine seen from the TUI: its built-ins as the picker shows them, its
-// expectations as the dashboard lists them, its log read for progress, and when Guided
-// mode must not hold a step back.
+// expectations as the dashboard lists them, and when Guided mode must not hold a step back.
+// (How a run's progress reaches the TUI, as typed events: test/unit/engine-run.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { builtinScenarios, BUILTIN_IDS } from '../../../src/lab/scenarios/index.js';
 import { replayTranscript } from '../../../src/wire/transcript.js';
 import { reduceAll } from '../../../src/lab/state.js';
-import { engineExpectations, engineScenarioInfo, kernelTimer, parseEngineLog } from '../../../src/screens/engineRun.js';
+import { engineExpectations, engineScenarioInfo, kernelTimer } from '../../../src/screens/engineRun.js';
 import { fixture } from './harness.js';
 
 const byId = (id: string) => builtinScenarios.find((s) => s.id === id)!;
@@ -33,13 +33,6 @@ describe('engine scenarios in the TUI', () => {
     expect(ex.every((e) => e.status === 'pending')).toBe(true);
     expect(ex.find((e) => e.id === 'punch-waits-unmapped')).toMatchObject({ description: 'the punch waits while the pipe still holds page 1 (1 s)' });
     expect(ex.find((e) => e.id === 'splice.2')).toMatchObject({ description: 'the pipe adds exactly one reference', step: 4 });
-  });
-
-  it('reads step starts from the engine log', () => {
-    expect(parseEngineLog('[5] vmsplice without SPLICE_F_GIFT: ...')).toEqual({ kind: 'step', index: 4, skipped: false });
-    expect(parseEngineLog('[2] skipped (applies to ext4, not xfs): ...')).toEqual({ kind: 'step', index: 1, skipped: true });
-    expect(parseEngineLog('    held     the pipe adds exactly one reference — aboveIdle 0 -> 1')).toBeNull();
-    expect(parseEngineLog('loading null_blk ...')).toBeNull();
   });
 
   it('Guided does not hold a step back while a kernel timer runs: a breaking lease, an O_DIRECT in flight', () => {
