@@ -11,6 +11,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentError, type AgentLink } from '../wire/link.js';
 import { LabDriver } from './driver.js';
+import { measuredFsdaxIdle, type ObserveReply } from './era.js';
+import { traceCommand } from './trace.js';
 import { contextEvidence, describe, evaluate, hangCheck, type DataCheck, type EvalContext, type Outcome, type Status } from './expect.js';
 import type { Profile } from '../config/profiles.js';
 import type { ActorOp, HelloResult, ReadyMessage } from '../wire/protocol.js';
@@ -297,15 +299,10 @@ class Run {
     // The profile sets the rate; the time-bounded checks (hundreds of ms) need at least
     // 20 Hz, or what the scenario asks for.
     const hz = Math.max(this.target.profile.sampling.hz, s.sampleHz ?? 20);
-    const observe = (await this.target.channel.request({ cmd: 'observe', hz })) as {
-      baselines?: { fsdax?: { known?: boolean; idle?: number } };
-    };
-    this.idleBaseline = observe.baselines?.fsdax?.known ? (observe.baselines.fsdax.idle ?? null) : null;
-    await this.target.channel.request({
-      cmd: 'trace',
-      events: ['fs_dax', 'filelock', 'lock/contention_begin', 'lock/contention_end'],
-      kprobes: ['gup', 'layouts', 'pipe'],
-    });
+    const observe = (await this.target.channel.request({ cmd: 'observe', hz })) as ObserveReply;
+    this.idleBaseline = measuredFsdaxIdle(observe);
+    // Tracing for the dashboard is set up when the guest comes up; a run asks again (the self-test, another client may have changed it).
+    await this.target.channel.request(traceCommand());
     const mk = await this.exec(['/bin/busybox', 'mkdir', '-p', `/mnt/dax/${this.instance}`, `/tmp/daxlab/${this.instance}`]);
     if (mk.status !== 0) throw new Error(`cannot make the run's directories: ${mk.stderr}`);
     const lbt = await this.exec(['/bin/busybox', 'cat', '/proc/sys/fs/lease-break-time']);

@@ -4,11 +4,10 @@
 //
 // Times are on the guest clock (seconds); durations in predicates are milliseconds.
 import type { EventMessage, LeaseState } from '../wire/protocol.js';
+import { GUP_PIN_COUNTING_BIAS } from './era.js';
 import { conditionHolds, parseScenarioDuration, type ConditionContext, type DurationVars, type Predicate } from './scenario.js';
 import { lockKey, type ActionRecord, type LabState, type PageView, type RefSample } from './state.js';
 
-/** GUP_PIN_COUNTING_BIAS: what one FOLL_PIN adds to a small folio's refcount (mm.h, since v5.7). */
-export const GUP_PIN_COUNTING_BIAS = 1024;
 
 export type Status = 'held' | 'violated' | 'not-applicable';
 

@@ -23,6 +23,7 @@
 // A scenario-level hang detector adds "no task blocked longer than N s".
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../config/units.js';
+import { compareVersion, kernelVersion } from './era.js';
 
 // ---------------------------------------------------------------------------------------
 // Values.
@@ -554,15 +555,6 @@ export function exportScenario(s: Scenario): string {
 
 // ---------------------------------------------------------------------------------------
 // Small helpers shared by the engine and the CLI.
-
-export function kernelVersion(release: string): [number, number] {
-  const m = /^(\d+)\.(\d+)/.exec(release);
-  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
-}
-
-function compareVersion(a: [number, number], b: [number, number]): number {
-  return a[0] - b[0] || a[1] - b[1];
-}
 
 export type ConditionContext = {
   fs: string;

@@ -3,6 +3,8 @@
 // independent source (a kprobe that fetches the same field, /proc/vmstat).
 import type { HelloResult, PageState, SnapshotMessage } from '../wire/protocol.js';
 import type { LabDriver } from './driver.js';
+import { expectedFsdaxIdle, FSDAX_IDLE_RULE, GUP_PIN_COUNTING_BIAS, measuredFsdaxIdle, type ObserveReply } from './era.js';
+import { traceCommand } from './trace.js';
 
 export type Check = {
   id: string;
@@ -21,19 +23,6 @@ export type SelftestReport = {
   held: boolean;
 };
 
-/** Kernel release -> [major, minor]. */
-export function kernelVersion(release: string): [number, number] {
-  const m = /^(\d+)\.(\d+)/.exec(release);
-  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
-}
-
-/** fsdax pages: idle refcount 1 before v6.15, 0 from v6.15 (the 2022 thread; Popple's series). */
-export function expectedFsdaxIdle(release: string): number {
-  const [major, minor] = kernelVersion(release);
-  return major > 6 || (major === 6 && minor >= 15) ? 0 : 1;
-}
-
-const PIN_BIAS = 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function pageOf(snap: SnapshotMessage, file: string, index: number): PageState {
@@ -56,15 +45,9 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   const statIntervalMs = 1000;
   const sysctl = await driver.busybox('sysctl', '-w', 'vm.stat_interval=1');
   if (sysctl.status !== 0) throw new Error(`sysctl vm.stat_interval=1 failed: ${sysctl.stderr}`);
-  const trace = (await driver.channel.request({
-    cmd: 'trace',
-    events: ['fs_dax', 'filelock', 'lock/contention_begin', 'lock/contention_end'],
-    kprobes: ['gup', 'layouts', 'pipe'],
-  })) as { kprobes: string[]; kprobesFailed: string[] };
+  const trace = (await driver.channel.request(traceCommand())) as { kprobes: string[]; kprobesFailed: string[] };
   log(`tracing: kprobes ${trace.kprobes.join(', ')}${trace.kprobesFailed.length ? `; unavailable: ${trace.kprobesFailed.join(', ')}` : ''}`);
-  const observe = (await driver.channel.request({ cmd: 'observe', hz: 0 })) as {
-    baselines: { fsdax: { known: boolean; idle?: number; mappingsHoldRefs?: boolean; evidence?: unknown; error?: string } };
-  };
+  const observe = (await driver.channel.request({ cmd: 'observe', hz: 0 })) as ObserveReply;
 
   for (const actor of ['holder', 'truncator', 'anon']) await driver.startActor(actor);
   const size = 2 * 1024 * 1024;
@@ -77,12 +60,12 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   const idleSnap = await driver.sample();
   const idlePage = pageOf(idleSnap, 'victim', 0);
   const expectedIdle = expectedFsdaxIdle(release);
-  const base = observe.baselines.fsdax;
+  const base = observe.baselines?.fsdax ?? { known: false, error: 'the agent reported no fsdax baseline' };
   checks.push({
     id: 'fsdax-idle-refcount',
     description: 'refcount of a mapped fsdax page that nothing else references',
     observed: { ref: idlePage.ref, mapcount: idlePage.mapcount, zoneDevice: idlePage.zoneDevice, pfn: idlePage.pfn },
-    expected: { ref: expectedIdle, zoneDevice: true, rule: 'fsdax pages idle at 1 before v6.15, 0 from v6.15' },
+    expected: { ref: expectedIdle, zoneDevice: true, rule: FSDAX_IDLE_RULE },
     crossCheck: {
       source: 'calibration: a probe page mapped twice, refcount and mapcount after each fault',
       value: base,
@@ -155,7 +138,7 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
       ret: register.ret,
       error: register.error ?? null,
     },
-    expected: { aboveIdleAfterEach: PIN_BIAS, pinsEach: 1 },
+    expected: { aboveIdleAfterEach: GUP_PIN_COUNTING_BIAS, pinsEach: 1 },
     note: [...before, ...after].some((p) => p.lruBatch)
       ? 'some pages still sat in a per-CPU LRU batch, which holds one reference of its own: the observer counts it apart (lruBatch)'
       : undefined,
@@ -164,7 +147,7 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
       value: acquired,
       held: acquired === pinsSeen,
     },
-    held: !register.error && after.every((p) => p.aboveIdle === PIN_BIAS && p.pins === 1),
+    held: !register.error && after.every((p) => p.aboveIdle === GUP_PIN_COUNTING_BIAS && p.pins === 1),
   });
   await driver.ok('anon', { op: 'io_uring_unregister' });
 
@@ -253,7 +236,7 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   });
 
   return {
-    kernel: { release, idleBaseline: base.known ? (base.idle ?? null) : null, baselineEvidence: base },
+    kernel: { release, idleBaseline: measuredFsdaxIdle(observe), baselineEvidence: base },
     fs,
     checks,
     held: checks.every((c) => c.held && (c.crossCheck?.held ?? true)),

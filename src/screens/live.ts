@@ -14,14 +14,13 @@ import { BootError, GuestSession } from '../vm/session.js';
 import { BaseController } from './controller.js';
 import { runScenario, type LabTarget, type RunEvent, type ScenarioReport, type StepHook } from '../lab/engine.js';
 import type { Scenario } from '../lab/scenario.js';
+import { traceCommand } from '../lab/trace.js';
 import { builtinScenarios, profileScenarios } from '../lab/scenarios/index.js';
 import { engineExpectations, engineScenarioInfo, findingView, INTERVENTION_OPS, kernelTimer, verdictView } from './engineRun.js';
 import type { LabController, ScenarioInfo, StageView } from './model.js';
 
 const CONSOLE_LINES = 8;
 
-/** Tracing for the dashboard from the moment the guest is up (a scenario run sets up its own). */
-const TRACE = { cmd: 'trace', events: ['fs_dax', 'filelock', 'lock/contention_begin', 'lock/contention_end'], kprobes: ['gup', 'layouts', 'pipe'] } as const;
 
 export class LiveController extends BaseController implements LabController {
   private session: GuestSession | null = null;
@@ -133,7 +132,7 @@ export class LiveController extends BaseController implements LabController {
       const hz = this.profile.sampling.hz;
       progress.start('observer', `tracepoints and kprobes, sampling at ${hz} Hz`);
       const t0 = performance.now();
-      const traced = (await session.channel.request({ ...TRACE, events: [...TRACE.events], kprobes: [...TRACE.kprobes] })) as { kprobesFailed?: string[]; eventsFailed?: string[] };
+      const traced = (await session.channel.request(traceCommand())) as { kprobesFailed?: string[]; eventsFailed?: string[] };
       await session.channel.request({ cmd: 'observe', hz });
       const failed = [...(traced.eventsFailed ?? []), ...(traced.kprobesFailed ?? [])];
       progress.done('observer', Math.round(performance.now() - t0), failed.length ? `unavailable: ${failed.join(', ')}` : undefined);

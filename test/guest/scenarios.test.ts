@@ -16,7 +16,7 @@ import { loadProfile } from '../../src/config/profiles.js';
 import { replayTranscript } from '../../src/wire/transcript.js';
 import { validateScenario } from '../../src/lab/scenario.js';
 import { findScenario } from '../../src/lab/scenarios/index.js';
-import { expectedFsdaxIdle } from '../../src/lab/selftest.js';
+import { expectedFsdaxIdle } from '../../src/lab/era.js';
 import { silentProgress } from '../../src/vm/progress.js';
 import { GuestSession } from '../../src/vm/session.js';
 import { daxlab, qemuProcessesOf, writeProfile } from './cli.js';

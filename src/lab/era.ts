@@ -1,0 +1,134 @@
+// The kernel era: the facts the lab's numbers depend on that change from one kernel to the
+// next, in one place. What the lab decides by is what it observes on the running kernel —
+// the idle refcount the agent measured (its "observe" reply carries the calibration), what
+// BTF has — never a version number alone. Versions only say where a fact sits in history:
+// the self-test predicts from them and cross-checks the prediction with the measurement,
+// and scenarios may name a range of releases a step applies to.
+//
+// Adding an era's knowledge is adding a row to a table below, with the observed fact it is
+// recognised by; a version bound on a row is for prose and predictions.
+import type { ReadyMessage } from '../wire/protocol.js';
+
+// ---------------------------------------------------------------------------------------
+// Releases.
+
+export type KernelVersion = readonly [major: number, minor: number];
+
+/** "6.1.0-31-amd64" -> [6, 1]; a release that does not start with a version is [0, 0]. */
+export function kernelVersion(release: string): KernelVersion {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+export function compareVersion(a: KernelVersion, b: KernelVersion): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
+
+/** Whether `release` is at least `version` ("6.15"). */
+export function releaseAtLeast(release: string, version: string): boolean {
+  return compareVersion(kernelVersion(release), kernelVersion(version)) >= 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Pins.
+
+/** GUP_PIN_COUNTING_BIAS: what one FOLL_PIN adds to a small folio's refcount (mm.h, since v5.7). */
+export const GUP_PIN_COUNTING_BIAS = 1024;
+
+/**
+ * Who refuses a long-term pin (FOLL_LONGTERM) of which memory, with the errno the caller
+ * sees. `before`/`from` place a rule in history; the scenarios assert what the running
+ * kernel does (an errno, no reference left behind), so a new era is a new row here and in
+ * the prose, never a different expectation by version.
+ */
+export type LongtermRefusal = {
+  who: 'gup' | 'io_uring';
+  memory: string;
+  errno: 'EOPNOTSUPP';
+  /** Read in the source of these releases (NOTES.md, "longterm-pin"). */
+  seenOn: readonly string[];
+  /** Gone by this release (an upper bound from reading the source, not the commit that changed it). */
+  goneBy?: string;
+  why: string;
+};
+
+export const LONGTERM_PIN_REFUSALS: readonly LongtermRefusal[] = [
+  {
+    who: 'gup',
+    memory: 'fsdax',
+    errno: 'EOPNOTSUPP',
+    seenOn: ['6.1', '6.12', '7.2'],
+    why: 'nothing could make the holder give the page back when the filesystem needs the block (check_vma_flags: vma_is_fsdax)',
+  },
+  {
+    who: 'io_uring',
+    memory: 'file-backed other than shmem and hugetlbfs (device-dax included)',
+    errno: 'EOPNOTSUPP',
+    seenOn: ['6.1'],
+    goneBy: '6.12',
+    why: '6.1 io_pin_pages() (io_uring/rsrc.c) pins and then refuses such a vma itself; by 6.12 (io_uring/memmap.c) it accepts what GUP accepts',
+  },
+];
+
+/** The refusals in force on a release, in words (the self-test's and the report's prose). */
+export function longtermRefusals(release: string): LongtermRefusal[] {
+  return LONGTERM_PIN_REFUSALS.filter((r) => !r.goneBy || !releaseAtLeast(release, r.goneBy));
+}
+
+// ---------------------------------------------------------------------------------------
+// The idle refcount of a page nothing references.
+
+/** One page kind's refcount model as the agent reports it (observer.c baseline_json). */
+export type Baseline = {
+  known: boolean;
+  /** Calibrated on this kernel (a probe page mapped twice), not a rule. */
+  measured?: boolean;
+  idle?: number;
+  /** Each mapping adds one to the refcount. */
+  mappingsHoldRefs?: boolean;
+  evidence?: unknown;
+  error?: string;
+};
+
+/** The agent's "observe" reply: the sampling rate and the baselines in force. */
+export type ObserveReply = { hz?: number; baselines?: { fsdax?: Baseline; anon?: Baseline; pagecache?: Baseline } };
+
+/** The fsdax idle refcount the agent measured, or null when it could not. */
+export function measuredFsdaxIdle(reply: ObserveReply): number | null {
+  const b = reply.baselines?.fsdax;
+  return b?.known ? (b.idle ?? null) : null;
+}
+
+/**
+ * History of the fsdax idle refcount: 1 before v6.15, 0 from v6.15 (the 2022 thread; Alistair
+ * Popple's series made fsdax pages free at refcount 0). A prediction, cross-checked against
+ * the measured baseline by the self-test: the lab itself uses the measurement.
+ */
+const FSDAX_IDLE_HISTORY: ReadonlyArray<{ from: string; idle: number }> = [
+  { from: '0.0', idle: 1 },
+  { from: '6.15', idle: 0 },
+];
+
+export function expectedFsdaxIdle(release: string): number {
+  return FSDAX_IDLE_HISTORY.filter((h) => releaseAtLeast(release, h.from)).at(-1)!.idle;
+}
+
+export const FSDAX_IDLE_RULE = 'fsdax pages idle at 1 before v6.15, 0 from v6.15';
+
+// ---------------------------------------------------------------------------------------
+// The kernel as the lab sees it.
+
+/** What the lab knows of the running kernel's era: what it observed, and its release. */
+export type Era = {
+  release: string;
+  version: KernelVersion;
+  /** The kernel has BTF (/sys/kernel/btf/vmlinux): the observer can read struct pages. */
+  btf: boolean;
+  /** The measured fsdax idle refcount (null: not measured). */
+  fsdaxIdle: number | null;
+  pinBias: number;
+};
+
+export function eraOf(ready: Pick<ReadyMessage, 'release' | 'btf'>, observe: ObserveReply): Era {
+  return { release: ready.release, version: kernelVersion(ready.release), btf: ready.btf, fsdaxIdle: measuredFsdaxIdle(observe), pinBias: GUP_PIN_COUNTING_BIAS };
+}

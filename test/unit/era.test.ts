@@ -1,0 +1,42 @@
+// The kernel era module: one version parser, the pin bias the guest's C side divides by,
+// the measured idle baseline taken from the agent's reply as it is (never a rule).
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compareVersion, eraOf, expectedFsdaxIdle, GUP_PIN_COUNTING_BIAS, kernelVersion, longtermRefusals, measuredFsdaxIdle, releaseAtLeast } from '../../src/lab/era.js';
+
+describe('kernel era', () => {
+  it('parses releases as the distributions write them', () => {
+    expect(kernelVersion('6.1.0-31-amd64')).toEqual([6, 1]);
+    expect(kernelVersion('6.12.95+deb12-amd64')).toEqual([6, 12]);
+    expect(kernelVersion('7.2.13+deb14-amd64')).toEqual([7, 2]);
+    expect(kernelVersion('not-a-release')).toEqual([0, 0]);
+    // 6.12 is after 6.2: compared as numbers, not text.
+    expect(compareVersion(kernelVersion('6.12.0'), kernelVersion('6.2.0'))).toBeGreaterThan(0);
+    expect(releaseAtLeast('6.15.0-rc1', '6.15')).toBe(true);
+    expect(releaseAtLeast('6.14.9', '6.15')).toBe(false);
+  });
+
+  it('has the pin bias the guest observer divides by (kstate.h)', () => {
+    const header = fs.readFileSync(path.join(import.meta.dirname, '../../src/vm/guest/kstate/kstate.h'), 'utf8');
+    const c = /#define\s+KSTATE_GUP_PIN_COUNTING_BIAS\s+(\d+)/.exec(header);
+    expect(c, 'kstate.h defines KSTATE_GUP_PIN_COUNTING_BIAS').not.toBeNull();
+    expect(GUP_PIN_COUNTING_BIAS).toBe(Number(c![1]));
+  });
+
+  it('takes the idle baseline the agent measured, and none when it could not measure', () => {
+    expect(measuredFsdaxIdle({ baselines: { fsdax: { known: true, measured: true, idle: 0 } } })).toBe(0);
+    expect(measuredFsdaxIdle({ baselines: { fsdax: { known: false, error: 'no BTF' } } })).toBeNull();
+    expect(measuredFsdaxIdle({})).toBeNull();
+    // The era of a kernel is what was observed on it, whatever its version predicts.
+    const era = eraOf({ release: '6.1.0-31-amd64', btf: true }, { baselines: { fsdax: { known: true, idle: 0 } } });
+    expect(era.fsdaxIdle).toBe(0);
+    expect(expectedFsdaxIdle(era.release)).toBe(1);
+    expect(expectedFsdaxIdle('7.2.13+deb14-amd64')).toBe(0);
+  });
+
+  it("knows io_uring's own refusal of device-dax only where the source has it", () => {
+    expect(longtermRefusals('6.1.0-31-amd64').map((r) => r.who)).toEqual(['gup', 'io_uring']);
+    expect(longtermRefusals('6.12.95+deb12-amd64').map((r) => r.who)).toEqual(['gup']);
+  });
+});
