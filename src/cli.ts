@@ -1,6 +1,7 @@
 // daxlab command line: argument parsing, then one function per subcommand.
 import { parseArgs } from 'node:util';
 import { ProfileError } from './config/profiles.js';
+import { AgentError } from './vm/channel.js';
 import { HostSetupError } from './vm/host.js';
 import { KernelError } from './vm/kernel.js';
 import { BootError } from './vm/session.js';
@@ -115,6 +116,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ProfileError || err instanceof HostSetupError || err instanceof KernelError || err instanceof BootError) {
       process.stderr.write(`daxlab: ${err.message}\n`);
+      return 125;
+    }
+    if (err instanceof AgentError && err.stage === 'kernel-unreadable') {
+      // The observer cannot read this kernel (its BTF lacks a member the lab needs, no
+      // /proc/kcore, ...): the lab could not test, the kernel is not at fault.
+      process.stderr.write(`daxlab: could not test: the agent cannot read this kernel's state: ${err.message.replace(/^kernel-unreadable: /, '')}\n`);
       return 125;
     }
     if (err instanceof Error && err.name === 'TerminalError') {

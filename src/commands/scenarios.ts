@@ -5,6 +5,7 @@ import { loadProfile, type Profile } from '../config/profiles.js';
 import { describeNeeds, exportScenario, ScenarioError, type Scenario } from '../lab/scenario.js';
 import { builtinScenarios, findScenario, loadScenarioFile, profileScenarios, type ScenarioSource } from '../lab/scenarios/index.js';
 import { ensureHost } from '../vm/host.js';
+import { AgentError } from '../vm/channel.js';
 import { GuestSession } from '../vm/session.js';
 import { consoleProgress } from './output.js';
 
@@ -118,6 +119,10 @@ export async function runCommand(opts: {
     for (const t of scenario.threads) process.stderr.write(`  from "${t.subject}"${t.messageId ? ` ${t.messageId}` : ''}\n`);
     report = await runScenario(session, scenario, { seed, log: (line) => process.stderr.write(`${line}\n`) });
   } catch (err) {
+    if (err instanceof AgentError && err.stage === 'kernel-unreadable') {
+      process.stderr.write(`daxlab: could not test ${scenario.id}: the agent cannot read this kernel's state: ${err.message.replace(/^kernel-unreadable: /, '')}\n`);
+      return EXIT.cannotTest;
+    }
     process.stderr.write(`daxlab: internal error while running ${scenario.id} (a bug of daxlab, not a kernel finding):\n${(err as Error).stack ?? String(err)}\n`);
     return EXIT.ourBug;
   } finally {

@@ -128,7 +128,7 @@ static void cmd_observe(int id, struct json_object *req)
 	const char *kerr;
 
 	if ((kerr = observer_open_kstate())) {
-		send_error(id, "observer", kerr, NULL);
+		send_error(id, "kernel-unreadable", kerr, NULL);
 		return;
 	}
 	if (hz < 0 || hz > 50) {
@@ -156,7 +156,7 @@ static void cmd_sample(int id, struct json_object *req)
 
 	(void)req;
 	if ((kerr = observer_open_kstate())) {
-		send_error(id, "observer", kerr, NULL);
+		send_error(id, "kernel-unreadable", kerr, NULL);
 		return;
 	}
 	send_snapshot(mono_now());

@@ -33,7 +33,9 @@ struct json_object *page_json(struct watched_page *w)
 	const struct baseline *b;
 	struct kpage pg;
 	char buf[1024];
-	int32_t ref, expected, above, pins, others;
+	struct kref_model model;
+	struct kref_split split;
+	int32_t ref;
 	int pmd, batched;
 	const char *mapping = NULL;
 
@@ -55,12 +57,10 @@ struct json_object *page_json(struct watched_page *w)
 	 */
 	batched = !pg.zone_device && pg.mapping_kind != KPAGE_MAP_NONE &&
 		  !kstate_page_test(kstate_layout(obs_ks), &pg, "PG_lru");
-	expected = b->idle + (b->mappings_hold_refs ? pg.mapcount : 0) + batched;
-	above = ref - expected;
-	/* Large folios count pins exactly; a small one's pins are in its refcount. */
-	kpage_split_refs(ref, expected, &pins, &others);
-	if (pg.large && pg.have_pincount)
-		pins = pg.pincount;
+	/* The mappings' own references (7.x fsdax, anon, page cache) are theirs. */
+	model.idle = b->idle;
+	model.mappings_hold_refs = b->mappings_hold_refs;
+	kpage_split_refs(&pg, &model, batched, &split);
 	kstate_pageflags_str(kstate_layout(obs_ks), pg.head_flags, buf, sizeof(buf));
 	for (char *save = NULL, *tok = strtok_r(buf, "|", &save); tok; tok = strtok_r(NULL, "|", &save))
 		json_object_array_add(flags, json_object_new_string(tok));
@@ -75,8 +75,8 @@ struct json_object *page_json(struct watched_page *w)
 	json_object_object_add(o, "zoneDevice", json_object_new_boolean(pg.zone_device));
 	json_object_object_add(o, "ref", json_object_new_int(ref));
 	json_object_object_add(o, "idle", json_object_new_int(b->idle));
-	json_object_object_add(o, "aboveIdle", json_object_new_int(above));
-	json_object_object_add(o, "pins", json_object_new_int(pins));
+	json_object_object_add(o, "aboveIdle", json_object_new_int(split.above_idle));
+	json_object_object_add(o, "pins", json_object_new_int(split.pins));
 	json_object_object_add(o, "mapcount", json_object_new_int(pg.mapcount));
 	json_object_object_add(o, "lruBatch", json_object_new_boolean(batched));
 	json_object_object_add(o, "flags", flags);

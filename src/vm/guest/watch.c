@@ -122,7 +122,7 @@ static void cmd_watch_pages(int id, struct json_object *req)
 	char err[300];
 
 	if ((kerr = observer_open_kstate())) {
-		send_error(id, "observer", kerr, NULL);
+		send_error(id, "kernel-unreadable", kerr, NULL);
 		return;
 	}
 	if (!json_object_object_get_ex(req, "actor", &v) || !(a = actor_find(json_object_get_string(v)))) {

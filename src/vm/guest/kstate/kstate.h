@@ -53,7 +53,8 @@ struct kstate_layout {
 	/* struct page */
 	uint32_t page_size;
 	struct kfield page_flags;
-	struct kfield page_compound_head;
+	struct kfield page_compound_head;	/* or compound_info (7.x) */
+	bool compound_info;		/* 7.x: tails may hold a mask */
 	struct kfield page_mapping;
 	struct kfield page_index;
 	struct kfield page_mapcount;
@@ -66,6 +67,7 @@ struct kstate_layout {
 	struct kfield folio_nr_pages;	/* _folio_nr_pages / _nr_pages */
 	struct kfield folio_pincount;
 	struct kfield folio_entire_mapcount; /* _entire_mapcount, 6.1: _total_mapcount */
+	struct kfield folio_large_mapcount;  /* 6.12+: all mappings */
 
 	/* enum pageflags */
 	unsigned int nr_pageflags;
@@ -91,7 +93,8 @@ struct kstate_layout {
 	uint32_t waiter_size;
 	struct kfield rwsem_count;
 	struct kfield rwsem_owner;
-	struct kfield rwsem_wait_list;
+	struct kfield rwsem_wait_list;		/* up to 7.1: list_head */
+	struct kfield rwsem_first_waiter;	/* 7.2+: rwsem_waiter * */
 	struct kfield waiter_list;
 	struct kfield waiter_task;
 	struct kfield waiter_type;
@@ -292,6 +295,8 @@ struct kpage {
 	int32_t pincount;	/* large folios: exact FOLL_PIN count */
 	bool have_entire_mapcount;
 	int32_t entire_mapcount;	/* PMD/PUD mappings (+1 applied) */
+	bool have_large_mapcount;
+	int32_t large_mapcount;		/* 6.12+: every mapping (+1 applied) */
 
 	/* ZONE_DEVICE, only set when pgmap was validated */
 	bool zone_device;
@@ -329,13 +334,50 @@ bool kstate_page_test(const struct kstate_layout *l, const struct kpage *pg,
 		      const char *pg_name);
 
 /*
- * Split a small folio's refcount into FOLL_PIN pins and other references,
- * given the caller's idle baseline (1 for fsdax before 6.15, 0 after; add
- * mapcount where mappings hold references).  Large folios count pins
- * exactly in pincount instead.
+ * Where a page's references come from, given how that kind of page counts
+ * them on this kernel (measured by the caller; fsdax: idle 1 and mappings
+ * hold none before v6.15, idle 0 and each mapping holds one after).
  */
-void kpage_split_refs(int32_t refcount, int32_t baseline, int32_t *pins,
-		      int32_t *refs);
+struct kref_model {
+	int32_t idle;			/* refcount of an unreferenced page */
+	bool mappings_hold_refs;	/* each mapping takes one reference */
+};
+
+struct kref_split {
+	int32_t mapped;		/* references the page tables hold */
+	int32_t lru_batch;	/* a per-CPU LRU batch's reference */
+	/*
+	 * What others hold beyond idle, the mappings and the batch: pins
+	 * plus refs.  The same meaning on every kernel era: a mapping's own
+	 * reference (7.x) is in @mapped, never here.
+	 */
+	int32_t above_idle;
+	int32_t pins;		/* FOLL_PIN pins */
+	int32_t refs;		/* other references (FOLL_GET, pipes, ...) */
+	bool exact_pins;	/* from the folio's _pincount, not the bias */
+};
+
+/*
+ * Split @pg's folio refcount.  A small folio's FOLL_PIN adds
+ * KSTATE_GUP_PIN_COUNTING_BIAS; a large folio's adds one reference and
+ * counts itself in _pincount.  @lru_batch: the caller saw the page wait
+ * in a per-CPU LRU batch (PG_lru clear), which holds one reference.
+ * Below idle, refs is negative and pins 0: the caller shows the anomaly.
+ */
+void kpage_split_refs(const struct kpage *pg, const struct kref_model *m,
+		      bool lru_batch, struct kref_split *s);
+/* Mappings of @pg's folio (PTEs and PMDs), as folio_mapcount() counts. */
+int32_t kpage_folio_mapcount(const struct kpage *pg);
+
+/*
+ * The head page of the page at @page_addr whose compound_head (or 7.x
+ * compound_info) word is @info; @page_addr itself when not a tail.  7.x
+ * with HUGETLB_PAGE_OPTIMIZE_VMEMMAP and a power-of-two struct page
+ * stores a mask with bit 0 set instead of head | 1
+ * (include/linux/page-flags.h set_compound_head()).
+ */
+uint64_t kpage_compound_head(const struct kstate_layout *l, uint64_t page_addr,
+			     uint64_t info);
 
 /* ------------------------------------------------------ address_space */
 

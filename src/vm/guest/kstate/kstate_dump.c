@@ -60,7 +60,8 @@ static void dump_layout(const struct kstate_layout *l)
 	printf("{\n  \"sizeof_page\": %u, \"sizeof_folio\": %u,\n",
 	       l->page_size, l->folio_size);
 	print_field("page.flags", &l->page_flags);
-	print_field("page.compound_head", &l->page_compound_head);
+	print_field(l->compound_info ? "page.compound_info" :
+		    "page.compound_head", &l->page_compound_head);
 	print_field("page.mapping", &l->page_mapping);
 	print_field("page.index", &l->page_index);
 	print_field("page._mapcount", &l->page_mapcount);
@@ -70,10 +71,12 @@ static void dump_layout(const struct kstate_layout *l)
 	print_field("folio.nr_pages", &l->folio_nr_pages);
 	print_field("folio._pincount", &l->folio_pincount);
 	print_field("folio.entire_mapcount", &l->folio_entire_mapcount);
+	print_field("folio._large_mapcount", &l->folio_large_mapcount);
 	print_field("dev_pagemap.type", &l->pgmap_type);
 	print_field("rw_semaphore.count", &l->rwsem_count);
 	print_field("rw_semaphore.owner", &l->rwsem_owner);
 	print_field("rw_semaphore.wait_list", &l->rwsem_wait_list);
+	print_field("rw_semaphore.first_waiter", &l->rwsem_first_waiter);
 	print_field("rwsem_waiter.task", &l->waiter_task);
 	print_field("rwsem_waiter.type", &l->waiter_type);
 	print_field("task_struct.pid", &l->task_pid);

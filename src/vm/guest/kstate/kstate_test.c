@@ -2,16 +2,20 @@
 /*
  * kstate unit tests, run on the build host:
  *  - pure decoders: rwsem count/owner, xarray entries, DAX entries, page
- *    flags, pin arithmetic, the page-table walk over fake tables;
- *  - BTF lookups against the host's /sys/kernel/btf/vmlinux and, with
- *    --btf61, the Debian 6.1 guest kernel's vmlinux, with fixed expected
- *    values (read off `bpftool btf dump ... format raw`) and, when bpftool
- *    is installed, a live cross-check against its raw dump;
+ *    flags, compound heads, the split of references and pins, the
+ *    page-table walk over fake tables;
+ *  - BTF lookups against the host's /sys/kernel/btf/vmlinux and the BTF of
+ *    each kernel era's vmlinux (Debian 6.1, 6.12, 7.2), with fixed
+ *    expected values (checked against pahole and bpftool's raw dump) and,
+ *    when bpftool is installed, a live cross-check against its raw dump;
  *  - the whole reader (kcore ELF, kallsyms, page walk, page/rwsem/xarray)
  *    against a fake /proc/kcore and /proc/kallsyms built here, with
  *    structs laid out from the BTF under test.
  *
- *   kstate_test [--btf61 VMLINUX]
+ * Output is TAP, as the kernel's kselftests print it: one test point per
+ * test, "# " diagnostics, a trailing plan and a "# Totals:" line.
+ *
+ *   kstate_test [--btf ERA=VMLINUX]...     ERA: 6.1, 6.12 or 7.2
  */
 #include <elf.h>
 #include <errno.h>
@@ -26,7 +30,8 @@
 
 #include "kstate.h"
 
-static int passed, failed;
+static int passed, failed;		/* single checks */
+static int tap_nr, tap_pass, tap_fail, tap_skip;	/* test points */
 
 static void check(bool ok, const char *what, const char *file, int line)
 {
@@ -35,17 +40,43 @@ static void check(bool ok, const char *what, const char *file, int line)
 		return;
 	}
 	failed++;
-	printf("FAIL %s:%d: %s\n", file, line, what);
+	printf("# FAIL %s:%d: %s\n", file, line, what);
 }
 
 #define CHECK(c) check((c), #c, __FILE__, __LINE__)
 #define CHECK_EQ(a, b) do {						\
 	uint64_t _a = (uint64_t)(a), _b = (uint64_t)(b);		\
 	if (_a != _b)							\
-		printf("  %s = %#" PRIx64 ", expected %#" PRIx64 "\n",	\
+		printf("#   %s = %#" PRIx64 ", expected %#" PRIx64 "\n",	\
 		       #a, _a, _b);					\
 	check(_a == _b, #a " == " #b, __FILE__, __LINE__);		\
 } while (0)
+
+/* One TAP test point: ok unless a check inside @fn failed. */
+static void tap_run(const char *name, void (*fn)(const void *),
+		    const void *arg)
+{
+	int before = failed;
+
+	printf("# RUN %s\n", name);
+	fn(arg);
+	tap_nr++;
+	if (failed == before) {
+		tap_pass++;
+		printf("ok %d %s\n", tap_nr, name);
+	} else {
+		tap_fail++;
+		printf("not ok %d %s\n", tap_nr, name);
+	}
+	fflush(stdout);
+}
+
+static void tap_skip_test(const char *name, const char *why)
+{
+	tap_nr++;
+	tap_skip++;
+	printf("ok %d %s # SKIP %s\n", tap_nr, name, why);
+}
 
 /* ------------------------------------------------------ pure decoders */
 
@@ -151,20 +182,104 @@ static void test_dax_decode(void)
 	CHECK_EQ(d.pfn, 0);
 }
 
+/* A small page with @ref and @mapcount, or a large folio's head. */
+static struct kpage small_page(int32_t ref, int32_t mapcount)
+{
+	struct kpage pg = { .refcount = ref, .head_refcount = ref,
+			    .mapcount = mapcount, .order = 0 };
+
+	return pg;
+}
+
 static void test_split_refs(void)
 {
-	int32_t pins, refs;
+	/* fsdax before v6.15: idle 1, DAX ptes hold no reference */
+	const struct kref_model old = { .idle = 1 };
+	/* fsdax from v6.15, anon, page cache: idle 0, a mapping holds one */
+	const struct kref_model mapped = { .idle = 0, .mappings_hold_refs = true };
+	struct kpage pg;
+	struct kref_split s;
 
-	kpage_split_refs(1, 1, &pins, &refs);	/* idle fsdax page, 6.1 */
-	CHECK(pins == 0 && refs == 0);
-	kpage_split_refs(2, 1, &pins, &refs);	/* vmsplice / FOLL_GET */
-	CHECK(pins == 0 && refs == 1);
-	kpage_split_refs(1025, 1, &pins, &refs);	/* one FOLL_PIN */
-	CHECK(pins == 1 && refs == 0);
-	kpage_split_refs(2 * 1024 + 3, 1, &pins, &refs);
-	CHECK(pins == 2 && refs == 2);
-	kpage_split_refs(0, 1, &pins, &refs);	/* below idle: anomaly */
-	CHECK(pins == 0 && refs == -1);
+	pg = small_page(1, 0);			/* idle, mapped once (6.1) */
+	kpage_split_refs(&pg, &old, false, &s);
+	CHECK(s.above_idle == 0 && s.pins == 0 && s.refs == 0 && !s.mapped);
+	pg = small_page(2, 0);			/* vmsplice: FOLL_GET */
+	kpage_split_refs(&pg, &old, false, &s);
+	CHECK(s.above_idle == 1 && s.pins == 0 && s.refs == 1);
+	pg = small_page(1025, 0);		/* one FOLL_PIN */
+	kpage_split_refs(&pg, &old, false, &s);
+	CHECK(s.pins == 1 && s.refs == 0 && !s.exact_pins);
+	pg = small_page(2 * 1024 + 3, 0);
+	kpage_split_refs(&pg, &old, false, &s);
+	CHECK(s.pins == 2 && s.refs == 2);
+	pg = small_page(0, 0);			/* below idle: anomaly */
+	kpage_split_refs(&pg, &old, false, &s);
+	CHECK(s.pins == 0 && s.refs == -1 && s.above_idle == -1);
+
+	/* 7.x fsdax: the mapping's reference is the mapping's */
+	pg = small_page(1, 1);			/* idle, mapped once */
+	kpage_split_refs(&pg, &mapped, false, &s);
+	CHECK(s.mapped == 1 && s.above_idle == 0 && s.pins == 0 && s.refs == 0);
+	pg = small_page(2, 1);			/* + vmsplice */
+	kpage_split_refs(&pg, &mapped, false, &s);
+	CHECK(s.mapped == 1 && s.above_idle == 1 && s.refs == 1 && !s.pins);
+	pg = small_page(1026, 2);		/* two mappings + one pin */
+	kpage_split_refs(&pg, &mapped, false, &s);
+	CHECK(s.mapped == 2 && s.above_idle == 1024 && s.pins == 1 && !s.refs);
+	pg = small_page(0, 1);			/* mapped but no reference */
+	kpage_split_refs(&pg, &mapped, false, &s);
+	CHECK(s.above_idle == -1 && s.refs == -1 && !s.pins);
+	/* a fresh anon page in a per-CPU LRU batch */
+	pg = small_page(2, 1);
+	kpage_split_refs(&pg, &mapped, true, &s);
+	CHECK(s.lru_batch == 1 && s.above_idle == 0);
+
+	/* a PMD-mapped large folio with one pin: exact, from _pincount */
+	pg = small_page(5, 0);			/* the tail's own word: ignored */
+	pg.large = true;
+	pg.head_refcount = 2;
+	pg.have_pincount = true;
+	pg.pincount = 1;
+	pg.have_large_mapcount = true;
+	pg.large_mapcount = 1;
+	pg.have_entire_mapcount = true;
+	pg.entire_mapcount = 1;
+	kpage_split_refs(&pg, &mapped, false, &s);
+	CHECK(s.mapped == 1 && s.above_idle == 1 && s.pins == 1 && !s.refs);
+	CHECK(s.exact_pins);
+	CHECK_EQ(kpage_folio_mapcount(&pg), 1);
+	/* 6.1 has no _large_mapcount: PMD mappings + this page's PTEs */
+	pg.have_large_mapcount = false;
+	pg.mapcount = 1;
+	CHECK_EQ(kpage_folio_mapcount(&pg), 2);
+	kpage_split_refs(&pg, &old, false, &s);
+	CHECK(s.mapped == 0 && s.above_idle == 1 && s.pins == 1 && !s.refs);
+}
+
+static void test_compound_head(void)
+{
+	struct kstate_layout l = { .page_size = 64 };
+	const uint64_t head = 0xffffea0005008000ULL;	/* 2^15 aligned */
+	const uint64_t tail = head + 3 * 64;
+	/* set_compound_head() with a mask: GENMASK(63, 9 + 6) | 1 */
+	const uint64_t mask = ~((1ULL << 15) - 1) | 1;
+
+	CHECK_EQ(kpage_compound_head(&l, head, 0), head);
+	CHECK_EQ(kpage_compound_head(&l, tail, head | 1), head);
+	/* before 7.x a mask cannot be: read as a pointer, found implausible */
+	CHECK_EQ(kpage_compound_head(&l, tail, mask), mask & ~1ULL);
+	l.compound_info = true;
+	CHECK_EQ(kpage_compound_head(&l, tail, mask), head);
+	CHECK_EQ(kpage_compound_head(&l, tail, head | 1), head);
+	CHECK_EQ(kpage_compound_head(&l, head, 0), head);
+	/* order 18 is the largest the hunt allows; beyond is a pointer */
+	CHECK_EQ(kpage_compound_head(&l, tail, ~((1ULL << 24) - 1) | 1),
+		 tail & ~((1ULL << 24) - 1));
+	CHECK_EQ(kpage_compound_head(&l, tail, ~((1ULL << 25) - 1) | 1),
+		 ~((1ULL << 25) - 1));
+	/* a struct page that is no power of two: pointers only */
+	l.page_size = 80;
+	CHECK_EQ(kpage_compound_head(&l, tail, mask), mask & ~1ULL);
 }
 
 /* --------------------------------------------------- page-table walk */
@@ -308,7 +423,9 @@ static void test_member_paths(const struct btf *btf)
 	/* anonymous union members */
 	CHECK_EQ(kbtf_member(btf, "page._mapcount", &f), 0);
 	CHECK_EQ(f.off, 48);
-	CHECK_EQ(kbtf_member(btf, "page.compound_head", &f), 0);
+	/* 7.x renamed it compound_info */
+	CHECK(!kbtf_member(btf, "page.compound_head", &f) ||
+	      !kbtf_member(btf, "page.compound_info", &f));
 	CHECK_EQ(f.off, 8);
 	/* a bitfield: one bit */
 	CHECK_EQ(kbtf_member(btf, "task_struct.sched_reset_on_fork", &f), 0);
@@ -336,7 +453,7 @@ static void test_enums(const struct btf *btf)
 		 -ENOENT);
 }
 
-/* Facts that hold for every kernel this library targets (5.15 .. 6.18). */
+/* Facts that hold for every kernel this library targets (6.1 .. 7.2). */
 static void test_layout_common(const struct kstate_layout *l)
 {
 	CHECK_EQ(l->page_size, 64);
@@ -354,7 +471,10 @@ static void test_layout_common(const struct kstate_layout *l)
 	CHECK(l->folio_order.found || l->folio_nr_pages.found);
 	CHECK_EQ(l->rwsem_count.off, 0);
 	CHECK_EQ(l->rwsem_owner.off, 8);
-	CHECK_EQ(l->rwsem_wait_list.off, 24);
+	/* one or the other, in the same place */
+	CHECK(l->rwsem_wait_list.found != l->rwsem_first_waiter.found);
+	CHECK_EQ(l->rwsem_wait_list.found ? l->rwsem_wait_list.off :
+		 l->rwsem_first_waiter.off, 24);
 	CHECK_EQ(l->waiter_list.off, 0);
 	CHECK_EQ(l->waiter_task.off, 16);
 	CHECK_EQ(l->waiter_type.off, 24);
@@ -381,12 +501,15 @@ static void test_layout_common(const struct kstate_layout *l)
 	CHECK(!strcmp(l->pageflag_name[l->pg_head], "PG_head"));
 }
 
-/* Debian 6.1.0-56-amd64, values read off bpftool's raw dump. */
+/* Debian 6.1.0-56/57-amd64, values read off bpftool's raw dump. */
 static void test_layout_61(const struct kstate_layout *l)
 {
 	char buf[256];
 
 	test_layout_common(l);
+	CHECK(!l->compound_info);
+	CHECK(l->rwsem_wait_list.found);
+	CHECK(!l->folio_large_mapcount.found);
 	CHECK_EQ(l->folio_size, 112);
 	CHECK_EQ(l->folio_order.off, 81);		/* _folio_order */
 	CHECK_EQ(l->folio_entire_mapcount.off, 84);	/* _total_mapcount */
@@ -434,6 +557,67 @@ static void test_bitfield_61(const struct btf *btf)
 	CHECK_EQ(f.size, 4);
 }
 
+/* Debian 6.12.95+deb12-amd64 (bookworm-backports), checked with pahole. */
+static void test_layout_612(const struct kstate_layout *l)
+{
+	char buf[256];
+
+	test_layout_common(l);
+	CHECK(!l->compound_info);		/* compound_head: head | 1 */
+	CHECK(l->rwsem_wait_list.found);
+	CHECK_EQ(l->folio_size, 192);
+	CHECK(!l->folio_order.found);		/* in _flags_1 */
+	CHECK_EQ(l->folio_large_mapcount.off, 80);
+	CHECK_EQ(l->folio_entire_mapcount.off, 84);
+	CHECK_EQ(l->folio_pincount.off, 92);	/* the folio's second page */
+	CHECK_EQ(l->folio_nr_pages.off, 96);	/* _folio_nr_pages */
+	CHECK_EQ(l->pgmap_type.off, 104);
+	CHECK_EQ(l->pgmap_nr_range.off, 136);
+	CHECK_EQ(l->pgmap_range_start.off, 144);
+	CHECK_EQ(l->task_pid.off, 2432);
+	CHECK_EQ(l->task_tgid.off, 2436);
+	CHECK_EQ(l->task_comm.off, 2976);
+	CHECK_EQ(l->as_i_mmap_rwsem.off, 144);
+	CHECK_EQ(l->as_nrpages.off, 88);
+	CHECK_EQ(l->inode_i_rwsem.off, 152);
+	CHECK_EQ(l->rwsem_size, 40);
+	CHECK_EQ(l->waiter_size, 48);
+	CHECK_EQ(l->nr_pageflags, 24);
+	CHECK_EQ(l->pg_head, 6);
+	kstate_pageflags_str(l, 1ULL << 1 | 1ULL << 6 | 0x3ULL << 60, buf,
+			     sizeof(buf));
+	CHECK(!strcmp(buf, "writeback|head"));
+}
+
+/* Debian 7.2.13+deb14-amd64 (sid), checked with pahole. */
+static void test_layout_72(const struct kstate_layout *l)
+{
+	test_layout_common(l);
+	CHECK(l->compound_info);		/* a mask with HVO */
+	CHECK(!l->rwsem_wait_list.found);	/* first_waiter only */
+	CHECK_EQ(l->rwsem_first_waiter.off, 24);
+	CHECK_EQ(l->rwsem_first_waiter.size, 8);
+	CHECK_EQ(l->page_flags.size, 8);	/* memdesc_flags_t.f */
+	CHECK_EQ(l->folio_size, 256);
+	CHECK(!l->folio_order.found);
+	CHECK_EQ(l->folio_large_mapcount.off, 80);
+	CHECK_EQ(l->folio_entire_mapcount.off, 88);
+	CHECK_EQ(l->folio_pincount.off, 92);
+	CHECK_EQ(l->folio_nr_pages.off, 120);	/* _nr_pages */
+	CHECK_EQ(l->pgmap_type.off, 96);
+	CHECK_EQ(l->pgmap_nr_range.off, 128);
+	CHECK_EQ(l->task_pid.off, 2808);
+	CHECK_EQ(l->task_comm.off, 3344);
+	CHECK_EQ(l->as_i_mmap_rwsem.off, 120);
+	CHECK_EQ(l->as_nrpages.off, 80);
+	CHECK_EQ(l->inode_i_rwsem.off, 152);
+	CHECK_EQ(l->rwsem_size, 32);
+	CHECK_EQ(l->waiter_size, 48);
+	CHECK_EQ(l->nr_pageflags, 25);
+	CHECK_EQ(l->pg_head, 6);
+	CHECK(!strcmp(kstate_pageflag_name(l, 19), "PG_dropbehind"));
+}
+
 static struct kstate *open_btf(const char *path)
 {
 	struct kstate_opts o = { .btf_path = path, .btf_only = true };
@@ -441,7 +625,7 @@ static struct kstate *open_btf(const char *path)
 	struct kstate *ks = kstate_open(&o, err, sizeof(err));
 
 	if (!ks)
-		printf("  kstate_open(%s): %s\n", path ? path : "default", err);
+		printf("#   kstate_open(%s): %s\n", path ? path : "default", err);
 	return ks;
 }
 
@@ -457,7 +641,8 @@ static const struct raw_member raw_members[] = {
 	{ "page._refcount", true },
 	{ "rw_semaphore.count", true },
 	{ "rw_semaphore.owner", true },
-	{ "rw_semaphore.wait_list", true },
+	{ "rw_semaphore.wait_list", false },	/* up to 7.1 */
+	{ "rw_semaphore.first_waiter", false },	/* 7.2 */
 	{ "rwsem_waiter.list", true },
 	{ "rwsem_waiter.task", true },
 	{ "rwsem_waiter.type", true },
@@ -466,7 +651,7 @@ static const struct raw_member raw_members[] = {
 	{ "task_struct.comm", true },
 	{ "task_struct.__state", true },
 	{ "task_struct.sched_reset_on_fork", true },
-	{ "task_struct.in_iowait", true },	/* bitfield, bit 3 on 6.1 */
+	{ "task_struct.in_iowait", true },	/* a bitfield */
 	{ "dev_pagemap.type", true },
 	{ "dev_pagemap.nr_range", true },
 	{ "address_space.host", true },
@@ -531,7 +716,7 @@ static int raw_check(FILE *f, const struct btf *btf, const struct raw_member *m)
 		return 1;
 	}
 	if (m->required)
-		printf("  bpftool dump has no %s\n", m->path);
+		printf("#   bpftool dump has no %s\n", m->path);
 	CHECK(!m->required);
 	return 0;
 }
@@ -550,7 +735,7 @@ static void test_against_bpftool(const struct btf *btf, const char *path)
 		 "bpftool btf dump file '%s' format raw > %s 2>/dev/null",
 		 path, tmp);
 	if (system(cmd)) {
-		printf("SKIP bpftool cross-check of %s (bpftool missing?)\n",
+		printf("# no bpftool cross-check of %s (bpftool missing?)\n",
 		       path);
 		unlink(tmp);
 		return;
@@ -561,7 +746,7 @@ static void test_against_bpftool(const struct btf *btf, const char *path)
 	if (f)
 		fclose(f);
 	unlink(tmp);
-	printf("  bpftool cross-check of %s: %d members\n", path, n);
+	printf("#   bpftool cross-check of %s: %d members\n", path, n);
 }
 
 static void test_host_btf(void)
@@ -570,7 +755,7 @@ static void test_host_btf(void)
 	struct kstate *ks;
 
 	if (access(path, R_OK)) {
-		printf("SKIP host BTF: %s missing\n", path);
+		printf("# host BTF: %s missing\n", path);
 		return;
 	}
 	ks = open_btf(NULL);
@@ -611,7 +796,11 @@ static void test_btf_errors(void)
 #define PFN_FSDAX	(PMEM_PFN + 0x10)
 #define PFN_HEAD	(PMEM_PFN + 0x200)
 #define PFN_TAIL	(PFN_HEAD + 3)
+#define PFN_TAIL2	(PFN_HEAD + 7)
 #define PFN_BADTAIL	(PMEM_PFN + 0x400)
+#define PFN_COW		(PMEM_PFN + 0x20)	/* shared, up to 6.x */
+#define PFN_SHARED	(PMEM_PFN + 0x21)	/* shared, 7.x */
+#define PFN_UNUSED	(PMEM_PFN + 0x22)	/* no file, refcount 0 */
 
 struct fake {
 	const struct kstate_layout *l;
@@ -678,29 +867,53 @@ static uint64_t mk_task(struct fake *fk, int pid, const char *comm)
 	return va;
 }
 
-/* A rwsem whose wait list holds @n waiters (tasks[i], types[i]). */
+/*
+ * A rwsem whose wait list holds @n waiters (tasks[i], types[i]): anchored
+ * in wait_list (up to 7.1) or, with first_waiter (7.2), a circle of the
+ * waiters alone.
+ */
 static uint64_t mk_rwsem(struct fake *fk, int64_t count, uint64_t owner,
 			 int n, const uint64_t *tasks, const int *types)
 {
 	const struct kstate_layout *l = fk->l;
-	uint64_t va, wva, prev_next;
+	bool anchored = l->rwsem_wait_list.found;
+	uint64_t va, wva, first = 0, prev_next;
 	uint8_t *rw = obj(fk, l->rwsem_size, &va);
 	int i;
 
 	put(rw, &l->rwsem_count, count);
 	put(rw, &l->rwsem_owner, owner);
-	prev_next = va + l->rwsem_wait_list.off + l->list_next.off;
+	prev_next = anchored ? va + l->rwsem_wait_list.off + l->list_next.off : 0;
 	for (i = 0; i < n; i++) {
 		uint8_t *w = obj(fk, l->waiter_size, &wva);
 
 		put(w, &l->waiter_task, tasks[i]);
 		put(w, &l->waiter_type, types[i]);
-		memcpy(at(fk, prev_next), &(uint64_t){ wva + l->waiter_list.off }, 8);
+		if (!first)
+			first = wva;
+		if (prev_next)
+			memcpy(at(fk, prev_next), &(uint64_t){ wva + l->waiter_list.off }, 8);
 		prev_next = wva + l->waiter_list.off + l->list_next.off;
 	}
-	/* close the circle */
-	memcpy(at(fk, prev_next), &(uint64_t){ va + l->rwsem_wait_list.off }, 8);
+	/* close the circle: back to the anchor, or to the first waiter */
+	if (anchored)
+		memcpy(at(fk, prev_next), &(uint64_t){ va + l->rwsem_wait_list.off }, 8);
+	else if (first)
+		memcpy(at(fk, prev_next), &(uint64_t){ first + l->waiter_list.off }, 8);
+	if (!anchored)
+		put(rw, &l->rwsem_first_waiter, first);
 	return va;
+}
+
+/* The first waiter of a rwsem built by mk_rwsem(). */
+static uint64_t first_waiter(struct fake *fk, uint64_t rw)
+{
+	const struct kstate_layout *l = fk->l;
+	const uint8_t *p = at(fk, rw);
+
+	if (!l->rwsem_wait_list.found)
+		return *(const uint64_t *)(p + l->rwsem_first_waiter.off);
+	return *(const uint64_t *)(p + l->rwsem_wait_list.off) - l->waiter_list.off;
 }
 
 static void fake_rwsems(struct fake *fk)
@@ -709,7 +922,7 @@ static void fake_rwsems(struct fake *fk)
 	uint64_t tasks[40];
 	int types[40], i;
 	uint8_t *w1;
-	uint64_t w1va;
+	uint64_t w1va, w2node;
 
 	fk->t_writer = mk_task(fk, 1234, "truncate");
 	fk->t_w2 = mk_task(fk, 1300, "fsx");
@@ -728,19 +941,16 @@ static void fake_rwsems(struct fake *fk)
 	}
 	fk->rw_many = mk_rwsem(fk, 0x3, fk->t_writer, 40, tasks, types);
 
-	/* head -> w1 -> w2 -> w1: a loop that misses the head */
+	/* w1 -> w2 -> w2: a loop that never comes back to the start */
 	fk->rw_loop = mk_rwsem(fk, 0x3, fk->t_writer, 2, tasks, types);
-	w1va = *(uint64_t *)((uint8_t *)at(fk, fk->rw_loop) +
-			     l->rwsem_wait_list.off) - l->waiter_list.off;
-	w1 = at(fk, w1va);
-	memcpy(at(fk, *(uint64_t *)(w1 + l->waiter_list.off)),
-	       &(uint64_t){ w1va + l->waiter_list.off }, 8);
+	w1 = at(fk, first_waiter(fk, fk->rw_loop));
+	w2node = *(uint64_t *)(w1 + l->waiter_list.off + l->list_next.off);
+	memcpy(at(fk, w2node + l->list_next.off), &w2node, 8);
 
-	/* head -> w1 -> a user-space address */
+	/* w1 -> a user-space address */
 	fk->rw_bad = mk_rwsem(fk, 0x3, fk->t_writer, 1, tasks, types);
-	w1va = *(uint64_t *)((uint8_t *)at(fk, fk->rw_bad) +
-			     l->rwsem_wait_list.off) - l->waiter_list.off;
-	memcpy((uint8_t *)at(fk, w1va) + l->waiter_list.off,
+	w1va = first_waiter(fk, fk->rw_bad);
+	memcpy((uint8_t *)at(fk, w1va) + l->waiter_list.off + l->list_next.off,
 	       &(uint64_t){ 0x1234 }, 8);
 }
 
@@ -892,8 +1102,33 @@ static void fake_pages(struct fake *fk)
 		put(p, &l->folio_nr_pages, 512);
 	put(p, &l->folio_pincount, 2);
 	put(p, &l->folio_entire_mapcount, 0);	/* one PMD mapping */
+	if (l->folio_large_mapcount.found)
+		put(p, &l->folio_large_mapcount, 0);
+	/*
+	 * With compound_info (7.x) and HVO, a mask: GENMASK(63, 9 + 6) | 1;
+	 * without HVO, or before 7.x, head | 1
+	 */
 	p = pmem_page(fk, PFN_TAIL);
+	put(p, &l->page_mapcount, -1);		/* no PTE maps it */
+	put(p, &l->page_compound_head, l->compound_info ?
+	    ~((1ULL << (9 + __builtin_ctz(l->page_size))) - 1) | 1 :
+	    page_va(fk, PFN_HEAD) | 1);
+	p = pmem_page(fk, PFN_TAIL2);
+	put(p, &l->page_mapcount, -1);
 	put(p, &l->page_compound_head, page_va(fk, PFN_HEAD) | 1);
+
+	/* fsdax pages shared by reflink: mapping 1 (up to 6.x) or 0 (7.x) */
+	p = pmem_page(fk, PFN_COW);
+	put(p, &l->page_refcount, 1);
+	put(p, &l->page_mapping, 1);
+	put(p, &l->page_index, 2);
+	put(p, &l->page_pgmap, fsdax);
+	p = pmem_page(fk, PFN_SHARED);
+	put(p, &l->page_refcount, 2);
+	put(p, &l->page_index, 2);
+	put(p, &l->page_pgmap, fsdax);
+	p = pmem_page(fk, PFN_UNUSED);
+	put(p, &l->page_pgmap, fsdax);
 
 	/* a tail whose head pointer is garbage */
 	p = pmem_page(fk, PFN_BADTAIL);
@@ -1059,9 +1294,10 @@ static void test_e2e_page(struct kstate *ks, struct fake *fk)
 {
 	const struct kstate_layout *l = kstate_layout(ks);
 	struct kstate_pfn_range other = { PMEM_PFN + 0x10000, PMEM_PFN + 0x20000 };
+	const struct kref_model idle1 = { .idle = 1 };
 	struct kstate_stats st0, st1;
+	struct kref_split split;
 	struct kpage pg;
-	int32_t pins, refs;
 
 	CHECK_EQ(kstate_page_read(ks, PFN_RAM, &pg), 0);
 	CHECK_EQ(pg.addr, page_va(fk, PFN_RAM));
@@ -1081,8 +1317,8 @@ static void test_e2e_page(struct kstate *ks, struct fake *fk)
 	CHECK_EQ(pg.mapping_kind, KPAGE_MAP_FILE);
 	CHECK_EQ(pg.mapcount, 0);
 	CHECK_EQ(pg.index, 5);
-	kpage_split_refs(pg.refcount, 1, &pins, &refs);
-	CHECK(pins == 1 && refs == 0);
+	kpage_split_refs(&pg, &idle1, false, &split);
+	CHECK(split.pins == 1 && split.refs == 0);
 	/* the validated dev_pagemap is cached: one read for the next page */
 	kstate_get_stats(ks, &st0);
 	CHECK_EQ(kstate_page_read(ks, PFN_FSDAX, &pg), 0);
@@ -1107,6 +1343,22 @@ static void test_e2e_page(struct kstate *ks, struct fake *fk)
 	CHECK_EQ(pg.entire_mapcount, 1);
 	CHECK_EQ(pg.index, 0x203);
 	CHECK_EQ(pg.dev_kind, KPAGE_DEV_GENERIC);
+	CHECK(pg.have_large_mapcount == l->folio_large_mapcount.found);
+	CHECK_EQ(kpage_folio_mapcount(&pg), 1);
+	/* the same head through a plain pointer (7.x without HVO) */
+	CHECK_EQ(kstate_page_read(ks, PFN_TAIL2, &pg), 0);
+	CHECK(pg.tail && pg.large);
+	CHECK_EQ(pg.head_pfn, PFN_HEAD);
+	CHECK_EQ(pg.index, 0x207);
+
+	CHECK_EQ(kstate_page_read(ks, PFN_COW, &pg), 0);
+	CHECK_EQ(pg.mapping_kind, KPAGE_MAP_DAX_SHARED);
+	CHECK_EQ(pg.mapping, 0);
+	CHECK_EQ(kstate_page_read(ks, PFN_SHARED, &pg), 0);
+	CHECK_EQ(pg.mapping_kind, KPAGE_MAP_DAX_SHARED);
+	CHECK_EQ(kstate_page_read(ks, PFN_UNUSED, &pg), 0);
+	CHECK_EQ(pg.mapping_kind, KPAGE_MAP_NONE);
+	CHECK(pg.zone_device && pg.refcount == 0);
 
 	CHECK_EQ(kstate_page_read(ks, PFN_BADTAIL, &pg), -EIO);
 	CHECK(strstr(kstate_errmsg(ks), "compound_head") != NULL);
@@ -1261,7 +1513,7 @@ static void test_e2e(const char *btf_path, int levels)
 	o.kallsyms_path = fk.kallsyms;
 	ks = kstate_open(&o, err, sizeof(err));
 	if (!ks)
-		printf("  kstate_open(fake kcore): %s\n", err);
+		printf("#   kstate_open(fake kcore): %s\n", err);
 	CHECK(ks != NULL);
 	if (ks) {
 		test_e2e_kmem(ks, &fk);
@@ -1292,45 +1544,159 @@ static void test_kcore_errors(void)
 	CHECK(strstr(err, "ELF") != NULL);
 }
 
-int main(int argc, char **argv)
+/* ------------------------------------------------------------ runner */
+
+struct era {
+	const char *name;	/* "6.1" */
+	void (*layout)(const struct kstate_layout *l);
+	const char *path;	/* vmlinux with .BTF, from --btf */
+};
+
+static struct era eras[] = {
+	{ "6.1", test_layout_61, NULL },
+	{ "6.12", test_layout_612, NULL },
+	{ "7.2", test_layout_72, NULL },
+};
+
+#define NR_ERAS (sizeof(eras) / sizeof(eras[0]))
+
+static void t_pure(const void *arg)
 {
-	const char *btf61 = NULL;
-	struct kstate *ks;
-
-	if (argc == 3 && !strcmp(argv[1], "--btf61"))
-		btf61 = argv[2];
-	else if (argc != 1)
-		return fprintf(stderr, "usage: kstate_test [--btf61 VMLINUX]\n"), 2;
-
+	(void)arg;
 	test_rwsem_decode();
 	test_xa_decode();
 	test_dax_decode();
+}
+
+static void t_split_refs(const void *arg)
+{
+	(void)arg;
 	test_split_refs();
+}
+
+static void t_compound_head(const void *arg)
+{
+	(void)arg;
+	test_compound_head();
+}
+
+static void t_pt_walk(const void *arg)
+{
+	(void)arg;
 	test_pt_walk();
 	test_iomem();
+}
+
+static void t_errors(const void *arg)
+{
+	(void)arg;
 	test_btf_errors();
-	test_host_btf();
 	test_kcore_errors();
-	if (!access("/sys/kernel/btf/vmlinux", R_OK)) {
-		test_e2e(NULL, 5);
-		test_e2e(NULL, 4);
+}
+
+static void t_host_btf(const void *arg)
+{
+	(void)arg;
+	test_host_btf();
+}
+
+static void t_e2e_host(const void *arg)
+{
+	test_e2e(NULL, *(const int *)arg);
+}
+
+static void t_era_btf(const void *arg)
+{
+	const struct era *e = arg;
+	struct kstate *ks = open_btf(e->path);
+
+	CHECK(ks != NULL);
+	if (!ks)
+		return;
+	test_member_paths(kstate_btf(ks));
+	test_enums(kstate_btf(ks));
+	e->layout(kstate_layout(ks));
+	if (e->layout == test_layout_61)
+		test_bitfield_61(kstate_btf(ks));
+	test_against_bpftool(kstate_btf(ks), e->path);
+	kstate_close(ks);
+}
+
+static void t_era_e2e5(const void *arg)
+{
+	test_e2e(((const struct era *)arg)->path, 5);
+}
+
+static void t_era_e2e4(const void *arg)
+{
+	test_e2e(((const struct era *)arg)->path, 4);
+}
+
+static int set_era(const char *spec)
+{
+	const char *eq = strchr(spec, '=');
+	size_t i;
+
+	for (i = 0; eq && i < NR_ERAS; i++) {
+		if (strlen(eras[i].name) != (size_t)(eq - spec) ||
+		    strncmp(eras[i].name, spec, eq - spec))
+			continue;
+		eras[i].path = eq + 1;
+		return 0;
 	}
-	if (btf61) {
-		ks = open_btf(btf61);
-		CHECK(ks != NULL);
-		if (ks) {
-			test_member_paths(kstate_btf(ks));
-			test_enums(kstate_btf(ks));
-			test_layout_61(kstate_layout(ks));
-			test_bitfield_61(kstate_btf(ks));
-			test_against_bpftool(kstate_btf(ks), btf61);
-			kstate_close(ks);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static const int five = 5, four = 4;
+	bool host = !access("/sys/kernel/btf/vmlinux", R_OK);
+	char name[128];
+	size_t i;
+	int a;
+
+	for (a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "--btf") && a + 1 < argc &&
+		    !set_era(argv[a + 1])) {
+			a++;
+			continue;
 		}
-		test_e2e(btf61, 5);
-		test_e2e(btf61, 4);
-	} else {
-		printf("SKIP Debian 6.1 BTF (no --btf61)\n");
+		fprintf(stderr, "usage: kstate_test [--btf ERA=VMLINUX]... "
+			"(ERA: 6.1, 6.12, 7.2)\n");
+		return 2;
 	}
-	printf("kstate: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	printf("TAP version 13\n");
+	tap_run("decoders: rwsem, xarray, DAX entries", t_pure, NULL);
+	tap_run("references and pins by era", t_split_refs, NULL);
+	tap_run("compound head: pointer and 7.x mask", t_compound_head, NULL);
+	tap_run("page-table walk and iomem", t_pt_walk, NULL);
+	tap_run("error messages", t_errors, NULL);
+	if (host) {
+		tap_run("host BTF", t_host_btf, NULL);
+		tap_run("fake kcore, host BTF, 5-level", t_e2e_host, &five);
+		tap_run("fake kcore, host BTF, 4-level", t_e2e_host, &four);
+	} else {
+		tap_skip_test("host BTF", "no /sys/kernel/btf/vmlinux");
+	}
+	for (i = 0; i < NR_ERAS; i++) {
+		const struct era *e = &eras[i];
+
+		snprintf(name, sizeof(name), "%s BTF: layout", e->name);
+		if (!e->path) {
+			tap_skip_test(name, "no vmlinux given (--btf)");
+			continue;
+		}
+		tap_run(name, t_era_btf, e);
+		snprintf(name, sizeof(name), "fake kcore, %s BTF, 5-level",
+			 e->name);
+		tap_run(name, t_era_e2e5, e);
+		snprintf(name, sizeof(name), "fake kcore, %s BTF, 4-level",
+			 e->name);
+		tap_run(name, t_era_e2e4, e);
+	}
+	printf("1..%d\n", tap_nr);
+	printf("# %d checks passed, %d failed\n", passed, failed);
+	printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n",
+	       tap_pass, tap_fail, tap_skip);
+	return tap_fail ? 1 : 0;
 }

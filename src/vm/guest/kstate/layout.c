@@ -22,15 +22,19 @@ struct field_spec {
 	{ offsetof(struct kstate_layout, member), paths, req }
 
 static const struct field_spec field_specs[] = {
-	/* by 6.18 a memdesc_flags_t, still one long */
-	F(page_flags, "page.flags", true),
-	F(page_compound_head, "page.compound_head", true),
+	/* 7.x (and 6.18): a memdesc_flags_t, one long in .f */
+	F(page_flags, "page.flags.f|page.flags", true),
+	/*
+	 * 7.x: compound_info, which may hold a mask instead of head | 1
+	 * (see kpage_compound_head())
+	 */
+	F(page_compound_head, "page.compound_head|page.compound_info", true),
 	F(page_mapping, "page.mapping", true),
-	/* by 6.18 page.index is __folio_index */
+	/* 7.x (and 6.18): page.index is __folio_index */
 	F(page_index, "page.index|page.__folio_index", true),
 	F(page_mapcount, "page._mapcount", true),
 	F(page_refcount, "page._refcount", true),
-	/* by 6.18 pgmap is in folio (same word: lru.next) */
+	/* 7.x (and 6.18): pgmap is in the folio (same word: lru.next) */
 	F(page_pgmap, "page.pgmap|folio.pgmap", true),
 
 	/* 6.1: _folio_order; by 6.18 the order lives in _flags_1 */
@@ -40,6 +44,8 @@ static const struct field_spec field_specs[] = {
 	/* 6.1: _total_mapcount (== compound_mapcount); 6.2+: renamed */
 	F(folio_entire_mapcount,
 	  "folio._entire_mapcount|folio._total_mapcount", false),
+	/* 6.12+ (since 6.11): every mapping of the folio, PTE or PMD, + 1 */
+	F(folio_large_mapcount, "folio._large_mapcount", false),
 
 	F(pgmap_type, "dev_pagemap.type", true),
 	F(pgmap_nr_range, "dev_pagemap.nr_range", true),
@@ -54,7 +60,13 @@ static const struct field_spec field_specs[] = {
 
 	F(rwsem_count, "rw_semaphore.count", true),
 	F(rwsem_owner, "rw_semaphore.owner", true),
-	F(rwsem_wait_list, "rw_semaphore.wait_list", true),
+	/*
+	 * Up to 7.1 a list_head anchored in the semaphore; 7.2 has only
+	 * first_waiter, into a circular list of rwsem_waiter without an
+	 * anchor.  One of the two is required (check_rwsem()).
+	 */
+	F(rwsem_wait_list, "rw_semaphore.wait_list", false),
+	F(rwsem_first_waiter, "rw_semaphore.first_waiter", false),
 	F(waiter_list, "rwsem_waiter.list", true),
 	F(waiter_task, "rwsem_waiter.task", true),
 	F(waiter_type, "rwsem_waiter.type", true),
@@ -102,6 +114,7 @@ static int resolve_alternatives(const struct btf *btf, const char *paths,
 static int resolve_fields(const struct btf *btf, struct kstate_layout *l,
 			  char *err, size_t errlen)
 {
+	struct kfield probe;
 	size_t i;
 
 	for (i = 0; i < sizeof(field_specs) / sizeof(field_specs[0]); i++) {
@@ -110,9 +123,24 @@ static int resolve_fields(const struct btf *btf, struct kstate_layout *l,
 
 		if (!resolve_alternatives(btf, s->paths, f) || !s->required)
 			continue;
-		kstate_fmt(err, errlen, "BTF has no member %s", s->paths);
+		kstate_fmt(err, errlen,
+			   "the kernel's BTF has no member %s, which daxlab "
+			   "needs to read this kernel (a layout it does not "
+			   "know yet)", s->paths);
 		return -ENOENT;
 	}
+	if (!l->rwsem_wait_list.found && !l->rwsem_first_waiter.found) {
+		kstate_fmt(err, errlen,
+			   "the kernel's BTF has neither rw_semaphore.wait_list "
+			   "nor rw_semaphore.first_waiter: daxlab cannot read "
+			   "rwsem waiters on this kernel (PREEMPT_RT?)");
+		return -ENOENT;
+	}
+	/*
+	 * compound_info (7.x) holds a mask when HUGETLB_PAGE_OPTIMIZE_VMEMMAP
+	 * and sizeof(struct page) is a power of two: possible only then.
+	 */
+	l->compound_info = !kbtf_member(btf, "page.compound_info", &probe);
 	return 0;
 }
 

@@ -80,19 +80,46 @@ bool kstate_page_test(const struct kstate_layout *l, const struct kpage *pg,
 	return bit >= 0 && (pg->flags & (1ULL << bit));
 }
 
-void kpage_split_refs(int32_t refcount, int32_t baseline, int32_t *pins,
-		      int32_t *refs)
+int32_t kpage_folio_mapcount(const struct kpage *pg)
 {
-	int64_t extra = (int64_t)refcount - baseline;
+	if (!pg->large)
+		return pg->mapcount;
+	/* 6.12+: _large_mapcount counts PTE and PMD mappings alike */
+	if (pg->have_large_mapcount)
+		return pg->large_mapcount;
+	/*
+	 * 6.1 has no total: PMD mappings plus this page's PTE mappings,
+	 * exact unless other pages of the folio are PTE-mapped too.
+	 */
+	return (pg->have_entire_mapcount ? pg->entire_mapcount : 0) +
+	       pg->mapcount;
+}
 
+void kpage_split_refs(const struct kpage *pg, const struct kref_model *m,
+		      bool lru_batch, struct kref_split *s)
+{
+	int32_t ref = pg->large ? pg->head_refcount : pg->refcount;
+	int64_t extra;
+
+	memset(s, 0, sizeof(*s));
+	s->mapped = m->mappings_hold_refs ? kpage_folio_mapcount(pg) : 0;
+	s->lru_batch = lru_batch;
+	extra = (int64_t)ref - m->idle - s->mapped - s->lru_batch;
+	s->above_idle = extra;
 	if (extra < 0) {
 		/* below idle: let the caller see the anomaly */
-		*pins = 0;
-		*refs = extra;
+		s->refs = extra;
 		return;
 	}
-	*pins = extra / KSTATE_GUP_PIN_COUNTING_BIAS;
-	*refs = extra % KSTATE_GUP_PIN_COUNTING_BIAS;
+	if (pg->large && pg->have_pincount) {
+		/* each pin of a large folio is one reference and one _pincount */
+		s->exact_pins = true;
+		s->pins = pg->pincount;
+		s->refs = extra - pg->pincount;
+		return;
+	}
+	s->pins = extra / KSTATE_GUP_PIN_COUNTING_BIAS;
+	s->refs = extra % KSTATE_GUP_PIN_COUNTING_BIAS;
 }
 
 /* ------------------------------------------------------- ZONE_DEVICE */
@@ -290,6 +317,35 @@ static void decode_folio(const struct kstate_layout *l, const uint8_t *f,
 		pg->entire_mapcount = kf_s64(f, &l->folio_entire_mapcount) + 1;
 		pg->have_entire_mapcount = true;
 	}
+	if (l->folio_large_mapcount.found) {
+		pg->large_mapcount = kf_s64(f, &l->folio_large_mapcount) + 1;
+		pg->have_large_mapcount = true;
+	}
+}
+
+uint64_t kpage_compound_head(const struct kstate_layout *l, uint64_t page_addr,
+			     uint64_t info)
+{
+	uint64_t v = info & ~COMPOUND_TAIL, low = ~v;
+	unsigned int page_shift, shift;
+
+	if (!(info & COMPOUND_TAIL))
+		return page_addr;
+	/*
+	 * A mask is GENMASK(63, order + log2(sizeof(struct page))): ones
+	 * down to a bit no higher than the largest folio allows.  A head
+	 * pointer into the vmemmap never has that form (it would lie in the
+	 * top 16 MiB of the address space, where no vmemmap is).
+	 */
+	if (l->compound_info && l->page_size &&
+	    !(l->page_size & (l->page_size - 1)) && !(low & (low + 1))) {
+		page_shift = __builtin_ctz(l->page_size);
+		shift = __builtin_popcountll(low);
+		if (shift >= page_shift &&
+		    shift - page_shift <= KSTATE_MAX_FOLIO_ORDER)
+			return page_addr & v;
+	}
+	return v;
 }
 
 /* Locate and check the head of a tail page. */
@@ -336,9 +392,18 @@ static int read_head(struct kstate *ks, struct kpage *pg, const uint8_t *page)
 	if (pg->large)
 		decode_folio(l, h, pg);
 	probe_pgmap(ks, pg->pfn, kf_u64(h, &l->page_pgmap), pg);
-	if (pg->mapping_raw == PAGE_MAPPING_DAX_COW &&
-	    pg->dev_kind == KPAGE_DEV_FS_DAX)
+	/*
+	 * A reflinked fsdax folio: up to 6.x mapping is PAGE_MAPPING_DAX_COW
+	 * (6.12: _SHARED) and index/share counts the sharers; 7.x clears
+	 * mapping and keeps the count in share (fs/dax.c
+	 * dax_folio_is_shared()).  An unshared, unassociated one has both 0.
+	 */
+	if (pg->dev_kind == KPAGE_DEV_FS_DAX &&
+	    (pg->mapping_raw == PAGE_MAPPING_DAX_COW ||
+	     (!pg->mapping_raw && kf_u64(h, &l->page_index)))) {
 		pg->mapping_kind = KPAGE_MAP_DAX_SHARED;
+		pg->mapping = 0;
+	}
 	return 0;
 }
 
@@ -366,7 +431,8 @@ int kstate_page_read(struct kstate *ks, uint64_t pfn, struct kpage *pg)
 	pg->head_addr = pg->addr;
 	pg->head_pfn = pfn;
 	if (ch & COMPOUND_TAIL) {
-		ret = find_head(ks, pfn, ch & ~COMPOUND_TAIL, pg);
+		ret = find_head(ks, pfn, kpage_compound_head(l, pg->addr, ch),
+				pg);
 		if (ret)
 			return ret;
 	}

@@ -2,6 +2,12 @@
 /*
  * struct rw_semaphore: count, owner and wait list.
  *
+ * The wait list: up to 7.1 a list_head in the semaphore, the anchor of a
+ * circular list of rwsem_waiter.list; 7.2 keeps only first_waiter, a
+ * pointer to the first rwsem_waiter, whose list links the waiters in a
+ * circle without an anchor (kernel/locking/rwsem.c next_waiter(): the walk
+ * ends when it comes back to first_waiter).  BTF says which one it is.
+ *
  * The bit layout below is that of kernel/locking/rwsem.c since the 5.3 rework
  * (reader count in the count word, owner flags in the owner word), still
  * so in 6.1.  It is not in BTF: these are #defines.  PREEMPT_RT kernels
@@ -90,14 +96,19 @@ static int read_waiter(struct kstate *ks, uint64_t node,
 
 /*
  * Walk the wait list without its lock: it can change under us, so the
- * walk is bounded, rejects bad pointers and stops on a loop.
+ * walk is bounded, rejects bad pointers and stops on a loop.  @next is the
+ * first list node to visit and the walk ends on reaching @stop; with an
+ * anchorless list (7.2) the first node is @stop itself, visited once.
  */
-static void walk_waiters(struct kstate *ks, uint64_t head, uint64_t next,
-			 struct krwsem *rw)
+static void walk_waiters(struct kstate *ks, uint64_t stop, uint64_t next,
+			 bool anchorless, struct krwsem *rw)
 {
-	while (next != head) {
+	bool first = anchorless;
+
+	while (first || next != stop) {
 		struct krwsem_waiter *w;
 
+		first = false;
 		if (rw->nr_waiters == KRWSEM_MAX_WAITERS) {
 			rw->waiters_truncated = true;
 			return;
@@ -120,7 +131,7 @@ int kstate_rwsem_read(struct kstate *ks, uint64_t addr, struct krwsem *rw)
 {
 	const struct kstate_layout *l = &ks->l;
 	uint8_t buf[KSTATE_STRUCT_MAX];
-	uint64_t head, next;
+	uint64_t head, next, first;
 	int ret;
 
 	memset(rw, 0, sizeof(*rw));
@@ -138,8 +149,16 @@ int kstate_rwsem_read(struct kstate *ks, uint64_t addr, struct krwsem *rw)
 	rw->addr = addr;
 	if (rw->owner_task)
 		rw->owner_ok = !kstate_task_read(ks, rw->owner_task, &rw->owner);
-	head = addr + l->rwsem_wait_list.off;
-	next = kf_u64(buf + l->rwsem_wait_list.off, &l->list_next);
-	walk_waiters(ks, head, next, rw);
+	if (l->rwsem_wait_list.found) {
+		head = addr + l->rwsem_wait_list.off;
+		next = kf_u64(buf + l->rwsem_wait_list.off, &l->list_next);
+		walk_waiters(ks, head, next, false, rw);
+		return 0;
+	}
+	first = kf_u64(buf, &l->rwsem_first_waiter);
+	if (first) {
+		head = first + l->waiter_list.off;
+		walk_waiters(ks, head, head, true, rw);
+	}
 	return 0;
 }
