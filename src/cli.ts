@@ -1,7 +1,7 @@
 // daxlab command line: argument parsing, then one function per subcommand.
 import { parseArgs } from 'node:util';
 import { ProfileError } from './config/profiles.js';
-import { AgentError } from './vm/channel.js';
+import { AgentError } from './wire/link.js';
 import { HostSetupError } from './vm/host.js';
 import { KernelError } from './vm/kernel.js';
 import { BootError } from './vm/session.js';

@@ -5,7 +5,7 @@ import { loadProfile, type Profile } from '../config/profiles.js';
 import { describeNeeds, exportScenario, ScenarioError, type Scenario } from '../lab/scenario.js';
 import { builtinScenarios, findScenario, loadScenarioFile, profileScenarios, type ScenarioSource } from '../lab/scenarios/index.js';
 import { ensureHost } from '../vm/host.js';
-import { AgentError } from '../vm/channel.js';
+import { AgentError } from '../wire/link.js';
 import { GuestSession } from '../vm/session.js';
 import { consoleProgress } from './output.js';
 
