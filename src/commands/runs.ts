@@ -34,6 +34,8 @@ export function cannotTestError(err: unknown): err is Error {
 
 export type RunOnceOptions = {
   label: string;
+  /** The profile itself (bisect makes one per release); otherwise the label is loaded. */
+  profile?: Profile;
   scenario: string;
   seed?: number;
   scenarioFile?: string;
@@ -54,7 +56,7 @@ export function loadProfileOutcome(label: string): { profile: Profile } | { outc
 }
 
 export async function runOnce(opts: RunOnceOptions): Promise<RunOutcome> {
-  const loaded = loadProfileOutcome(opts.label);
+  const loaded = opts.profile ? { profile: opts.profile } : loadProfileOutcome(opts.label);
   if ('outcome' in loaded) return loaded.outcome;
   const { profile } = loaded;
   const fail = (exitCode: number, error: string): RunOutcome => ({ label: opts.label, profile, exitCode, report: null, error });
