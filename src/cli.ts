@@ -25,6 +25,10 @@ usage:
   daxlab compare <id> --profile A --profile B [--json] [--record DIR]
                                  the scenario on two kernels, differences first;
                                  exit 0 agree, 1 differ, 125 one could not be tested
+  daxlab matrix --profiles a,b --scenarios x,y [--seeds N] [--out DIR] [--emit github-actions]
+  daxlab matrix merge DIR...     every scenario on every profile, the grid; merge cell files
+  daxlab bisect <id> --good A --bad B [--suite S] [--tree DIR]
+                                 the first released kernel (or commit) that changed a verdict
   daxlab doctor [--no-install]   check (and install) the host packages
   daxlab profiles [--json]       shipped and saved profiles
   daxlab help
