@@ -12,7 +12,9 @@ export function formatSelftest(r: SelftestReport): string {
     lines.push(`${c.held ? 'held    ' : 'VIOLATED'} ${c.id}: ${c.description}`);
     lines.push(`         observed ${JSON.stringify(c.observed)}`);
     lines.push(`         expected ${JSON.stringify(c.expected)}`);
-    if (c.crossCheck) {
+    if (c.crossCheck?.notApplicable) {
+      lines.push(`         cross-check ${c.crossCheck.notApplicable}`);
+    } else if (c.crossCheck) {
       lines.push(`         cross-check ${c.crossCheck.held ? 'held' : 'FAILED'}: ${c.crossCheck.source} = ${JSON.stringify(c.crossCheck.value)}`);
     }
   }

@@ -4,6 +4,7 @@
 import type { HelloResult, PageState, SnapshotMessage } from '../wire/protocol.js';
 import type { LabDriver } from './driver.js';
 import { expectedFsdaxIdle, FSDAX_IDLE_RULE, GUP_PIN_COUNTING_BIAS, measuredFsdaxIdle, type ObserveReply } from './era.js';
+import { BREAK_LAYOUTS_FRAME } from './scenarios/threads.js';
 import { traceCommand } from './trace.js';
 
 export type Check = {
@@ -11,7 +12,11 @@ export type Check = {
   description: string;
   observed: unknown;
   expected: unknown;
-  crossCheck: { source: string; value: unknown; held: boolean } | null;
+  /**
+   * notApplicable: the independent source does not exist on this kernel (a probe point it
+   * lacks or does not call); the check then rests on its own observation alone.
+   */
+  crossCheck: { source: string; value: unknown; held: boolean; notApplicable?: string } | null;
   held: boolean;
   note?: string;
 };
@@ -25,6 +30,12 @@ export type SelftestReport = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The frame a waiting truncate sleeps in, on every era: xfs_break_dax_layouts() /
+ * ext4_break_layouts() up to 6.x, dax_break_layout() (wait_page_idle()) from v6.15.
+ */
+const inBreakLayouts = new RegExp(BREAK_LAYOUTS_FRAME);
+
 function pageOf(snap: SnapshotMessage, file: string, index: number): PageState {
   const page = snap.pages.find((p) => p.file === file && p.index === index);
   if (!page) throw new Error(`no watched page ${file}[${index}] in the snapshot`);
@@ -32,6 +43,33 @@ function pageOf(snap: SnapshotMessage, file: string, index: number): PageState {
 }
 
 const vmstat = (snap: SnapshotMessage, key: string) => snap.vmstat[key] ?? NaN;
+
+/** The agent's trace reply (trace.c): what was attached, and why the rest was not. */
+export type TraceReply = {
+  kprobes: string[];
+  kprobesFailed: string[];
+  kprobeStatus?: Array<{ name: string; function: string; status: string; why?: string }>;
+  tracepoints?: string[];
+  symbols?: string;
+};
+
+/**
+ * null when one of the kprobe events `names` is attached on this kernel; otherwise why the
+ * cross-check that needs it is not applicable here.
+ */
+export function probeUnavailable(trace: TraceReply, names: string[]): string | null {
+  if (names.some((n) => trace.kprobes.includes(n))) return null;
+  const why = names.map((n) => {
+    const st = trace.kprobeStatus?.find((s) => s.name === n);
+    return `${n}: ${st?.why ?? st?.status ?? 'not attached'}`;
+  });
+  return `not applicable: ${names.length > 1 ? 'none of ' : ''}${names.join(', ')} unavailable on this kernel (${why.join('; ')})`;
+}
+
+/** A cross-check whose independent source is missing on this kernel. */
+function notApplicable(source: string, why: string): NonNullable<Check['crossCheck']> {
+  return { source, value: why, held: true, notApplicable: why };
+}
 
 /** The counters fold per-CPU deltas every vm.stat_interval: wait past it before reading. */
 async function settledVmstat(driver: LabDriver, intervalMs: number): Promise<SnapshotMessage> {
@@ -45,8 +83,9 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   const statIntervalMs = 1000;
   const sysctl = await driver.busybox('sysctl', '-w', 'vm.stat_interval=1');
   if (sysctl.status !== 0) throw new Error(`sysctl vm.stat_interval=1 failed: ${sysctl.stderr}`);
-  const trace = (await driver.channel.request(traceCommand())) as { kprobes: string[]; kprobesFailed: string[] };
+  const trace = (await driver.channel.request(traceCommand())) as TraceReply;
   log(`tracing: kprobes ${trace.kprobes.join(', ')}${trace.kprobesFailed.length ? `; unavailable: ${trace.kprobesFailed.join(', ')}` : ''}`);
+  for (const st of trace.kprobeStatus ?? []) if (st.status !== 'attached') log(`  ${st.name}: ${st.status}${st.why ? ` (${st.why})` : ''}`);
   const observe = (await driver.channel.request({ cmd: 'observe', hz: 0 })) as ObserveReply;
 
   for (const actor of ['holder', 'truncator', 'anon']) await driver.startActor(actor);
@@ -65,13 +104,25 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
     id: 'fsdax-idle-refcount',
     description: 'refcount of a mapped fsdax page that nothing else references',
     observed: { ref: idlePage.ref, mapcount: idlePage.mapcount, zoneDevice: idlePage.zoneDevice, pfn: idlePage.pfn },
-    expected: { ref: expectedIdle, zoneDevice: true, rule: FSDAX_IDLE_RULE },
+    // Where mappings hold references (v6.15+), the mapped idle page shows its mapping's on
+    // top of the idle refcount: the page's own mapcount says how many.
+    expected: {
+      idle: expectedIdle,
+      ref: expectedIdle + (base.mappingsHoldRefs ? idlePage.mapcount : 0),
+      aboveIdle: 0,
+      zoneDevice: true,
+      rule: FSDAX_IDLE_RULE,
+    },
     crossCheck: {
       source: 'calibration: a probe page mapped twice, refcount and mapcount after each fault',
       value: base,
       held: base.known && (base.idle ?? NaN) + (base.mappingsHoldRefs ? idlePage.mapcount : 0) === idlePage.ref,
     },
-    held: idlePage.zoneDevice && idlePage.ref === expectedIdle && idlePage.aboveIdle === 0,
+    held:
+      idlePage.zoneDevice &&
+      measuredFsdaxIdle(observe) === expectedIdle &&
+      idlePage.ref === expectedIdle + (base.mappingsHoldRefs ? idlePage.mapcount : 0) &&
+      idlePage.aboveIdle === 0,
   });
   log(`fsdax idle: ref ${idlePage.ref} (pfn ${idlePage.pfn})`);
 
@@ -87,16 +138,20 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
     .stop()
     .find((e) => /pipe_buf_release/.test(e.name) && String(e.fields.page) === splicedPage.addr);
   const releaseRef = release_ ? Number(release_.fields.ref) : null;
+  const noReleaseProbe = probeUnavailable(trace, ['generic_pipe_buf_release', 'page_cache_pipe_buf_release']);
+  const releaseSource = 'kprobe on the pipe buffer release: the struct page pointer and its _refcount as the kernel reads them';
   checks.push({
     id: 'vmsplice-ref',
     description: 'vmsplice of the fsdax page into a pipe adds one reference (FOLL_GET, no pin)',
     observed: { ref: splicedPage.ref, aboveIdle: splicedPage.aboveIdle, pins: splicedPage.pins, ret: vmsplice.ret, error: vmsplice.error ?? null },
     expected: { aboveIdle: 1, pins: 0 },
-    crossCheck: {
-      source: 'kprobe on the pipe buffer release: the struct page pointer and its _refcount as the kernel reads them',
-      value: release_ ? { page: release_.fields.page, ref: releaseRef } : 'no release event for this page',
-      held: releaseRef === splicedPage.ref,
-    },
+    crossCheck: noReleaseProbe
+      ? notApplicable(releaseSource, noReleaseProbe)
+      : {
+          source: releaseSource,
+          value: release_ ? { page: release_.fields.page, ref: releaseRef } : 'no release event for this page',
+          held: releaseRef === splicedPage.ref,
+        },
     held: !vmsplice.error && splicedPage.aboveIdle === 1 && splicedPage.pins === 0,
   });
   checks.push({
@@ -104,11 +159,13 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
     description: 'draining the pipe gives the reference back: the page returns to idle',
     observed: { ref: drainedPage.ref, aboveIdle: drainedPage.aboveIdle },
     expected: { ref: idlePage.ref, aboveIdle: 0 },
-    crossCheck: {
-      source: 'kprobe on the pipe buffer release: refcount before the put, minus the one reference released',
-      value: releaseRef === null ? 'no release event' : releaseRef - 1,
-      held: releaseRef !== null && releaseRef - 1 === drainedPage.ref,
-    },
+    crossCheck: noReleaseProbe
+      ? notApplicable('kprobe on the pipe buffer release', noReleaseProbe)
+      : {
+          source: 'kprobe on the pipe buffer release: refcount before the put, minus the one reference released',
+          value: releaseRef === null ? 'no release event' : releaseRef - 1,
+          held: releaseRef !== null && releaseRef - 1 === drainedPage.ref,
+        },
     held: drainedPage.aboveIdle === 0 && drainedPage.ref === idlePage.ref,
   });
 
@@ -181,7 +238,7 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   void truncate.end.then((e) => (truncateEnd = e));
   const blocked = await driver.waitFor((s) => {
     const a = s.actors.find((x) => x.name === 'truncator');
-    return !!a && a.state !== 'R' && a.stack.some((f) => /break_(dax_)?layouts/.test(f));
+    return !!a && a.state !== 'R' && a.stack.some((f) => inBreakLayouts.test(f));
   }, 5000);
   const locksSeen = new Map<string, Set<string>>();
   const noteLocks = (s: SnapshotMessage) => {
@@ -207,6 +264,11 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   await sleep(300);
   const busy = truncateEvents.stop().filter((e) => e.name === 'dax_layout_busy_page_range__return' && String(e.fields.page) === referenced.addr);
   const busyRefs = [...new Set(busy.map((e) => Number(e.fields.ref)))];
+  // The kernel reads the refcount after unmapping the file (dax_layout_busy_page_range()
+  // unmaps first): where mappings hold references (v6.15+) theirs are gone by then.
+  const refAfterUnmap = referenced.ref - (base.mappingsHoldRefs ? referenced.mapcount : 0);
+  const noBusyProbe = probeUnavailable(trace, ['dax_layout_busy_page_range__return']);
+  const busySource = 'kretprobe on dax_layout_busy_page_range: the busy page the kernel found and its _refcount (after it unmapped the file)';
   checks.push({
     id: 'truncate-while-referenced',
     description: 'truncate(2) of the file while a pipe references its page: waits in break-layouts, finishes after the drain',
@@ -220,16 +282,18 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
       finishedAfterDrainMs: end ? Math.round((end.t - drain.t) * 1000) : null,
       error: end?.error ?? null,
     },
-    expected: { state: 'S', stackHas: fs === 'xfs' ? 'xfs_break_dax_layouts' : 'ext4_break_layouts', finished: true },
-    crossCheck: {
-      source: 'kretprobe on dax_layout_busy_page_range: the busy page the kernel found and its _refcount',
-      value: busy.length ? { page: busy[0]!.fields.page, refs: busyRefs, times: busy.length } : 'no busy-page event for this page',
-      held: busy.length > 0 && busyRefs.includes(referenced.ref),
-    },
+    expected: { state: 'S', stackHas: `a break-layouts frame (${BREAK_LAYOUTS_FRAME})`, finished: true },
+    crossCheck: noBusyProbe
+      ? notApplicable(busySource, noBusyProbe)
+      : {
+          source: busySource,
+          value: busy.length ? { page: busy[0]!.fields.page, refs: busyRefs, times: busy.length, expectedRef: refAfterUnmap } : 'no busy-page event for this page',
+          held: busy.length > 0 && busyRefs.includes(refAfterUnmap),
+        },
     held:
       !!truncator &&
       truncator.state === 'S' &&
-      truncator.stack.some((f) => f.startsWith(fs === 'xfs' ? 'xfs_break_dax_layouts' : 'ext4_break_layouts')) &&
+      truncator.stack.some((f) => inBreakLayouts.test(f)) &&
       stillBlocked &&
       end !== null &&
       !end.error,

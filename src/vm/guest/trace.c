@@ -87,19 +87,63 @@ static const char *sys_of(const char *event)
 	return "unknown";
 }
 
+/*
+ * Where probe points are looked up. available_filter_functions lists what
+ * ftrace can trace, but exists only with CONFIG_FUNCTION_TRACER; a kprobe
+ * needs only CONFIG_KPROBE_EVENTS and the symbol in kallsyms, so a kernel
+ * built without the function tracer is asked through /proc/kallsyms.
+ */
+static const char *symbol_source(void)
+{
+	return access(TRACEFS "/available_filter_functions", R_OK) ? "/proc/kallsyms" :
+								     TRACEFS "/available_filter_functions";
+}
+
+/* Is @fn a function of this kernel or of a loaded module? */
 static int function_exists(const char *fn)
 {
-	char line[256];
-	FILE *f = fopen(TRACEFS "/available_filter_functions", "re");
-	size_t len = strlen(fn);
+	const char *src = symbol_source();
+	int kallsyms = !strcmp(src, "/proc/kallsyms");
+	char line[512], name[256], type;
+	FILE *f = fopen(src, "re");
 	int found = 0;
 
 	if (!f)
 		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = !strncmp(line, fn, len) && (line[len] == '\n' || line[len] == ' ');
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (!kallsyms) {
+			/* "fn" or "fn [module]" */
+			size_t len = strlen(fn);
+
+			found = !strncmp(line, fn, len) && (line[len] == '\n' || line[len] == ' ');
+			continue;
+		}
+		/* "ffffffff81234560 t fn\t[module]": text symbols only */
+		if (sscanf(line, "%*s %c %255s", &type, name) == 2 &&
+		    (type == 't' || type == 'T') && !strcmp(name, fn))
+			found = 1;
+	}
 	fclose(f);
 	return found;
+}
+
+/* The "sys:event" tracepoints @spec ("fs_dax" or "lock/contention_begin") enabled. */
+static void list_tracepoints(const char *spec, struct json_object *out)
+{
+	const char *slash = strchr(spec, '/');
+	char one[128];
+
+	if (slash) {
+		snprintf(one, sizeof(one), "%.*s:%s", (int)(slash - spec), spec, slash + 1);
+		json_object_array_add(out, json_object_new_string(one));
+		return;
+	}
+	for (int i = 0; i < nr_names; i++) {
+		if (strcmp(names[i].sys, spec))
+			continue;
+		snprintf(one, sizeof(one), "%s:%s", names[i].sys, names[i].name);
+		json_object_array_add(out, json_object_new_string(one));
+	}
 }
 
 struct kprobe_def {
@@ -107,40 +151,73 @@ struct kprobe_def {
 	const char *fn;
 	int ret;		/* kretprobe */
 	const char *args;	/* fetch args; %REF% becomes page._refcount's offset */
+	/*
+	 * Where this function exists, @fn is still in the kernel but no longer
+	 * called on the paths the lab drives (inlined into every caller): a
+	 * kprobe on it would attach and never fire, so it is not attached.
+	 */
+	const char *superseded_by;
+	const char *why;
 };
 
 /*
  * x86_64 calling convention: arguments in di, si, dx, cx, r8, r9.
- * Signatures are those of 6.1 (mm/gup.c, fs/xfs/xfs_file.c, fs/ext4/inode.c,
- * fs/dax.c, fs/pipe.c); a function the kernel lacks is skipped and reported.
+ * Signatures as in 6.1, 6.12 and 7.2 (mm/gup.c, fs/xfs/xfs_inode.c,
+ * fs/ext4/inode.c, fs/dax.c, fs/pipe.c); a function the kernel lacks is
+ * skipped and reported, with the reason.
  */
 static const struct kprobe_def kprobe_defs[] = {
-	{ "gup", "pin_user_pages_fast", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32" },
-	{ "gup", "get_user_pages_fast", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32" },
-	{ "gup", "pin_user_pages", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32" },
-	{ "gup", "get_user_pages", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32" },
-	{ "gup", "iov_iter_get_pages2", 0, "maxsize=%dx:u64" },
-	{ "gup", "iov_iter_extract_pages", 0, "maxsize=%dx:u64" },
-	{ "gup", "unpin_user_page", 0, "page=%di:x64" },
-	{ "gup", "unpin_user_pages", 0, "pages=%di:x64 npages=%si:u64" },
-	{ "layouts", "xfs_break_dax_layouts", 0, "inode=%di:x64" },
-	{ "layouts", "xfs_break_dax_layouts", 1, "ret=$retval:s32" },
-	{ "layouts", "xfs_break_layouts", 0, "inode=%di:x64" },
-	{ "layouts", "xfs_break_layouts", 1, "ret=$retval:s32" },
-	{ "layouts", "ext4_break_layouts", 0, "inode=%di:x64" },
-	{ "layouts", "ext4_break_layouts", 1, "ret=$retval:s32" },
+	{ "gup", "pin_user_pages_fast", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32", NULL, NULL },
+	{ "gup", "get_user_pages_fast", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32", NULL, NULL },
+	{ "gup", "pin_user_pages", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32", NULL, NULL },
+	{ "gup", "get_user_pages", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32", NULL, NULL },
+	{ "gup", "iov_iter_get_pages2", 0, "maxsize=%dx:u64", NULL, NULL },
+	{ "gup", "iov_iter_extract_pages", 0, "maxsize=%dx:u64", NULL, NULL },
+	{ "gup", "unpin_user_page", 0, "page=%di:x64", NULL, NULL },
+	{ "gup", "unpin_user_pages", 0, "pages=%di:x64 npages=%si:u64", NULL, NULL },
+	/*
+	 * 7.x: xfs_break_dax_layouts() is left with no callers (inlined into
+	 * xfs_break_layouts() and xfs_ilock2_io_mmap()); the wait is
+	 * dax_break_layout(), which ext4's truncate also calls directly.
+	 */
+	{ "layouts", "xfs_break_dax_layouts", 0, "inode=%di:x64", "dax_break_layout",
+	  "inlined into its callers where dax_break_layout() exists (7.x)" },
+	{ "layouts", "xfs_break_dax_layouts", 1, "ret=$retval:s32", "dax_break_layout",
+	  "inlined into its callers where dax_break_layout() exists (7.x)" },
+	{ "layouts", "dax_break_layout", 0, "inode=%di:x64 start=%si:s64 end=%dx:s64", NULL, NULL },
+	{ "layouts", "dax_break_layout", 1, "ret=$retval:s32", NULL, NULL },
+	{ "layouts", "xfs_break_layouts", 0, "inode=%di:x64", NULL, NULL },
+	{ "layouts", "xfs_break_layouts", 1, "ret=$retval:s32", NULL, NULL },
+	{ "layouts", "ext4_break_layouts", 0, "inode=%di:x64", NULL, NULL },
+	{ "layouts", "ext4_break_layouts", 1, "ret=$retval:s32", NULL, NULL },
 	/* The page truncate finds busy, and the refcount the kernel itself read. */
-	{ "layouts", "dax_layout_busy_page_range", 1, "page=$retval:x64 ref=+%REF%($retval):s32" },
+	{ "layouts", "dax_layout_busy_page_range", 1, "page=$retval:x64 ref=+%REF%($retval):s32", NULL, NULL },
 	/* A pipe buffer's page as it is released (drain): pointer and refcount. */
-	{ "pipe", "generic_pipe_buf_release", 0, "page=+0(%si):x64 ref=+%REF%(+0(%si)):s32" },
-	{ "pipe", "page_cache_pipe_buf_release", 0, "page=+0(%si):x64 ref=+%REF%(+0(%si)):s32" },
+	{ "pipe", "generic_pipe_buf_release", 0, "page=+0(%si):x64 ref=+%REF%(+0(%si)):s32", NULL, NULL },
+	{ "pipe", "page_cache_pipe_buf_release", 0, "page=+0(%si):x64 ref=+%REF%(+0(%si)):s32", NULL, NULL },
 };
 
-static void add_kprobes(const char *set, struct json_object *ok, struct json_object *failed)
+/* One line of the reply's kprobeStatus: what became of a probe and why. */
+static void probe_status(struct json_object *status, const char *name, const char *fn,
+			 const char *state, const char *why)
 {
-	char def[512], ref[16] = "52", err[128];
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "function", json_object_new_string(fn));
+	json_object_object_add(o, "status", json_object_new_string(state));
+	if (why)
+		json_object_object_add(o, "why", json_object_new_string(why));
+	json_object_array_add(status, o);
+}
+
+static void add_kprobes(const char *set, struct json_object *ok, struct json_object *failed,
+			struct json_object *status)
+{
+	char def[512], ref[16] = "52", err[128], why[256];
 	struct kfield f;
 	struct btf *btf = kbtf_open(NULL, err, sizeof(err));
+	int ret;
 
 	if (btf && !kbtf_member(btf, "page._refcount", &f))
 		snprintf(ref, sizeof(ref), "%u", f.off);
@@ -155,6 +232,19 @@ static void add_kprobes(const char *set, struct json_object *ok, struct json_obj
 		snprintf(name, sizeof(name), "%s%s", k->fn, k->ret ? "__return" : "");
 		if (!btf && strstr(k->args, "%REF%")) {
 			json_object_array_add(failed, json_object_new_string(name));
+			probe_status(status, name, k->fn, "unavailable", err);
+			continue;
+		}
+		if (!function_exists(k->fn)) {
+			json_object_array_add(failed, json_object_new_string(name));
+			snprintf(why, sizeof(why), "no function %s in %s", k->fn, symbol_source());
+			probe_status(status, name, k->fn, "unavailable", why);
+			continue;
+		}
+		if (k->superseded_by && function_exists(k->superseded_by)) {
+			json_object_array_add(failed, json_object_new_string(name));
+			snprintf(why, sizeof(why), "exists but is not called: %s", k->why);
+			probe_status(status, name, k->fn, "not called", why);
 			continue;
 		}
 		snprintf(args, sizeof(args), "%s", k->args);
@@ -166,13 +256,18 @@ static void add_kprobes(const char *set, struct json_object *ok, struct json_obj
 			snprintf(p, sizeof(args) - (p - args), "%s%s", ref, rest);
 		}
 		snprintf(def, sizeof(def), "%c:daxlab/%s %s %s\n", k->ret ? 'r' : 'p', name, k->fn, args);
-		if (!function_exists(k->fn) || tracefs_write("kprobe_events", def, 1)) {
+		ret = tracefs_write("kprobe_events", def, 1);
+		if (ret) {
 			json_object_array_add(failed, json_object_new_string(name));
+			snprintf(why, sizeof(why), "kprobe_events refused it: %s (kprobe blacklist, notrace?)",
+				 strerror(-ret));
+			probe_status(status, name, k->fn, "unavailable", why);
 			continue;
 		}
 		snprintf(def, sizeof(def), "events/daxlab/%s/enable", name);
 		tracefs_write(def, "1", 0);
 		json_object_array_add(ok, json_object_new_string(name));
+		probe_status(status, name, k->fn, "attached", NULL);
 	}
 }
 
@@ -335,7 +430,8 @@ uint64_t trace_dropped(void)
 /* {"cmd":"trace","events":["fs_dax","filelock","lock/contention_begin"],"kprobes":["gup","layouts","pipe"]} */
 static void cmd_trace(int id, struct json_object *req)
 {
-	struct json_object *events, *kprobes, *v, *result, *enabled, *failed, *kp_ok, *kp_failed;
+	struct json_object *events, *kprobes, *v, *result, *enabled, *failed, *kp_ok, *kp_failed, *kp_status,
+		*tracepoints;
 
 	if (access(TRACEFS "/trace_pipe", R_OK)) {
 		send_error(id, "trace", "tracefs is not mounted at " TRACEFS " (CONFIG_FTRACE?)", NULL);
@@ -346,6 +442,8 @@ static void cmd_trace(int id, struct json_object *req)
 	failed = json_object_new_array();
 	kp_ok = json_object_new_array();
 	kp_failed = json_object_new_array();
+	kp_status = json_object_new_array();
+	tracepoints = json_object_new_array();
 	tracefs_write("tracing_on", "0", 0);
 	tracefs_write("trace_clock", "mono", 0);
 	/* Real addresses for "%p" (lock:contention_*): the lab maps them to the watched locks. */
@@ -361,14 +459,19 @@ static void cmd_trace(int id, struct json_object *req)
 			snprintf(path, sizeof(path), "events/%s/enable", spec);
 			if (!strcmp(sys, "lock"))
 				trace_set_locks(NULL, NULL, 0);
-			json_object_array_add(tracefs_write(path, "1", 0) ? failed : enabled,
-					      json_object_new_string(spec));
+			if (tracefs_write(path, "1", 0)) {
+				json_object_array_add(failed, json_object_new_string(spec));
+				continue;
+			}
+			json_object_array_add(enabled, json_object_new_string(spec));
+			list_tracepoints(spec, tracepoints);
 		}
 	}
 	if (json_object_object_get_ex(req, "kprobes", &kprobes)) {
 		tracefs_write("kprobe_events", "", 0);
 		for (size_t i = 0; i < json_object_array_length(kprobes); i++)
-			add_kprobes(json_object_get_string(json_object_array_get_idx(kprobes, i)), kp_ok, kp_failed);
+			add_kprobes(json_object_get_string(json_object_array_get_idx(kprobes, i)), kp_ok, kp_failed,
+				    kp_status);
 		learn_names("daxlab");
 	}
 	overrun_base = read_overruns();
@@ -383,6 +486,11 @@ static void cmd_trace(int id, struct json_object *req)
 	json_object_object_add(result, "eventsFailed", failed);
 	json_object_object_add(result, "kprobes", kp_ok);
 	json_object_object_add(result, "kprobesFailed", kp_failed);
+	/* Which probes were chosen on this kernel, and why the others were not. */
+	json_object_object_add(result, "kprobeStatus", kp_status);
+	json_object_object_add(result, "symbols", json_object_new_string(symbol_source()));
+	/* The tracepoints this kernel has of what was asked ("fs_dax:dax_pmd_fault", ...). */
+	json_object_object_add(result, "tracepoints", tracepoints);
 	send_reply(id, result);
 }
 
