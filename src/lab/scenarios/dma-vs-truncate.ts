@@ -14,9 +14,10 @@ export const dmaVsTruncate: ScenarioInput = {
     'with the mmap lock dropped, and has to be woken the moment the reference goes.',
   threads: [DMA_VS_TRUNCATE, MISSING_WAKEUP],
   era: [
-    'An idle fsdax page has refcount 1 before v6.15 and 0 from v6.15; "back at idle" is measured against the baseline the agent calibrates on the running kernel, never a constant.',
-    'Block O_DIRECT takes plain references (FOLL_GET: +1) on 6.1 and FOLL_PIN pins (+1024 on a small folio) on later kernels; either one counts as the I/O holding the page.',
-    'Before v6.15 the sleeping truncater is woken by the put that takes an fsdax page from 2 to 1; a release path that drops the reference without that check leaves it asleep although nothing holds the page (the class of bug of the 2022 thread).',
+    'An idle fsdax page has refcount 1 before v6.15 and 0 from v6.15 (where a mapping also holds a reference and a mapcount); "back at idle" is measured against the baseline the agent calibrates on the running kernel, never a constant.',
+    'Block O_DIRECT takes a plain reference (FOLL_GET: +1) on 6.1 and a FOLL_PIN pin (+1024 on a small folio) on 6.12 and 7.2; either one counts as the I/O holding the page, and the report says which this kernel took.',
+    'Who wakes the truncater when the I/O lets go: on 6.12 gup_put_folio() -> __put_devmap_managed_folio_refs() at the 1025 -> 1 transition; on 7.2 free_zone_device_folio() when the folio reaches 0. On 6.1 the block layer drops its reference in __bio_release_pages() with folio_put_refs(), which skips put_devmap_managed_page_refs() and so never wakes it: the class of bug of the 2022 thread, in another caller.',
+    'Where the truncater sleeps: xfs_break_dax_layouts() / ext4_break_layouts() before v6.15, dax_break_layout() (wait_page_idle()) after.',
   ],
   needs: { nullBlk: { completion: '2s' } },
   actors: [{ name: 'dma' }, { name: 'truncator' }],
@@ -57,7 +58,7 @@ export const dmaVsTruncate: ScenarioInput = {
           check: 'page',
           page: 'victim#0',
           rose: { by: [1, 'pin-bias'] },
-          says: 'the in-flight I/O holds the page: one reference (FOLL_GET, 6.1) or one pin (FOLL_PIN, later kernels)',
+          says: 'the in-flight I/O holds the page: one reference (FOLL_GET) or one pin (FOLL_PIN), whichever this kernel\'s block layer takes',
         },
       ],
     },
@@ -69,7 +70,7 @@ export const dmaVsTruncate: ScenarioInput = {
       say:
         'A second task truncates the file to 0 while the read is in flight. Freeing the block now would let the device write into storage that may already belong to someone else, ' +
         'so the filesystem unmaps the range, finds the busy page and sleeps until its refcount is back at idle. ' +
-        'Watch the truncator\'s stack (xfs_break_dax_layouts on xfs, ext4_break_layouts on ext4) and the locks: it keeps i_rwsem but must not sleep holding the mmap lock, ' +
+        'Watch the truncator\'s stack (xfs_break_dax_layouts or ext4_break_layouts before v6.15, dax_break_layout after) and the locks: it keeps i_rwsem but must not sleep holding the mmap lock, ' +
         'because a task in get_user_pages holding one page and faulting the next would wait for that lock forever.',
       cite: [J],
       expect: [

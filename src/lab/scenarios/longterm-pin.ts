@@ -63,9 +63,9 @@ export const longtermPin: ScenarioInput = {
       id: 'uring-fsdax',
       actor: 'fsdax',
       do: { op: 'io_uring_register', pages: [0] },
-      say: 'io_uring fixed buffer on the fsdax page: refused.',
+      say: 'io_uring fixed buffer on the fsdax page: refused. GUP refuses it before io_uring looks: check_vma_flags() turns FOLL_LONGTERM on an fsdax vma into EOPNOTSUPP.',
       expect: [
-        { check: 'returns', errno: 'EOPNOTSUPP' },
+        { check: 'returns', errno: 'EOPNOTSUPP', says: 'refused with EOPNOTSUPP (GUP: no long-term pin of fsdax)' },
         { check: 'page', page: 'fsdax#0', aboveIdle: 0, says: 'the refused registration leaves no reference behind' },
       ],
     },
@@ -141,7 +141,7 @@ export const longtermPin: ScenarioInput = {
         'ibv_reg_mr on the fsdax page: the registration pins through GUP with FOLL_LONGTERM, and GUP refuses fsdax because nothing could make the adapter give the page back when the filesystem needs the block.',
       cite: [J],
       expect: [
-        { check: 'returns', errno: 'EOPNOTSUPP' },
+        { check: 'returns', errno: 'EOPNOTSUPP', says: 'refused with EOPNOTSUPP (GUP: no long-term pin of fsdax)' },
         { check: 'page', page: 'fsdax#0', aboveIdle: 0, says: 'the refused registration leaves no reference behind' },
       ],
     },

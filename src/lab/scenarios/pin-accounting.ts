@@ -69,9 +69,9 @@ function takeExpect(r: Ref, m: Memory): PredicateInput[] {
         { check: 'vmstat', counter: 'nr_foll_pin_acquired', rose: { by: 0 }, says: 'no pin counted in nr_foll_pin_acquired' },
       ];
     case 'odirect':
-      return [{ check: 'page', page, rose: { by: [1, 'pin-bias'] }, says: `${page}: the I/O holds one reference (FOLL_GET, 6.1) or one pin (FOLL_PIN, later kernels)` }];
+      return [{ check: 'page', page, rose: { by: [1, 'pin-bias'] }, says: `${page}: the I/O holds one reference (FOLL_GET) or one pin (FOLL_PIN), whichever this kernel\'s block layer takes` }];
     case 'io_uring':
-      if (m === 'fsdax') return [{ check: 'returns', errno: 'EOPNOTSUPP' }];
+      if (m === 'fsdax') return [{ check: 'returns', errno: 'EOPNOTSUPP', says: 'refused with EOPNOTSUPP (GUP: no long-term pin of fsdax)' }];
       if (m === 'anon')
         return [
           { check: 'returns', ok: true },
@@ -142,8 +142,9 @@ export const pinAccounting: ScenarioInput = {
   threads: [PUT_USER_PAGE],
   era: [
     'FOLL_PIN adds GUP_PIN_COUNTING_BIAS (1024) to a small folio\'s refcount; on a large folio it adds one reference per page and counts in _pincount (v5.7 / v5.8 on).',
-    'Block O_DIRECT takes FOLL_GET references on 6.1 and FOLL_PIN pins on later kernels; vmsplice takes FOLL_GET references.',
-    'fsdax pages idle at refcount 1 before v6.15 and 0 from v6.15; anonymous and page-cache pages also carry one reference per mapping and, while fresh, one for a per-CPU LRU batch (the observer counts that apart).',
+    'Block O_DIRECT takes FOLL_GET references on 6.1 and FOLL_PIN pins on 6.12 and 7.2; vmsplice takes FOLL_GET references everywhere.',
+    'io_uring fixed buffers on device-dax: refused by io_uring itself on 6.1 (after GUP pinned and it unpinned), accepted on 6.12 and 7.2; fsdax is refused by GUP on all three. The table shows what this kernel did.',
+    'fsdax pages idle at refcount 1 before v6.15 and 0 from v6.15 (where each mapping also holds a reference); anonymous and page-cache pages also carry one reference per mapping and, while fresh, one for a per-CPU LRU batch (the observer counts that apart).',
     'nr_foll_pin_* are read after vm.stat_refresh (per-CPU deltas folded).',
   ],
   needs: { rdma: 'optional', devdax: 'optional', nullBlk: { completion: '2s' } },

@@ -14,8 +14,8 @@ export const vmspliceVsPunch: ScenarioInput = {
   threads: [DMA_VS_TRUNCATE, PUT_USER_PAGE],
   era: [
     'An idle fsdax page has refcount 1 before v6.15 and 0 from v6.15 (the agent calibrates the baseline).',
-    'vmsplice takes plain references (FOLL_GET): the refcount rises by 1 and no pin is counted, on every kernel the lab knows.',
-    'Up to the kernels that made fsdax refcounts 0-based, dax_layout_busy_page_range() returns at once for a file that has no mappings left: a punch started after munmap does not look for busy pages. Later kernels dropped that shortcut because references taken through a mapping can outlive it.',
+    'vmsplice takes plain references (FOLL_GET, iov_iter_get_pages2()): the refcount rises by 1 and no pin is counted, on every kernel the lab knows. Draining the pipe puts it back through put_page(), which wakes a waiting punch on every era.',
+    'Before v6.15 (6.1, 6.12) dax_layout_busy_page_range() returns at once when !mapping_mapped(): a punch started after munmap does not look for busy pages and frees the block under the pipe. 7.2 dropped that shortcut; its busy test (dax_busy_page(): refcount minus mapcount) sees the pipe\'s reference whether the file is mapped or not.',
   ],
   needs: { fs: ['xfs', 'ext4'] },
   actors: [{ name: 'holder' }, { name: 'puncher' }],
