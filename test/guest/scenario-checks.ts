@@ -409,8 +409,9 @@ export async function pinAccounting(g: Guest) {
     for (const col of t.columns) {
       const cell = t.cells[row]![col]!;
       const took = cell.take as Cell | undefined;
-      // The pins the lab read in struct page are the ones the kernel counted in /proc/vmstat.
-      if (took?.result === 'ok') expect(took.pinsDelta, `${row} x ${col}`).toBe(took.pinAcquiredDelta);
+      // The pins the lab read in struct page are the ones the kernel counted in /proc/vmstat
+      // (an accepted reference: "ok", or an O_DIRECT still "in flight" when it was recorded).
+      if (took && !/^E[A-Z0-9]+$/.test(String(took.result))) expect(took.pinsDelta, `${row} x ${col}`).toBe(took.pinAcquiredDelta);
       // Every release put the page back where the take found it.
       if (cell.release) expect((cell.release as Cell).aboveIdleDelta, `${row} x ${col}`).toBe(-Number(took!.aboveIdleDelta));
     }
