@@ -11,7 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentError, type AgentLink } from '../wire/link.js';
 import { LabDriver } from './driver.js';
-import { measuredFsdaxIdle, type ObserveReply } from './era.js';
+import { eventObservability, measuredFsdaxIdle, type ObserveReply, type TraceReply } from './era.js';
 import { traceCommand } from './trace.js';
 import { contextEvidence, describe, evaluate, hangCheck, type DataCheck, type EvalContext, type Outcome, type Status } from './expect.js';
 import type { Profile } from '../config/profiles.js';
@@ -166,6 +166,8 @@ class Run {
   private cannotTest: string | null = null;
   private vars: DurationVars = { 'lease-break-time': NaN };
   private idleBaseline: number | null = null;
+  /** What tracing this run got: the tracepoints and kprobes placed, and those that could not be. */
+  private traced: TraceReply | null = null;
   private readonly instance: string;
   private readonly actorNames: string[];
   private readonly seed: number;
@@ -302,7 +304,8 @@ class Run {
     const observe = (await this.target.channel.request({ cmd: 'observe', hz })) as ObserveReply;
     this.idleBaseline = measuredFsdaxIdle(observe);
     // Tracing for the dashboard is set up when the guest comes up; a run asks again (the self-test, another client may have changed it).
-    await this.target.channel.request(traceCommand());
+    this.traced = (await this.target.channel.request(traceCommand())) as TraceReply;
+    this.measurements.tracing = this.traced;
     const mk = await this.exec(['/bin/busybox', 'mkdir', '-p', `/mnt/dax/${this.instance}`, `/tmp/daxlab/${this.instance}`]);
     if (mk.status !== 0) throw new Error(`cannot make the run's directories: ${mk.stderr}`);
     const lbt = await this.exec(['/bin/busybox', 'cat', '/proc/sys/fs/lease-break-time']);
@@ -478,6 +481,7 @@ class Run {
       vars: this.vars,
       dataChecks: this.dataChecks,
       conditions: this.conditions(),
+      observability: (name) => eventObservability(name, this.traced),
     };
   }
 

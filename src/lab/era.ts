@@ -132,3 +132,37 @@ export type Era = {
 export function eraOf(ready: Pick<ReadyMessage, 'release' | 'btf'>, observe: ObserveReply): Era {
   return { release: ready.release, version: kernelVersion(ready.release), btf: ready.btf, fsdaxIdle: measuredFsdaxIdle(observe), pinBias: GUP_PIN_COUNTING_BIAS };
 }
+
+// ---------------------------------------------------------------------------------------
+// What the lab can see happen on this kernel: the tracepoints and kprobes that were placed.
+
+/** The agent's "trace" reply (trace.c cmd_trace): what was enabled and what could not be. */
+export type TraceReply = { events?: string[]; eventsFailed?: string[]; kprobes?: string[]; kprobesFailed?: string[] };
+
+/** Whether an event a check waits for can happen on this kernel at all. */
+export type Observability = { observable: true } | { observable: false; why: string };
+
+/**
+ * An event check names its events by a regular expression. When every lab kprobe the
+ * expression matches failed to be placed (the function is not in kallsyms or not
+ * traceable on this kernel: renamed, inlined away, gone), and no placed kprobe matches it,
+ * the event cannot be seen: the check does not apply, whatever the kernel did. Tracepoints
+ * are enabled by system ("fs_dax"), so an expression that matches no lab kprobe is taken
+ * as a tracepoint's and judged observable unless its whole system failed to enable.
+ */
+export function eventObservability(name: string, reply: TraceReply | null): Observability {
+  if (!reply) return { observable: false, why: 'tracing was not set up in this run' };
+  const re = new RegExp(name);
+  const placed = (reply.kprobes ?? []).filter((k) => re.test(k));
+  const missing = (reply.kprobesFailed ?? []).filter((k) => re.test(k));
+  if (placed.length) return { observable: true };
+  if (missing.length) {
+    return {
+      observable: false,
+      why: `the lab's kprobe ${missing.join(', ')} could not be placed on this kernel (no such function in kallsyms, or not traceable), so /${name}/ cannot be seen here`,
+    };
+  }
+  const failedSystems = (reply.eventsFailed ?? []).filter((spec) => re.test(spec.split('/').at(-1)!) || re.test(spec));
+  if (failedSystems.length) return { observable: false, why: `tracepoints ${failedSystems.join(', ')} are not in this kernel's tracefs` };
+  return { observable: true };
+}

@@ -4,7 +4,7 @@
 //
 // Times are on the guest clock (seconds); durations in predicates are milliseconds.
 import type { EventMessage, LeaseState } from '../wire/protocol.js';
-import { GUP_PIN_COUNTING_BIAS } from './era.js';
+import { GUP_PIN_COUNTING_BIAS, type Observability } from './era.js';
 import { conditionHolds, parseScenarioDuration, type ConditionContext, type DurationVars, type Predicate } from './scenario.js';
 import { lockKey, type ActionRecord, type LabState, type PageView, type RefSample } from './state.js';
 
@@ -49,6 +49,8 @@ export type EvalContext = {
   vars: DurationVars;
   dataChecks: readonly DataCheck[];
   conditions: ConditionContext;
+  /** Whether events named so can be seen on this kernel at all (the tracepoints and kprobes placed). */
+  observability?: (name: string) => Observability;
 };
 
 const ms = (d: string | number, ctx: EvalContext) => parseScenarioDuration(d, ctx.vars);
@@ -441,6 +443,9 @@ function eventMatches(e: EventMessage, re: RegExp, where: Record<string, string 
 }
 
 function event(p: Extract<Predicate, { check: 'event' }>, ctx: EvalContext): Outcome {
+  // What the lab cannot observe on this kernel is not the kernel's doing either way.
+  const seeable = ctx.observability?.(p.name) ?? { observable: true };
+  if (!seeable.observable) return { status: 'not-applicable', detail: seeable.why, evidence: {} };
   const re = new RegExp(p.name);
   const from = Math.min(ctx.start, ctx.stepStart);
   const found = ctx.state.events.filter((e) => e.t >= from && eventMatches(e, re, p.where));

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compareVersion, eraOf, expectedFsdaxIdle, GUP_PIN_COUNTING_BIAS, kernelVersion, longtermRefusals, measuredFsdaxIdle, releaseAtLeast } from '../../src/lab/era.js';
+import { compareVersion, eraOf, eventObservability, expectedFsdaxIdle, GUP_PIN_COUNTING_BIAS, kernelVersion, longtermRefusals, measuredFsdaxIdle, releaseAtLeast } from '../../src/lab/era.js';
 
 describe('kernel era', () => {
   it('parses releases as the distributions write them', () => {
@@ -38,5 +38,22 @@ describe('kernel era', () => {
   it("knows io_uring's own refusal of device-dax only where the source has it", () => {
     expect(longtermRefusals('6.1.0-31-amd64').map((r) => r.who)).toEqual(['gup', 'io_uring']);
     expect(longtermRefusals('6.12.95+deb12-amd64').map((r) => r.who)).toEqual(['gup']);
+  });
+});
+
+describe('what the lab can observe on a kernel', () => {
+  const reply = { events: ['fs_dax', 'filelock'], eventsFailed: ['lock/contention_begin'], kprobes: ['ext4_break_layouts', 'ext4_break_layouts__return'], kprobesFailed: ['xfs_break_dax_layouts', 'xfs_break_dax_layouts__return'] };
+  it('an event only a kprobe that failed could produce cannot be seen, with the reason', () => {
+    const o = eventObservability('^xfs_break_dax_layouts', reply);
+    expect(o.observable).toBe(false);
+    expect(!o.observable && o.why).toMatch(/xfs_break_dax_layouts, xfs_break_dax_layouts__return could not be placed/);
+  });
+  it('a placed kprobe, or a tracepoint of an enabled system, can', () => {
+    expect(eventObservability('break_(dax_)?layouts$', reply)).toEqual({ observable: true });
+    expect(eventObservability('^dax_insert_mapping$', reply)).toEqual({ observable: true });
+  });
+  it('a tracepoint whose system did not enable cannot; nor anything without tracing', () => {
+    expect(eventObservability('^contention_begin$', reply).observable).toBe(false);
+    expect(eventObservability('anything', null).observable).toBe(false);
   });
 });

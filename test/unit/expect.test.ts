@@ -2,6 +2,7 @@
 // same verdicts live and on replay.
 import { describe, expect, it } from 'vitest';
 import { contextEvidence, evaluate, hangCheck, type EvalContext } from '../../src/lab/expect.js';
+import { eventObservability } from '../../src/lab/era.js';
 import type { ActionMessage, ActorState, EventMessage, PageState, SnapshotMessage } from '../../src/wire/protocol.js';
 import { predicateSchema, type PredicateInput } from '../../src/lab/scenario.js';
 import { reduceAll, type LabState } from '../../src/lab/state.js';
@@ -181,6 +182,18 @@ describe('page, lock, lease, signal, vmstat, event predicates', () => {
     expect(evaluate(busy, ctx(s, { start: 1, stepStart: 1 })).status).toBe('held');
     expect(evaluate(p({ check: 'event', name: 'busy', where: { ref: 3 }, seen: false, within: '1s' }), ctx(s, { start: 1, stepStart: 1 })).status).toBe('held');
     expect(evaluate(p({ check: 'event', name: 'busy', where: { page: '0x0' }, seen: false }), ctx(s, { start: 1, stepStart: 1 })).status).toBe('violated');
+  });
+
+  it('event: a kprobe this kernel could not take is not applicable, never violated, whatever was (not) seen', () => {
+    const s = reduceAll([snap(1), snap(3)]);
+    const busy = p({ check: 'event', name: '^dax_layout_busy_page_range__return$' });
+    const without = ctx(s, { start: 1, stepStart: 1, observability: (name) => eventObservability(name, { kprobes: ['ext4_break_layouts'], kprobesFailed: ['dax_layout_busy_page_range__return'] }) });
+    const o = evaluate(busy, without);
+    expect(o.status).toBe('not-applicable');
+    expect(o.status !== 'pending' && o.detail).toMatch(/kprobe dax_layout_busy_page_range__return could not be placed on this kernel/);
+    // Placed but silent: the kernel's doing, a finding.
+    const placed = ctx(s, { start: 1, stepStart: 1, observability: (name) => eventObservability(name, { kprobes: ['dax_layout_busy_page_range__return'], kprobesFailed: [] }) });
+    expect(evaluate(busy, placed).status).toBe('violated');
   });
 
   it('an expectation whose condition does not hold is not-applicable, with the reason', () => {
