@@ -136,31 +136,47 @@ export function eraOf(ready: Pick<ReadyMessage, 'release' | 'btf'>, observe: Obs
 // ---------------------------------------------------------------------------------------
 // What the lab can see happen on this kernel: the tracepoints and kprobes that were placed.
 
-/** The agent's "trace" reply (trace.c cmd_trace): what was enabled and what could not be. */
-export type TraceReply = { events?: string[]; eventsFailed?: string[]; kprobes?: string[]; kprobesFailed?: string[] };
+/**
+ * The agent's "trace" reply (trace.c cmd_trace): the kprobes attached and not, each with
+ * its status ("attached", "unavailable", "not called") and why, and the tracepoints
+ * ("sys:event") this kernel has of the systems asked for.
+ */
+export type TraceReply = {
+  events?: string[];
+  eventsFailed?: string[];
+  kprobes?: string[];
+  kprobesFailed?: string[];
+  kprobeStatus?: Array<{ name: string; function: string; status: string; why?: string }>;
+  tracepoints?: string[];
+};
 
 /** Whether an event a check waits for can happen on this kernel at all. */
 export type Observability = { observable: true } | { observable: false; why: string };
 
 /**
- * An event check names its events by a regular expression. When every lab kprobe the
- * expression matches failed to be placed (the function is not in kallsyms or not
- * traceable on this kernel: renamed, inlined away, gone), and no placed kprobe matches it,
- * the event cannot be seen: the check does not apply, whatever the kernel did. Tracepoints
- * are enabled by system ("fs_dax"), so an expression that matches no lab kprobe is taken
- * as a tracepoint's and judged observable unless its whole system failed to enable.
+ * An event check names its events by a regular expression. When no attached lab kprobe
+ * matches it but one that was not attached does (the function is missing on this kernel,
+ * or exists and is not called there: inlined into its callers), the event cannot be seen:
+ * the check does not apply, whatever the kernel did. Otherwise the expression is taken as a
+ * tracepoint's: observable when one of the tracepoints this kernel listed matches it (a
+ * tracepoint an older or newer kernel lacks, e.g. 7.x's missing fs_dax:dax_insert_mapping,
+ * is not).
  */
 export function eventObservability(name: string, reply: TraceReply | null): Observability {
   if (!reply) return { observable: false, why: 'tracing was not set up in this run' };
   const re = new RegExp(name);
-  const placed = (reply.kprobes ?? []).filter((k) => re.test(k));
+  if ((reply.kprobes ?? []).some((k) => re.test(k))) return { observable: true };
   const missing = (reply.kprobesFailed ?? []).filter((k) => re.test(k));
-  if (placed.length) return { observable: true };
   if (missing.length) {
-    return {
-      observable: false,
-      why: `the lab's kprobe ${missing.join(', ')} could not be placed on this kernel (no such function in kallsyms, or not traceable), so /${name}/ cannot be seen here`,
-    };
+    const why = missing.map((k) => {
+      const st = reply.kprobeStatus?.find((x) => x.name === k);
+      return `${k}: ${st?.why ?? st?.status ?? 'not attached'}`;
+    });
+    return { observable: false, why: `the lab's kprobe is not attached on this kernel (${why.join('; ')}), so /${name}/ cannot be seen here` };
+  }
+  if (reply.tracepoints) {
+    if (reply.tracepoints.some((tp) => re.test(tp.split(':').at(-1)!) || re.test(tp))) return { observable: true };
+    return { observable: false, why: `no lab kprobe and none of this kernel's tracepoints (${reply.tracepoints.length} listed) match /${name}/` };
   }
   const failedSystems = (reply.eventsFailed ?? []).filter((spec) => re.test(spec.split('/').at(-1)!) || re.test(spec));
   if (failedSystems.length) return { observable: false, why: `tracepoints ${failedSystems.join(', ')} are not in this kernel's tracefs` };

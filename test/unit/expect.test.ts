@@ -187,10 +187,10 @@ describe('page, lock, lease, signal, vmstat, event predicates', () => {
   it('event: a kprobe this kernel could not take is not applicable, never violated, whatever was (not) seen', () => {
     const s = reduceAll([snap(1), snap(3)]);
     const busy = p({ check: 'event', name: '^dax_layout_busy_page_range__return$' });
-    const without = ctx(s, { start: 1, stepStart: 1, observability: (name) => eventObservability(name, { kprobes: ['ext4_break_layouts'], kprobesFailed: ['dax_layout_busy_page_range__return'] }) });
+    const without = ctx(s, { start: 1, stepStart: 1, observability: (name) => eventObservability(name, { kprobes: ['ext4_break_layouts'], kprobesFailed: ['dax_layout_busy_page_range__return'], kprobeStatus: [{ name: 'dax_layout_busy_page_range__return', function: 'dax_layout_busy_page_range', status: 'unavailable', why: 'no function dax_layout_busy_page_range in /proc/kallsyms' }] }) });
     const o = evaluate(busy, without);
     expect(o.status).toBe('not-applicable');
-    expect(o.status !== 'pending' && o.detail).toMatch(/kprobe dax_layout_busy_page_range__return could not be placed on this kernel/);
+    expect(o.status !== 'pending' && o.detail).toMatch(/not attached on this kernel \(dax_layout_busy_page_range__return: no function dax_layout_busy_page_range in \/proc\/kallsyms\)/);
     // Placed but silent: the kernel's doing, a finding.
     const placed = ctx(s, { start: 1, stepStart: 1, observability: (name) => eventObservability(name, { kprobes: ['dax_layout_busy_page_range__return'], kprobesFailed: [] }) });
     expect(evaluate(busy, placed).status).toBe('violated');
