@@ -16,6 +16,7 @@ import { runScenario, type LabTarget, type RunEvent, type ScenarioReport, type S
 import type { Scenario } from '../lab/scenario.js';
 import { traceCommand } from '../lab/trace.js';
 import { builtinScenarios, profileScenarios } from '../lab/scenarios/index.js';
+import { stepShape } from '../lab/timeline.js';
 import { engineExpectations, engineScenarioInfo, findingView, INTERVENTION_OPS, kernelTimer, verdictView } from './engineRun.js';
 import type { LabController, ScenarioInfo, StageView } from './model.js';
 
@@ -176,6 +177,8 @@ export class LiveController extends BaseController implements LabController {
       if (token === this.runToken) this.updateRun({ status: 'failed', error: err.message.split('\n')[0]! });
     };
     this.startRun(engineScenarioInfo(scenario), engineExpectations(scenario), opts.guided);
+    // Until the engine's report: steps placed by the commands the lab sends.
+    this.updateRun({ record: { run: { expectations: [] }, steps: scenario.steps.map(stepShape) } });
     void this.runEngine(scenario, opts.guided, token).catch(failed);
   }
 
@@ -232,6 +235,7 @@ export class LiveController extends BaseController implements LabController {
       expectations: report.expectations.map((v) => verdictView(v, v.step === null ? undefined : v.step - 1)),
       findings: report.findings.map(findingView),
       tables: report.tables,
+      record: { run: report, steps: scenario.steps.map(stepShape) },
       ...(report.cannotTest ? { error: `could not test: ${report.cannotTest}` } : {}),
       note: `exit code ${report.exitCode} (${report.verdict})`,
     });

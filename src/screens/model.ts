@@ -3,6 +3,7 @@
 // steps and expectations) and a LabStore (high rate: the kernel state), and call the
 // controller's methods; they never touch QEMU or the agent.
 import type { Table } from '../lab/engine.js';
+import type { RecordedRun, StepShape } from '../lab/timeline.js';
 import type { ProfileEntry } from '../config/profiles.js';
 import type { LabStore } from './store.js';
 import type { Change, PanelId } from './view.js';
@@ -68,6 +69,8 @@ export type RunView = {
   error?: string;
   /** A note for the user ("drain sent", "killed truncator"). */
   note?: string;
+  /** What the timeline reads: the run's record (steps and verdicts with their times) and the scenario's steps. */
+  record?: { run: RecordedRun; steps: StepShape[] };
 };
 
 export type StageView = { id: string; detail: string; state: 'running' | 'done' | 'failed'; ms?: number; note?: string };

@@ -11,6 +11,7 @@ import { builtinScenarios } from '../lab/scenarios/index.js';
 import { engineExpectations, engineScenarioInfo, findingView, verdictView } from './engineRun.js';
 import type { ExpectationView, LabController } from './model.js';
 import { LabStore, type Timers } from './store.js';
+import { stepShape } from '../lab/timeline.js';
 
 /** The expectations of a recorded engine run, pending until the replay reaches their time. */
 function recordedExpectations(report: ScenarioReport): ExpectationView[] {
@@ -110,6 +111,8 @@ export class ReplayController extends BaseController implements LabController {
     for (let i = this.stepStarts.length - 2; i >= 0; i--) this.stepStarts[i] ??= this.stepStarts[i + 1]!;
     this.startRun(record.info, recordedExpectations(report), record.guided);
     this.engineReport = report;
+    const scenario = builtinScenarios.find((x) => x.id === record.scenario);
+    this.updateRun({ record: { run: report, steps: scenario ? scenario.steps.map(stepShape) : [] } });
   }
 
   /** Guest time each step of the recorded run began (null: skipped or not reached). */

@@ -4,6 +4,8 @@
 import type { Table } from '../lab/engine.js';
 import type { LabState } from '../lab/state.js';
 import type { ExpectationView, Finding, RunView } from './model.js';
+import type { Timeline } from '../lab/timeline.js';
+import { runTimeline, timelineReport } from './timelineText.js';
 import { actorRow, describeAction, describeTaskState, fmtT } from './view.js';
 
 export type TimelineItem = { t: number; text: string };
@@ -19,6 +21,8 @@ export type Report = {
   pages: string[];
   tables: Record<string, Table>;
   timeline: TimelineItem[];
+  /** The run drawn over guest time, lane by lane. */
+  lanes: Timeline;
   loss: string[];
   transcript: string | null;
 };
@@ -86,6 +90,7 @@ export function buildReport(state: LabState, run: RunView | null, transcript: st
     pages,
     tables: run?.tables ?? {},
     timeline: timeline(state),
+    lanes: runTimeline(state, run),
     loss,
     transcript,
   };
@@ -178,6 +183,8 @@ export function reportText(r: Report, width = 72): string {
     para(TABLE_LEGEND, '  ', '  ');
     lines.push('');
   }
+  const lanes = timelineReport(r.lanes, width);
+  if (lanes.length) lines.push(...lanes.map(ascii), '');
   lines.push('Timeline (guest seconds):');
   for (const it of r.timeline) para(it.text, ' '.repeat(12), `  ${fmtT(it.t).padStart(9)} `);
   if (r.loss.length) {
@@ -211,6 +218,8 @@ export function reportMarkdown(r: Report): string {
     const [head, ...rows] = tableRows(t);
     out.push(`## Table ${md(name)}`, '', `| ${head!.map(md).join(' | ')} |`, `|${head!.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(md).join(' | ')} |`), '', TABLE_LEGEND, '');
   }
+  const lanes = timelineReport(r.lanes, 72);
+  if (lanes.length) out.push('## Timeline lanes', '', '```', ...lanes.map(ascii), '```', '');
   out.push('## Timeline', '', '| guest time | what |', '|---:|---|');
   for (const it of r.timeline) out.push(`| ${fmtT(it.t)} | ${md(it.text)} |`);
   out.push('');

@@ -4,6 +4,7 @@
 // "now" is the guest time of the latest message (state.lastT), live or replayed alike.
 import type { ActorExitMessage, EventMessage, SignalMessage } from '../wire/protocol.js';
 import type { ActionRecord, ActorView, LabState, PageHistory } from '../lab/state.js';
+import { taskBlocked } from '../lab/timeline.js';
 
 // ---------------------------------------------------------------------------------------
 // Formatting.
@@ -167,9 +168,6 @@ const TASK_STATES: Record<string, string> = {
 
 export const describeTaskState = (s: string) => TASK_STATES[s] ?? s;
 
-/** The agent's idle loop: an actor waiting for its next command, not blocked in the kernel on anything of ours. */
-const IDLE_WCHAN = /skb_wait_for_more_packets|unix_.*recvmsg|do_select|poll_schedule|ep_poll|pipe_read|futex/;
-
 export type ActorRow = {
   name: string;
   pid: number | null;
@@ -198,7 +196,7 @@ export function actorRow(a: ActorView, now: number): ActorRow {
   const task = a.task;
   const state = task?.state ?? (a.exit ? 'exited' : a.history.length ? 'gone' : '?');
   const known = task !== null && state in TASK_STATES;
-  const blocked = !!task && (task.state === 'D' || (task.state === 'S' && !IDLE_WCHAN.test(task.wchan)));
+  const blocked = !!task && taskBlocked(task.state, task.wchan);
   const action = describeAction(a.lastAction, now);
   return {
     name: a.name,
