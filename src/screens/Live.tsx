@@ -1,7 +1,7 @@
 // The live dashboard: pages, actors, locks, leases, expectations and the event log, all
 // rendered from LabState; keys to pause, step, filter and act on the scenario's actors.
 import { Box, Text, useFocus, useFocusManager } from 'ink';
-import React, { useEffect, useRef, useState } from 'react';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 import type { LabState } from '../lab/state.js';
 import { useNav } from './App.js';
 import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
@@ -16,7 +16,10 @@ import { TitleBar } from './panels/TitleBar.js';
 import { T } from './theme.js';
 import { interventionBindings, moveBinding, textBindings, typeText, type Binding } from './keys.js';
 import { KeyBar, useKeymap } from './keymap.js';
-import { InputLine, useEditor } from './ui.js';
+import { TimelinePanel } from './panels/TimelinePanel.js';
+import { runTimeline } from './timelineText.js';
+import { focusTime, type Timeline } from '../lab/timeline.js';
+import { InputLine, useEditor, useRefState } from './ui.js';
 import { actorRows, fmtT, logKinds, lossSummary, pageRows, type LogKind } from './view.js';
 
 export function Header({ state, view, screen }: { state: LabState; view: AppView; screen: string }) {
@@ -104,6 +107,74 @@ function usePanelFocus(): { focus: Focus; focusPanel(id: Focus): void; next(): v
   return { focus, focusPanel: manager.focus, next: () => step(1), previous: () => step(-1) };
 }
 
+/** The timeline's window: a span of guest time (null: the whole run) around a cursor (null: the first finding, else the end). */
+type Window = { span: number | null; from: number | null; cursor: number | null };
+
+function windowOf(tl: Timeline, w: Window) {
+  const whole = Math.max(1e-3, tl.end - tl.start);
+  const span = Math.min(whole, w.span ?? whole);
+  const cursor = Math.max(tl.start, Math.min(tl.end, w.cursor ?? focusTime(tl)));
+  let from = w.from ?? (w.span === null ? tl.start : cursor - span / 2);
+  // The cursor stays in view; the window stays on the run.
+  if (cursor < from) from = cursor;
+  if (cursor > from + span) from = cursor - span;
+  from = Math.max(tl.start, Math.min(tl.end - span, from));
+  return { from, to: from + span, cursor, span };
+}
+
+/** The keys of the timeline view: cursor, scroll, zoom, jumps, and back to the panels. */
+function timelineBindings(tl: Timeline, win: { readonly current: Window }, setW: (w: Window) => void, cols: number, back: () => void): Binding[] {
+  // Read when the key arrives: keys faster than a render each move from where the last one left.
+  const now = () => {
+    const cur = windowOf(tl, win.current);
+    return { w: win.current, cur, dt: cur.span / cols };
+  };
+  const marks = [...tl.steps.flatMap((s) => (s.start === null ? [] : [s.start])), ...tl.verdicts.flatMap((v) => (v.finding && v.t !== null ? [v.t] : []))].sort((a, b) => a - b);
+  const cursorTo = (t: number) => {
+    const { w, cur } = now();
+    setW({ ...w, from: cur.from, cursor: t });
+  };
+  const zoom = (f: number) => {
+    const { cur } = now();
+    setW({ span: Math.max(0.005, cur.span * f), from: null, cursor: cur.cursor });
+  };
+  return [
+    { context: 'timeline', keys: ['h', 'left', 'l', 'right'], show: 'h/l', bar: 'cursor', help: 'moves the cursor a column', run: ({ key }) => {
+        const { cur, dt } = now();
+        cursorTo(cur.cursor + (key === 'l' || key === 'right' ? dt : -dt));
+      },
+    },
+    {
+      context: 'timeline',
+      keys: ['H', 'pgup', 'L', 'pgdn'],
+      show: 'H/L',
+      bar: 'scroll',
+      help: 'scrolls half a window (pgup/pgdn too)',
+      run: ({ key }) => {
+        const { cur } = now();
+        const d = (key === 'L' || key === 'pgdn' ? 1 : -1) * (cur.span / 2);
+        setW({ span: cur.span, from: cur.from + d, cursor: Math.max(tl.start, Math.min(tl.end, cur.cursor + d)) });
+      },
+    },
+    { context: 'timeline', keys: ['+', '=', '-'], show: '+/-', bar: 'zoom', help: 'zooms in or out around the cursor', run: ({ key }) => zoom(key === '-' ? 2 : 0.5) },
+    { context: 'timeline', keys: ['0'], bar: 'whole run', help: 'shows the whole run', run: () => setW({ span: null, from: null, cursor: now().cur.cursor }) },
+    {
+      context: 'timeline',
+      keys: ['n', 'N'],
+      show: 'n/N',
+      bar: 'next/prev mark',
+      help: 'moves the cursor to the next or previous step or finding',
+      run: ({ key }) => {
+        const { cur } = now();
+        const t = key === 'n' ? marks.find((m) => m > cur.cursor + 1e-6) : [...marks].reverse().find((m) => m < cur.cursor - 1e-6);
+        if (t !== undefined) cursorTo(t);
+      },
+    },
+    { context: 'timeline', keys: ['!'], bar: 'finding', help: 'moves the cursor to the first finding', run: () => cursorTo(focusTime(tl)) },
+    { context: 'timeline', keys: ['t', 'esc'], bar: 'panels', help: 'back to the panels', run: back },
+  ];
+}
+
 export function Live() {
   const state = useLabState();
   const view = useAppView();
@@ -117,6 +188,8 @@ export function Live() {
   const [hideAgent, setHideAgent] = useState(true);
   const editor = useEditor();
   const editing = editor.editing;
+  const [shown, shownRef, setShown] = useRefState<'panels' | 'timeline'>('panels');
+  const [win, winRef, setWin] = useRefState<Window>({ span: null, from: null, cursor: null });
 
   const run = view.run;
   const paused = view.replay ? view.replay.paused : run?.status === 'paused';
@@ -176,7 +249,17 @@ export function Live() {
       editor.stop();
     }, { submit: 'apply', cancel: 'clear' }),
   ];
-  const hints = useKeymap('live', bindings, () => (editor.ref.current ? 'filter' : null));
+  const timeline = useMemo(() => runTimeline(state, run), [state, run]);
+  const cols = Math.max(10, columns - 17);
+  const reportKey = bindings.find((b) => b.keys.includes('r'))!;
+  const pauseKey = bindings.find((b) => b.keys.includes('p'))!;
+  const timelineRows: Binding[] = [
+    ...timelineBindings(timeline, winRef, setWin, cols, () => setShown('panels')),
+    { ...pauseKey, context: 'timeline' },
+    { ...reportKey, context: 'timeline' },
+  ];
+  bindings.splice(bindings.indexOf(reportKey) + 1, 0, { context: 'live', keys: ['t'], bar: 'timeline', help: 'the timeline: every lane over guest time', run: () => setShown('timeline') });
+  const hints = useKeymap(() => (shownRef.current === 'timeline' ? 'timeline' : 'live'), [...bindings, ...timelineRows], () => (editor.ref.current ? 'filter' : null));
 
   // Height budget: strictly below the terminal's height (Ink clears and redraws the whole
   // screen, flickering, when a frame is as tall as the terminal).
@@ -194,6 +277,16 @@ export function Live() {
   const eventsH = Math.max(2, rest - actorsH);
   const half = Math.floor(columns / 2);
 
+  if (shown === 'timeline')
+    return (
+      <Box flexDirection="column" width={columns} height={height} overflow="hidden">
+        <Header state={state} view={view} screen="timeline" />
+        <RunLine view={view} />
+        <TimelinePanel timeline={timeline} window={windowOf(timeline, win)} width={columns} height={height - 4} />
+        <StatusLine state={state} width={columns} />
+        <KeyBar hints={hints} />
+      </Box>
+    );
   return (
     <Box flexDirection="column" width={columns} height={height} overflow="hidden">
       <Header state={state} view={view} screen="dashboard" />

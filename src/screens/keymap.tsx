@@ -7,7 +7,7 @@ import { createContext, useContext, useEffect, useLayoutEffect, useRef } from 'r
 import { barHints, contextStack, helpLines, match, pressesOf, type Binding, type KeyHint } from './keys.js';
 import { T } from './theme.js';
 
-type Entry = { screen: string; bindings: readonly Binding[]; mode: () => string | null };
+type Entry = { screen: () => string; bindings: readonly Binding[]; mode: () => string | null };
 
 export class KeyRegistry {
   /** The rows every screen shares (help, back, quit). */
@@ -31,7 +31,7 @@ export class KeyRegistry {
   /** One key press: the row it matches in the context stack in force runs. */
   press(input: string, key: Parameters<typeof match>[3]): boolean {
     const e = this.current;
-    const contexts = ['always', ...(e ? contextStack(e.screen, e.mode()) : ['global'])];
+    const contexts = ['always', ...(e ? contextStack(e.screen(), e.mode()) : ['global'])];
     const hit = match(this.rows(), contexts, input, key);
     hit?.binding.run(hit.press);
     return !!hit;
@@ -44,13 +44,15 @@ export const KeymapContext = createContext<KeyRegistry>(new KeyRegistry());
  * A screen's rows of the key table. `mode` is read when a key arrives (through a ref: a
  * key typed faster than a render still lands in the mode the last key set).
  */
-export function useKeymap(screen: string, bindings: readonly Binding[], mode: () => string | null = () => null): KeyHint[] {
+export function useKeymap(screen: string | (() => string), bindings: readonly Binding[], mode: () => string | null = () => null): KeyHint[] {
   const registry = useContext(KeymapContext);
   const owner = useRef({}).current;
-  // Rows close over this render's state: the newest ones are the ones in force.
-  registry.set(owner, { screen, bindings, mode });
+  // Rows close over this render's state: the newest ones are the ones in force. A screen
+  // with views of its own (the dashboard's timeline) names the one in front through a ref.
+  const screenNow = typeof screen === 'function' ? screen : () => screen;
+  registry.set(owner, { screen: screenNow, bindings, mode });
   useEffect(() => () => registry.clear(owner), [registry, owner]);
-  return barHints([...bindings, ...registry.globals], contextStack(screen, mode()));
+  return barHints([...bindings, ...registry.globals], contextStack(screenNow(), mode()));
 }
 
 /** The App's single reader of the keyboard. While the help is open any key closes it. */
@@ -85,7 +87,7 @@ export function KeyBar({ hints }: { hints: readonly KeyHint[] }) {
 }
 
 export function HelpOverlay({ registry, width }: { registry: KeyRegistry; width: number }) {
-  const screen = registry.current?.screen ?? 'global';
+  const screen = registry.current?.screen() ?? 'global';
   const lines = helpLines(registry.rows(), screen);
   return (
     <Box flexDirection="column" borderStyle="round" paddingX={1} width={Math.min(width, 100)}>

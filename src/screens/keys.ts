@@ -114,12 +114,12 @@ export function keyName(input: string, key: Key): KeyName {
 }
 
 /**
- * One read from the terminal as key presses. A key held down (or pressed fast) can reach
- * us as one read of the same character repeated ("jjj"): each one is a press of its own,
- * and Enter pressed twice fast arrives as "\r\r": two returns.
+ * One read from the terminal as key presses. Keys pressed fast (or held down: "jjj") can
+ * reach us as one read: each character is a press of its own, and Enter pressed twice
+ * fast ("\r\r") is two returns. A text field gets them one by one and types them all.
  */
 export function pressesOf(input: string, key: Key): Array<{ input: string; key: Key }> {
-  if (input.length > 1 && !key.ctrl && !key.meta && /^[\x20-\x7e\r]$/.test(input[0]!) && [...input].every((c) => c === input[0]))
+  if (input.length > 1 && !key.ctrl && !key.meta && /^[\x20-\x7e\r]+$/.test(input))
     return [...input].map((c) => (c === '\r' ? { input: '', key: { ...key, return: true } } : { input: c, key }));
   return [{ input, key }];
 }

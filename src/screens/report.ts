@@ -183,10 +183,10 @@ export function reportText(r: Report, width = 72): string {
     para(TABLE_LEGEND, '  ', '  ');
     lines.push('');
   }
-  const lanes = timelineReport(r.lanes, width);
-  if (lanes.length) lines.push(...lanes.map(ascii), '');
   lines.push('Timeline (guest seconds):');
   for (const it of r.timeline) para(it.text, ' '.repeat(12), `  ${fmtT(it.t).padStart(9)} `);
+  const lanes = timelineReport(r.lanes, width);
+  if (lanes.length) lines.push('', ...lanes.map(ascii));
   if (r.loss.length) {
     lines.push('');
     para(`Not everything was kept: ${r.loss.join('; ')}.`);
@@ -218,11 +218,11 @@ export function reportMarkdown(r: Report): string {
     const [head, ...rows] = tableRows(t);
     out.push(`## Table ${md(name)}`, '', `| ${head!.map(md).join(' | ')} |`, `|${head!.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(md).join(' | ')} |`), '', TABLE_LEGEND, '');
   }
-  const lanes = timelineReport(r.lanes, 72);
-  if (lanes.length) out.push('## Timeline lanes', '', '```', ...lanes.map(ascii), '```', '');
   out.push('## Timeline', '', '| guest time | what |', '|---:|---|');
   for (const it of r.timeline) out.push(`| ${fmtT(it.t)} | ${md(it.text)} |`);
   out.push('');
+  const lanes = timelineReport(r.lanes, 72);
+  if (lanes.length) out.push('## Timeline lanes', '', '```', ...lanes.map(ascii), '```', '');
   if (r.loss.length) out.push(`Not everything was kept: ${md(r.loss.join('; '))}.`, '');
   if (r.transcript) out.push(`Transcript: \`${r.transcript}\``, '');
   return out.join('\n');

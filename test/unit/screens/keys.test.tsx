@@ -42,13 +42,16 @@ describe('the table (pure)', () => {
     expect(ran).toEqual(['j', 'quit', 'text q', 'apply']);
   });
 
-  it('"/" takes the text that follows it in one read; a held key is that many presses', () => {
+  it('keys that come in one read are presses of their own: a held key, Enter twice, "/" and the text after it', () => {
     ran.length = 0;
-    press(null, '/vmsplice');
     for (const p of pressesOf('jjj', k())) press(null, p.input, p.key);
-    expect(ran).toEqual(['/vmsplice', 'j', 'j', 'j']);
+    expect(ran).toEqual(['j', 'j', 'j']);
     expect(pressesOf('\r\r', k({ return: true })).map((p) => p.key.return)).toEqual([true, true]);
-    expect(pressesOf('abc', k())).toHaveLength(1);
+    expect(pressesOf('/ab\r', k()).map((p) => p.input || 'enter')).toEqual(['/', 'a', 'b', 'enter']);
+    // Text that is not plain ASCII stays whole: a takesText key gets what follows it.
+    expect(pressesOf('/é', k())).toHaveLength(1);
+    press(null, '/é');
+    expect(ran).toEqual(['j', 'j', 'j', '/é']);
   });
 
   it('the key bar and the help come from the same rows, in table order', () => {
@@ -98,7 +101,7 @@ describe('every screen', () => {
     cleanup = app.unmount;
     await delay();
     const rows = registry.rows();
-    expect(registry.current?.screen).toBe(route);
+    expect(registry.current?.screen()).toBe(route);
     expect(conflicts(rows)).toEqual([]);
     // The bar is the rows' hints in table order, cut at the terminal's width.
     const bar = app.screen().split('\n').pop()!.replace(/…$/, '');
