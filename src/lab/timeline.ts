@@ -229,17 +229,15 @@ export function stepShape(s: { id?: string | undefined; actor?: string | undefin
  * evidence ("times.now"), else none.
  */
 export function timelineInput(run: RecordedRun, state: LabState, scenarioSteps: readonly StepShape[] = []): TimelineInput {
-  const recorded = (run.steps ?? []).filter((s) => s.start !== null || s.status === 'ran');
-  const steps: TimelineStep[] = recorded.length
-    ? (run.steps ?? []).map((s) => ({
-        step: s.step,
-        id: s.id,
-        label: scenarioSteps[s.step - 1]?.label ?? (s.op ? `${s.actor ?? '?'}: ${s.op}` : s.id),
-        start: s.start,
-        end: s.end,
-        inferred: false,
-      }))
-    : inferStepTimes(scenarioSteps, state);
+  // Steps the record has (with their times) as it has them; the others placed by the commands.
+  const inferred = inferStepTimes(scenarioSteps, state);
+  const recorded = new Map(
+    (run.steps ?? []).map((s): [number, TimelineStep] => [
+      s.step,
+      { step: s.step, id: s.id, label: scenarioSteps[s.step - 1]?.label ?? (s.op ? `${s.actor ?? '?'}: ${s.op}` : s.id), start: s.start, end: s.end, inferred: false },
+    ]),
+  );
+  const steps: TimelineStep[] = [...inferred.map((s) => recorded.get(s.step) ?? s), ...[...recorded.values()].filter((s) => s.step > inferred.length)];
   const findings = new Map((run.findings ?? []).map((f) => [f.expectation, f]));
   const evidenceTime = (id: string): number | null => {
     const times = findings.get(id)?.evidence?.times as { now?: unknown } | undefined;

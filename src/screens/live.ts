@@ -18,7 +18,7 @@ import { traceCommand } from '../lab/trace.js';
 import { builtinScenarios, profileScenarios } from '../lab/scenarios/index.js';
 import { stepShape } from '../lab/timeline.js';
 import { engineExpectations, engineScenarioInfo, findingView, INTERVENTION_OPS, kernelTimer, verdictView } from './engineRun.js';
-import type { LabController, ScenarioInfo, StageView } from './model.js';
+import type { LabController, RunView, ScenarioInfo, StageView } from './model.js';
 
 const CONSOLE_LINES = 8;
 
@@ -195,16 +195,25 @@ export class LiveController extends BaseController implements LabController {
         break;
       case 'verdict':
         this.mergeVerdicts([verdictView(ev.verdict, ev.verdict.step === null ? undefined : ev.verdict.step - 1)]);
+        this.recordForTimeline((r) => ({ ...r, expectations: [...r.expectations, ev.verdict] }));
         break;
       case 'finding':
         this.updateRun({ findings: [...run.findings, findingView(ev.finding)] });
+        this.recordForTimeline((r) => ({ ...r, findings: [...(r.findings ?? []), ev.finding] }));
         break;
       case 'run-ended':
         this.finishRun(ev.report);
         break;
       case 'step-ended':
+        this.recordForTimeline((r) => ({ ...r, steps: [...(r.steps ?? []), ev.record] }));
         break;
     }
+  }
+
+  /** The timeline reads the run as the engine reports it, step by step and verdict by verdict. */
+  private recordForTimeline(update: (r: NonNullable<RunView['record']>['run']) => NonNullable<RunView['record']>['run']): void {
+    const record = this.view.run?.record;
+    if (record) this.updateRun({ record: { ...record, run: update(record.run) } });
   }
 
   /**
@@ -235,7 +244,7 @@ export class LiveController extends BaseController implements LabController {
       expectations: report.expectations.map((v) => verdictView(v, v.step === null ? undefined : v.step - 1)),
       findings: report.findings.map(findingView),
       tables: report.tables,
-      record: { run: report, steps: scenario.steps.map(stepShape) },
+      record: { run: report, steps: this.view.run?.record?.steps ?? [] },
       ...(report.cannotTest ? { error: `could not test: ${report.cannotTest}` } : {}),
       note: `exit code ${report.exitCode} (${report.verdict})`,
     });
