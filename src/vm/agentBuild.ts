@@ -11,7 +11,9 @@ export const guestSourceDir = path.join(packageRoot, 'src/vm/guest');
 function listSources(dir: string): string[] {
   return fs
     .readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile() && /\.(c|h|sh)$|^Makefile$/.test(e.name) && !e.parentPath.includes('/build'))
+    // Skip the build output inside the source dir, judged by the path below it: a checkout
+    // that itself lives under a "build" directory still has sources.
+    .filter((e) => e.isFile() && /\.(c|h|sh)$|^Makefile$/.test(e.name) && !path.relative(dir, e.parentPath).split(path.sep).includes('build'))
     .map((e) => path.join(e.parentPath, e.name))
     .sort();
 }
