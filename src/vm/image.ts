@@ -8,28 +8,77 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { paths } from '../paths.js';
 import { guestSourceDir } from './agentBuild.js';
-import type { Kernel } from './kernel.js';
+import type { Profile } from '../config/profiles.js';
+import { KernelError, type Kernel } from './kernel.js';
+import { emptyModuleIndex, loadOrderLines, readModuleIndex, resolveLoadOrder, type LoadStep, type ModuleIndex, type Resolution, type Wanted } from './modules.js';
 import type { Progress } from './progress.js';
 
-export const IMAGE_FORMAT = 1;
+// 2: modules come decompressed, with the host-resolved load order in etc/daxlab/modules.
+export const IMAGE_FORMAT = 2;
 export const GUEST_TOOL_DIR = '/usr/libexec/daxlab';
 
-/** Modules loaded by init on every boot: the agent channel and the NVDIMM stack. */
-export const BOOT_MODULES = ['virtio_pci', 'virtio_console', 'nfit', 'nd_pmem'];
-/** Modules the agent loads when a profile or scenario needs them. */
-export const ON_DEMAND_MODULES = [
-  'crc32c_generic', // before libcrc32c/xfs: busybox modprobe ignores softdeps
-  'libcrc32c',
-  'xfs',
-  'ext4',
-  'dax_pmem',
-  'device_dax',
-  'null_blk',
-  'dummy',
-  'crc32_generic',
-  'rdma_rxe',
-  'ib_uverbs',
-];
+/**
+ * The modules the lab asks for, by what they are for. The kernel decides the rest: each
+ * name's dependencies, softdeps and load order come from its modules.dep / modules.softdep /
+ * modules.alias (src/vm/modules.ts); a name it has built in is skipped, one it lacks is
+ * reported (and refused when the profile needs it: requiredModuleGroups).
+ */
+export const LAB_MODULES = {
+  boot: { why: 'the agent channel (virtio-serial) and the NVDIMM stack (ACPI NFIT, pmem)', wanted: ['virtio_pci', 'virtio_console', 'nfit', 'nd_pmem'] },
+  xfs: { why: 'the xfs filesystem', wanted: ['xfs'] },
+  ext4: { why: 'the ext4 filesystem', wanted: ['ext4'] },
+  devdax: { why: 'device-dax namespaces', wanted: ['dax_pmem', 'device_dax'] },
+  nullBlk: { why: 'the slow null_blk device of the O_DIRECT scenarios', wanted: ['null_blk'] },
+  rdma: {
+    why: 'soft-RoCE memory registration (rdma_rxe on a dummy netdev)',
+    // rdma_rxe asks the crypto API for "crc32" at run time (request_module) where crc32 is
+    // a crypto module (6.1, 6.12); from 7.x it is library code and the alias is gone.
+    wanted: ['dummy', 'rdma_rxe', 'ib_uverbs', { name: 'crypto-crc32', optional: true }],
+  },
+} satisfies Record<string, { why: string; wanted: Array<string | Wanted> }>;
+
+export type ModuleGroup = keyof typeof LAB_MODULES;
+
+/** What the image's kernel does with each group: the load order, and what it lacks. */
+export type ModulePlan = {
+  /** false: no modules tree (everything must be built in; the config check says what is missing). */
+  known: boolean;
+  groups: Record<ModuleGroup, Resolution>;
+};
+
+export function planModules(index: ModuleIndex | null): ModulePlan {
+  const groups = {} as Record<ModuleGroup, Resolution>;
+  for (const [group, { wanted }] of Object.entries(LAB_MODULES) as Array<[ModuleGroup, { wanted: Array<string | Wanted> }]>) {
+    groups[group] = resolveLoadOrder(index ?? emptyModuleIndex(), wanted);
+  }
+  return { known: index !== null, groups };
+}
+
+/** The groups a profile cannot do without: boot, its filesystem, device-dax when it has one. */
+export function requiredModuleGroups(profile: { fs: Pick<Profile['fs'], 'type'>; nvdimms: Array<Pick<Profile['nvdimms'][number], 'mode'>> }): ModuleGroup[] {
+  const groups: ModuleGroup[] = ['boot', profile.fs.type];
+  if (profile.nvdimms.some((n) => n.mode === 'devdax')) groups.push('devdax');
+  return groups;
+}
+
+/** The guest's load order for these groups (names, "?" for a softdep whose failure is not fatal). */
+export function moduleLoadOrder(plan: ModulePlan, groups: ModuleGroup[]): string[] {
+  const steps = new Map<string, LoadStep>();
+  for (const group of groups) {
+    for (const step of plan.groups[group].order) {
+      const seen = steps.get(step.name);
+      if (!seen) steps.set(step.name, { ...step });
+      else if (!step.soft) seen.soft = false;
+    }
+  }
+  return loadOrderLines([...steps.values()]);
+}
+
+/** Modules the profile needs and the kernel has neither as a module nor built in. */
+export function missingModules(plan: ModulePlan, groups: ModuleGroup[]): string[] {
+  if (!plan.known) return [];
+  return groups.flatMap((group) => plan.groups[group].missingRequired.map((name) => `${name} (${LAB_MODULES[group].why})`));
+}
 
 /** Real tools copied into the image (busybox stands in for everything else). */
 export const GUEST_TOOLS = [
@@ -48,23 +97,10 @@ export const VERBS_PROVIDER = { lib: '/usr/lib/x86_64-linux-gnu/libibverbs/librx
 
 export type ManifestEntry =
   | { type: 'dir'; dest: string }
-  | { type: 'file'; dest: string; src: string; mode?: number }
+  /** decompress: the source is compressed (a .ko.xz / .ko.zst / .ko.gz module); dest gets the plain file. */
+  | { type: 'file'; dest: string; src: string; mode?: number; decompress?: Decompressor }
   | { type: 'data'; dest: string; data: string; mode?: number }
   | { type: 'symlink'; dest: string; target: string };
-
-export type ModuleDep = { kind: 'insmod'; path: string } | { kind: 'builtin'; name: string };
-
-/** Parse `modprobe --show-depends`: "insmod /lib/modules/.../x.ko [params]" or "builtin x". */
-export function parseShowDepends(stdout: string): ModuleDep[] {
-  const deps: ModuleDep[] = [];
-  for (const line of stdout.split('\n')) {
-    const insmod = /^insmod (\S+)/.exec(line);
-    if (insmod) deps.push({ kind: 'insmod', path: insmod[1]! });
-    const builtin = /^builtin (\S+)/.exec(line);
-    if (builtin) deps.push({ kind: 'builtin', name: builtin[1]! });
-  }
-  return deps;
-}
 
 /** Parse ldd output into the absolute paths of the libraries and the loader. */
 export function parseLdd(stdout: string): string[] {
@@ -79,19 +115,30 @@ export function parseLdd(stdout: string): string[] {
   return libs;
 }
 
-async function moduleClosure(kernel: Kernel, progress: Progress): Promise<string[]> {
+export type Decompressor = 'xz' | 'zstd' | 'gzip';
+
+/**
+ * Busybox's insmod passes the file to init_module() as it is, and decompresses only what its
+ * build knows (xz and gzip maybe, never zstd); the kernel decompresses only with
+ * CONFIG_MODULE_DECOMPRESS. So the image carries every module uncompressed.
+ */
+export function moduleDecompressor(file: string): Decompressor | null {
+  if (file.endsWith('.ko.xz')) return 'xz';
+  if (file.endsWith('.ko.zst')) return 'zstd';
+  if (file.endsWith('.ko.gz')) return 'gzip';
+  return null;
+}
+
+/** Every module of every group, each once, as image entries under lib/modules/<release>/. */
+export function moduleEntries(kernel: Kernel, plan: ModulePlan): ManifestEntry[] {
   if (!kernel.modulesDir) return [];
-  const baseDir = path.resolve(kernel.modulesDir, '../../..');
   const files = new Set<string>();
-  // -C /dev/null: the host's /etc/modprobe.d must not leak into the guest's closure.
-  const r = await execa(
-    'modprobe',
-    ['-C', '/dev/null', '-d', baseDir, '-S', kernel.release, '--show-depends', '-a', ...BOOT_MODULES, ...ON_DEMAND_MODULES],
-    { reject: false },
-  );
-  for (const line of r.stderr.split('\n').filter(Boolean)) progress.log('image', `${kernel.release}: ${line.trim()}`);
-  for (const dep of parseShowDepends(r.stdout)) if (dep.kind === 'insmod') files.add(dep.path);
-  return [...files].sort();
+  for (const resolution of Object.values(plan.groups)) for (const step of resolution.order) files.add(step.file);
+  return [...files].sort().map((file): ManifestEntry => {
+    const decompress = moduleDecompressor(file);
+    const dest = `lib/modules/${kernel.release}/${decompress ? file.replace(/\.(xz|zst|gz)$/, '') : file}`;
+    return { type: 'file', dest, src: path.join(kernel.modulesDir!, file), ...(decompress ? { decompress } : {}) };
+  });
 }
 
 async function libraryClosure(binaries: string[]): Promise<string[]> {
@@ -104,7 +151,7 @@ async function libraryClosure(binaries: string[]): Promise<string[]> {
   return [...libs].sort();
 }
 
-export async function buildManifest(kernel: Kernel, agentBinary: string, progress: Progress): Promise<ManifestEntry[]> {
+export async function buildManifest(kernel: Kernel, agentBinary: string, plan: ModulePlan): Promise<ManifestEntry[]> {
   const entries: ManifestEntry[] = [];
   for (const dir of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/daxlab', 'proc', 'sys', 'dev', 'run', 'tmp', 'mnt', 'lib64', GUEST_TOOL_DIR.slice(1)]) {
     entries.push({ type: 'dir', dest: dir });
@@ -117,7 +164,8 @@ export async function buildManifest(kernel: Kernel, agentBinary: string, progres
   const kstateDump = path.join(path.dirname(agentBinary), 'kstate/kstate_dump');
   if (fs.existsSync(kstateDump)) entries.push({ type: 'file', dest: `${GUEST_TOOL_DIR.slice(1)}/kstate_dump`, src: kstateDump, mode: 0o755 });
   entries.push({ type: 'file', dest: 'etc/mke2fs.conf', src: '/etc/mke2fs.conf' });
-  entries.push({ type: 'data', dest: 'etc/daxlab/modules', data: `${BOOT_MODULES.join('\n')}\n` });
+  // init loads these one by one, in this order (busybox modprobe ignores softdeps).
+  entries.push({ type: 'data', dest: 'etc/daxlab/modules', data: moduleLoadOrder(plan, ['boot']).map((l) => `${l}\n`).join('') });
 
   const tools = GUEST_TOOLS.filter((t) => fs.existsSync(t.host));
   for (const tool of tools) entries.push({ type: 'file', dest: `${GUEST_TOOL_DIR.slice(1)}/${tool.name}`, src: tool.host, mode: 0o755 });
@@ -134,10 +182,7 @@ export async function buildManifest(kernel: Kernel, agentBinary: string, progres
   }
 
   if (kernel.modulesDir) {
-    const baseDir = path.resolve(kernel.modulesDir, '../../..');
-    for (const file of await moduleClosure(kernel, progress)) {
-      entries.push({ type: 'file', dest: path.relative(baseDir, file), src: file });
-    }
+    entries.push(...moduleEntries(kernel, plan));
     for (const meta of ['modules.builtin', 'modules.builtin.modinfo', 'modules.order']) {
       const src = path.join(kernel.modulesDir, meta);
       if (fs.existsSync(src)) entries.push({ type: 'file', dest: `lib/modules/${kernel.release}/${meta}`, src });
@@ -152,7 +197,7 @@ export function manifestKey(entries: ManifestEntry[], statFile: (p: string) => {
   for (const e of [...entries].sort((a, b) => a.dest.localeCompare(b.dest))) {
     if (e.type === 'file') {
       const st = statFile(e.src);
-      hash.update(`file ${e.dest} ${e.src} ${st.size} ${Math.trunc(st.mtimeMs)} ${e.mode ?? 0o644}\n`);
+      hash.update(`file ${e.dest} ${e.src} ${st.size} ${Math.trunc(st.mtimeMs)} ${e.mode ?? 0o644} ${e.decompress ?? ''}\n`);
     } else if (e.type === 'data') {
       hash.update(`data ${e.dest} ${crypto.createHash('sha256').update(e.data).digest('hex')}\n`);
     } else if (e.type === 'symlink') {
@@ -164,11 +209,18 @@ export function manifestKey(entries: ManifestEntry[], statFile: (p: string) => {
   return hash.digest('hex').slice(0, 20);
 }
 
-function stage(entries: ManifestEntry[], dir: string): void {
+const decompressCommand: Record<Decompressor, string[]> = { xz: ['xz', '-dc'], zstd: ['zstd', '-dcq'], gzip: ['gzip', '-dc'] };
+
+async function stage(entries: ManifestEntry[], dir: string): Promise<void> {
   for (const e of entries) {
     const dest = path.join(dir, e.dest);
     fs.mkdirSync(e.type === 'dir' ? dest : path.dirname(dest), { recursive: true });
-    if (e.type === 'file') {
+    if (e.type === 'file' && e.decompress) {
+      const [tool, ...args] = decompressCommand[e.decompress];
+      const r = await execa(tool!, [...args, e.src], { stdout: { file: dest }, reject: false });
+      if (r.exitCode !== 0) throw new KernelError(`cannot decompress ${e.src} with ${tool}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+      fs.chmodSync(dest, e.mode ?? 0o644);
+    } else if (e.type === 'file') {
       fs.copyFileSync(e.src, dest);
       fs.chmodSync(dest, e.mode ?? 0o644);
     } else if (e.type === 'data') {
@@ -179,20 +231,32 @@ function stage(entries: ManifestEntry[], dir: string): void {
   }
 }
 
-export type GuestImage = { path: string; key: string; cached: boolean; entries: number };
+export type GuestImage = { path: string; key: string; cached: boolean; entries: number; modules: ModulePlan };
+
+/** Resolve the lab's modules against the kernel's own index, saying what it skips and lacks. */
+export function kernelModulePlan(kernel: Kernel, progress: Progress): ModulePlan {
+  const plan = planModules(kernel.modulesDir ? readModuleIndex(kernel.modulesDir) : null);
+  if (!plan.known) return plan;
+  const builtin = Object.values(plan.groups).flatMap((r) => r.builtin);
+  const missing = Object.values(plan.groups).flatMap((r) => r.missing);
+  if (builtin.length) progress.log('image', `${kernel.release} has built in: ${builtin.join(', ')}`);
+  if (missing.length) progress.log('image', `${kernel.release} has no ${missing.join(', ')} (neither module nor built in)`);
+  return plan;
+}
 
 export async function buildImage(kernel: Kernel, agentBinary: string, progress: Progress): Promise<GuestImage> {
-  const entries = await buildManifest(kernel, agentBinary, progress);
+  const modules = kernelModulePlan(kernel, progress);
+  const entries = await buildManifest(kernel, agentBinary, modules);
   const key = manifestKey(entries);
   const dir = path.join(paths.cache, 'images');
   const image = path.join(dir, `${kernel.release}-${key}.cpio`);
-  if (fs.existsSync(image)) return { path: image, key, cached: true, entries: entries.length };
+  if (fs.existsSync(image)) return { path: image, key, cached: true, entries: entries.length, modules };
 
   progress.log('image', `building ${path.basename(image)} from ${entries.length} entries`);
   fs.mkdirSync(dir, { recursive: true });
   const stageDir = fs.mkdtempSync(path.join(dir, 'stage-'));
   try {
-    stage(entries, stageDir);
+    await stage(entries, stageDir);
     if (kernel.modulesDir) {
       // modules.dep for just the modules in the image, so busybox modprobe resolves them.
       await execa('depmod', ['-b', stageDir, kernel.release]);
@@ -210,5 +274,5 @@ export async function buildImage(kernel: Kernel, agentBinary: string, progress: 
   } finally {
     fs.rmSync(stageDir, { recursive: true, force: true });
   }
-  return { path: image, key, cached: false, entries: entries.length };
+  return { path: image, key, cached: false, entries: entries.length, modules };
 }

@@ -16,8 +16,8 @@ import { paths } from '../paths.js';
 import { decideAccel, rememberAccel, type AccelDecision } from './accel.js';
 import { buildAgent } from './agentBuild.js';
 import { AgentChannel } from './channel.js';
-import { buildImage, type GuestImage } from './image.js';
-import { checkKernel, resolveKernel, type Kernel } from './kernel.js';
+import { buildImage, missingModules, moduleLoadOrder, requiredModuleGroups, type GuestImage } from './image.js';
+import { checkKernel, KernelError, resolveKernel, type Kernel } from './kernel.js';
 import type { Progress } from './progress.js';
 import { Qmp } from './qmp.js';
 import { agentSocket, qemuArgv, qmpSocket, type Accel, type RunFiles } from './qemu.js';
@@ -149,6 +149,13 @@ export class GuestSession {
     checkKernel(this.kernel, this.profile);
     const agent = await buildAgent(progress);
     this.image = await buildImage(this.kernel, agent, progress);
+    const lacking = missingModules(this.image.modules, requiredModuleGroups(this.profile));
+    if (lacking.length) {
+      throw new KernelError(
+        `kernel ${this.kernel.release} (${this.kernel.origin}) has neither as a module nor built in:\n  ${lacking.join('\n  ')}\n` +
+          `fix: build the kernel with these options (profiles/daxlab.config has them) or choose another kernel.`,
+      );
+    }
     this.timings.image = Math.round(performance.now() - began);
     progress.done('image', this.timings.image, this.image.cached ? 'cached' : `built ${path.basename(this.image.path)}`);
 
@@ -244,8 +251,11 @@ export class GuestSession {
   private async setup(progress: Progress): Promise<void> {
     const began = performance.now();
     const fsType = this.profile.fs.type;
-    const modules = fsType === 'xfs' ? ['crc32c_generic', 'libcrc32c', 'xfs'] : ['ext4'];
-    if (this.profile.nvdimms.some((n) => n.mode === 'devdax')) modules.push('dax_pmem', 'device_dax');
+    // The kernel's own load order (softdeps resolved on the host): boot modules are loaded already.
+    const boot = new Set(moduleLoadOrder(this.image.modules, ['boot']).map((m) => m.replace(/^\?/, '')));
+    const modules = moduleLoadOrder(this.image.modules, requiredModuleGroups(this.profile).filter((g) => g !== 'boot')).filter(
+      (m) => !boot.has(m.replace(/^\?/, '')),
+    );
     const command: SetupCommand = {
       cmd: 'setup',
       modules,

@@ -225,6 +225,7 @@ export type ExecResult = z.infer<typeof execResult>;
 
 export type SetupCommand = {
   cmd: 'setup';
+  /** Load order resolved on the host from the kernel's index; "?name": a softdep, not fatal. */
   modules: string[];
   nvdimms: Array<{ slot: number; mode: 'fsdax' | 'devdax' }>;
   fs: { type: 'xfs' | 'ext4'; mkfs: string[]; mount: string[] };

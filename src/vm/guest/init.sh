@@ -13,10 +13,11 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 read init_start _ < /proc/uptime
 echo "daxlab-init: start at ${init_start}s"
 
-# busybox modprobe ignores softdeps: the list is in dependency order (crc32c before xfs).
+# busybox modprobe ignores softdeps: the host resolved them and wrote the load order, one
+# module a line ("?name": a softdep, whose failure is not fatal).
 while read -r module; do
 	[ -n "$module" ] || continue
-	modprobe "$module" || echo "daxlab-init: modprobe $module failed"
+	modprobe "${module#\?}" || echo "daxlab-init: modprobe ${module#\?} failed"
 done < /etc/daxlab/modules
 read modules_done _ < /proc/uptime
 echo "daxlab-init: modules loaded at ${modules_done}s"

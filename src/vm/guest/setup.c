@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +17,25 @@
 
 #include "agent.h"
 
+/*
+ * The host resolved the kernel's softdeps (busybox modprobe ignores them) and sends the
+ * load order; "?name" is such a softdep: if it fails to load, the module that wanted it
+ * may still load, and its own modprobe says whether it did.
+ */
 static int load_modules(struct json_object *modules, char *err, size_t errlen, char **output)
 {
 	for (size_t i = 0; i < json_object_array_length(modules); i++) {
 		char *argv[] = { "/sbin/modprobe", NULL, NULL };
+		const char *name = json_object_get_string(json_object_array_get_idx(modules, i));
+		bool soft = name[0] == '?';
 		struct run_result res;
 
-		argv[1] = (char *)json_object_get_string(json_object_array_get_idx(modules, i));
+		argv[1] = (char *)(soft ? name + 1 : name);
 		if (run_argv(argv, 60000, &res))
 			return -1;
-		if (res.status) {
+		if (res.status && soft) {
+			fprintf(stderr, "daxlab-agent: softdep modprobe %s failed (exit %d)\n", argv[1], res.status);
+		} else if (res.status) {
 			snprintf(err, errlen, "modprobe %s failed (exit %d)", argv[1], res.status);
 			*output = strdup(res.err);
 			run_result_free(&res);
