@@ -29,21 +29,39 @@ export const kernelSchema = z.discriminatedUnion('source', [
   z
     .object({
       source: z.literal('debian'),
-      /** A Debian binary package: the metapackage follows the newest 6.1 build of bookworm. */
-      package: z.string().regex(/^linux-image-[a-z0-9.+-]+$/).default('linux-image-amd64'),
+      /** A Debian binary package; a metapackage (linux-image-amd64) is followed to its versioned kernel. */
+      package: z
+        .string()
+        .regex(/^linux-image-[a-z0-9.+~-]+$/, 'a Debian kernel package: linux-image-amd64, linux-image-cloud-amd64, linux-image-6.1.0-57-amd64, ...')
+        .default('linux-image-amd64'),
+      /** The Debian suite to take it from (the lab's own apt lists; the host's apt is never changed). */
+      suite: z
+        .string()
+        .regex(/^[a-z][a-z0-9-]*$/, 'a Debian suite: bookworm, bookworm-backports, trixie, sid, ...')
+        .default('bookworm'),
     })
     .strict(),
   z
     .object({
       source: z.literal('path'),
+      /** A bzImage (arch/x86/boot/bzImage, /boot/vmlinuz-<release>). */
       bzImage: z.string().min(1),
-      /** The lib/modules/<release> directory of that kernel; omit for a kernel with everything built in. */
+      /** The lib/modules/<release> directory of that kernel (modules.dep is made if missing); omit for a kernel with everything built in. */
       modules: z.string().min(1).optional(),
       /** The kernel's .config, to check required options before booting. */
       config: z.string().min(1).optional(),
     })
     .strict(),
+  z
+    .object({
+      source: z.literal('tree'),
+      /** A built kernel tree (where make ran): its bzImage, .config and modules (installed into the lab's cache). */
+      dir: z.string().min(1),
+    })
+    .strict(),
 ]);
+
+export type KernelSpec = z.infer<typeof kernelSchema>;
 
 export const nvdimmSchema = z
   .object({
@@ -56,7 +74,7 @@ export const profileSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-"'),
     description: z.string().default(''),
-    kernel: kernelSchema.default({ source: 'debian', package: 'linux-image-amd64' }),
+    kernel: kernelSchema.default({ source: 'debian', package: 'linux-image-amd64', suite: 'bookworm' }),
     accel: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
     cpus: z.number().int().min(1).max(64).default(2),
     memory: size.default('2G'),

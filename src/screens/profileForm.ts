@@ -41,9 +41,8 @@ export type Form = Record<FieldKey, string>;
 
 function kernelText(k: Profile['kernel']): string {
   // A suite (bookworm-backports, sid, ...) is kept: the form must not drop what it does not show.
-  const suite = (k as { suite?: string }).suite;
-  if (k.source === 'debian') return `debian ${k.package}${suite ? ` ${suite}` : ''}`;
-  if ((k as { source: string }).source === 'tree') return `tree ${(k as { dir?: string }).dir ?? ''}`;
+  if (k.source === 'debian') return `debian ${k.package}${k.suite ? ` ${k.suite}` : ''}`;
+  if (k.source === 'tree') return `tree ${k.dir}`;
   return ['path', k.bzImage, ...(k.modules ? [`modules=${k.modules}`] : []), ...(k.config ? [`config=${k.config}`] : [])].join(' ');
 }
 

@@ -24,9 +24,25 @@ describe('profiles', () => {
       { size: '256M', mode: 'devdax' },
     ]);
     expect(def.accel).toBe('auto');
-    expect(def.kernel).toEqual({ source: 'debian', package: 'linux-image-amd64' });
+    expect(def.kernel).toEqual({ source: 'debian', package: 'linux-image-amd64', suite: 'bookworm' });
     expect(loadProfile('ext4', store).fs.type).toBe('ext4');
+    // One profile per kernel era, under the names other tools use.
+    expect(loadProfile('lts-6.12', store).kernel).toEqual({ source: 'debian', package: 'linux-image-amd64', suite: 'bookworm-backports' });
+    expect(loadProfile('sid', store).kernel).toEqual({ source: 'debian', package: 'linux-image-amd64', suite: 'sid' });
     expect(listProfiles(store).every((e) => !('error' in e))).toBe(true);
+  });
+
+  it('takes a kernel from any Debian suite, a path or a built tree; refuses a bad suite or package name', () => {
+    expect(validateProfile({ name: 'a', kernel: { source: 'debian' } }, 'a').kernel).toEqual({ source: 'debian', package: 'linux-image-amd64', suite: 'bookworm' });
+    expect(validateProfile({ name: 'a', kernel: { source: 'tree', dir: '~/linux' } }, 'a').kernel).toEqual({ source: 'tree', dir: '~/linux' });
+    let error: ProfileError | undefined;
+    try {
+      validateProfile({ name: 'a', kernel: { source: 'debian', package: 'vim', suite: 'Sid Backports' } }, 'a.json');
+    } catch (err) {
+      error = err as ProfileError;
+    }
+    expect(error?.problems.some((p) => p.startsWith('kernel.package:'))).toBe(true);
+    expect(error?.problems.some((p) => p.startsWith('kernel.suite:'))).toBe(true);
   });
 
   it('reports every error with its path', () => {

@@ -38,6 +38,7 @@ describe('Profiles', () => {
     await app.press('n');
     expect(app.screen()).toContain('New profile');
     expect(app.screen()).toMatch(/› name\s+my-profile/);
+    await delay();
     // cpus: 0 is out of range; nvdimms: a bogus mode.
     await app.press(KEY.down, KEY.down, KEY.down, KEY.down, KEY.enter, KEY.backspace, '0', KEY.enter);
     await app.press(KEY.down, KEY.down, KEY.enter, ...Array(30).fill(KEY.backspace), ...'1G bogus'.split(''), KEY.enter);
@@ -61,7 +62,8 @@ describe('Profiles', () => {
     const app = renderApp(c, 'profiles');
     cleanup = app.unmount;
     await delay();
-    await app.press(KEY.down, KEY.down);
+    // Past the shipped profiles (default, ext4, lts-6.12, sid) to the saved one.
+    await app.press(KEY.down, KEY.down, KEY.down, KEY.down);
     expect(app.screen()).toMatch(/› mine\s+saved\s+ext4 -o dax/);
     await app.press('e');
     expect(app.screen()).toContain('Edit mine');
