@@ -1,7 +1,8 @@
 // The released kernel images of one Debian suite, for bisect: the names and versions the
-// lab's own apt lists have. Those lists are kept by the lab's Debian suite support
-// (src/vm/debian.ts, from the kernel-eras work); until it is on this branch a released
-// bisect cannot list anything and says so (exit 125), rather than keep a second apt layer.
+// lab's own apt lists have (src/vm/debian.ts keeps them per suite; the host's apt is never
+// touched). A suite the archive does not have, or no network and no lists, is exit 125.
+import { paths } from '../paths.js';
+import { DebianError, hostDebianMirrors, resolveKernelPackages, SuiteApt } from '../vm/debian.js';
 import type { Progress } from '../vm/progress.js';
 import { BisectError } from '../lab/bisect.js';
 
@@ -14,6 +15,25 @@ export type KernelIndex = {
   resolveImage(name: string): Promise<string | null>;
 };
 
-export async function openKernelIndex(suite: string, _progress: Progress): Promise<KernelIndex> {
-  throw new BisectError(`listing the released kernels of Debian ${suite} needs the lab's own apt lists per suite (src/vm/debian.ts), which this build does not have yet; bisect --tree works`);
+export async function openKernelIndex(suite: string, progress: Progress): Promise<KernelIndex> {
+  const apt = new SuiteApt(paths.cache, suite, hostDebianMirrors());
+  try {
+    await apt.update(progress);
+  } catch (err) {
+    if (err instanceof DebianError) throw new BisectError(err.message);
+    throw err;
+  }
+  return {
+    imagePackages: async () => (await apt.kernelImages()).filter((n) => /^linux-image-\d/.test(n)),
+    versions: async (names) => new Map([...(await apt.showMany(names))].map(([name, pkg]) => [name, pkg.version])),
+    resolveImage: async (name) => {
+      try {
+        const packages = await resolveKernelPackages(name, (n) => apt.show(n));
+        return packages.find((p) => /^linux-image-\d/.test(p.name))?.name ?? null;
+      } catch (err) {
+        if (err instanceof DebianError) return null;
+        throw err;
+      }
+    },
+  };
 }

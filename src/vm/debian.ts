@@ -262,6 +262,7 @@ export class SuiteApt {
     const missingRelease = (out: string) => [...out.matchAll(/repository '(\S+) (\S+) Release' does not have a Release file/g)].map((m) => m[2]!);
     let absent = missingRelease(r.all ?? '');
     if (absent.includes(this.suite)) {
+      fs.rmSync(this.root, { recursive: true, force: true });
       throw new DebianError(`Debian has no suite "${this.suite}" at ${this.mirrors.archive} (apt-get update: no Release file). Known suites include bookworm, bookworm-backports, trixie, sid.`);
     }
     if (absent.length) {
@@ -284,6 +285,18 @@ export class SuiteApt {
   async show(name: string): Promise<DebPackage | null> {
     const r = await execa('apt-cache', [...this.options, 'show', '--no-all-versions', name], { reject: false, env: { LC_ALL: 'C' } });
     return r.exitCode === 0 ? parsePackage(r.stdout) : null;
+  }
+
+  /** The candidate of each package the lists have (one apt-cache call). */
+  async showMany(names: string[]): Promise<Map<string, DebPackage>> {
+    const found = new Map<string, DebPackage>();
+    if (!names.length) return found;
+    const r = await execa('apt-cache', [...this.options, 'show', '--no-all-versions', ...names], { reject: false, env: { LC_ALL: 'C' } });
+    for (const stanza of r.stdout.split(/\n\s*\n/)) {
+      const pkg = parsePackage(stanza);
+      if (pkg && !found.has(pkg.name)) found.set(pkg.name, pkg);
+    }
+    return found;
   }
 
   /** Kernel image packages this suite has, for the "did you mean" of an unknown package. */
