@@ -29,6 +29,8 @@ usage:
   daxlab matrix merge DIR...     every scenario on every profile, the grid; merge cell files
   daxlab bisect <id> --good A --bad B [--suite S] [--tree DIR]
                                  the first released kernel (or commit) that changed a verdict
+  daxlab export --format perfetto FILE [-o OUT] [--report R]
+                                 a recorded run as Perfetto/Chrome trace-event JSON
   daxlab doctor [--no-install]   check (and install) the host packages
   daxlab profiles [--json]       shipped and saved profiles
   daxlab help
@@ -48,7 +50,7 @@ function interactiveTerminal(): void {
 }
 
 /** Commands that parse their own options (src/commands/<name>.ts exports <name>Command). */
-const ownOptions = ['compare', 'matrix', 'bisect'] as const;
+const ownOptions = ['compare', 'matrix', 'bisect', 'export'] as const;
 
 export async function main(argv: string[]): Promise<number> {
   const own = ownOptions.find((c) => c === argv[0]);
