@@ -105,7 +105,7 @@ export function describe(p: Predicate, step?: { actor?: string; op?: string }): 
     case 'signal':
       return `${p.actor} receives ${p.signal} within ${durationText(p.within)}`;
     case 'vmstat':
-      return `${p.counter} rose by ${p.rose.by}`;
+      return `${p.counter}${p.less ? ` less ${p.less}` : ''} rose by ${p.rose.by}`;
     case 'event':
       return `${p.seen ? 'an' : 'no'} event /${p.name}/${p.where ? ` with ${JSON.stringify(p.where)}` : ''} within ${durationText(p.within)}`;
     case 'no-data-mismatch':
@@ -420,14 +420,20 @@ function signal(p: Extract<Predicate, { check: 'signal' }>, ctx: EvalContext): O
 
 function vmstat(p: Extract<Predicate, { check: 'vmstat' }>, ctx: EvalContext): Outcome {
   const since = p.rose.since ?? ctx.stepId;
-  const prior = ctx.before(since)?.vmstat.latest[p.counter];
-  const now = ctx.state.vmstat.latest[p.counter];
-  if (prior === undefined || now === undefined) return { status: 'not-applicable', detail: `${p.counter} was not sampled before and after step ${since}`, evidence: {} };
-  const d = now - prior;
-  const evidence = { counter: p.counter, before: prior, after: now, delta: d };
+  const then = ctx.before(since)?.vmstat.latest;
+  const now = ctx.state.vmstat.latest;
+  const names = [p.counter, ...(p.less ? [p.less] : [])];
+  if (!then || names.some((n) => then[n] === undefined || now[n] === undefined)) {
+    return { status: 'not-applicable', detail: `${names.join(' and ')} not sampled before and after step ${since}`, evidence: {} };
+  }
+  const rise = (n: string) => now[n]! - then[n]!;
+  const d = rise(p.counter) - (p.less ? rise(p.less) : 0);
+  const text = names.map((n) => `${n} ${then[n]} -> ${now[n]} (${rise(n) >= 0 ? '+' : ''}${rise(n)})`).join(', ');
+  const evidence = { counter: p.counter, before: then[p.counter], after: now[p.counter], delta: d, ...(p.less ? { less: p.less, lessBefore: then[p.less], lessAfter: now[p.less] } : {}) };
+  const what = p.less ? `net ${d >= 0 ? '+' : ''}${d}` : `rose by ${d}`;
   return d === p.rose.by
-    ? { status: 'held', detail: `${p.counter} ${prior} -> ${now} (+${d})`, evidence }
-    : { status: 'violated', detail: `${p.counter} ${prior} -> ${now}: rose by ${d}, expected ${p.rose.by}`, evidence };
+    ? { status: 'held', detail: p.less ? `${text}: net ${d >= 0 ? '+' : ''}${d}` : `${p.counter} ${then[p.counter]} -> ${now[p.counter]} (+${d})`, evidence }
+    : { status: 'violated', detail: `${text}: ${what}, expected ${p.rose.by}`, evidence };
 }
 
 function eventMatches(e: EventMessage, re: RegExp, where: Record<string, string | number> | undefined): boolean {

@@ -255,6 +255,11 @@ export const predicateSchema = z.discriminatedUnion('check', [
       ...common,
       check: z.literal('vmstat'),
       counter: z.string().regex(/^[a-z0-9_]+$/),
+      /**
+       * Net of another counter: "nr_foll_pin_acquired less nr_foll_pin_released" is the pins
+       * held (GUP-fast may take a pin and give it back before the slow path takes it again).
+       */
+      less: z.string().regex(/^[a-z0-9_]+$/).optional(),
       /** The counter rose by exactly this since the step `since` began (default: this step). */
       rose: z.object({ by: z.number().int(), since: stepId.optional() }).strict(),
     })

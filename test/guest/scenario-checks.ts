@@ -402,16 +402,17 @@ export async function pinAccounting(g: Guest) {
     expect([1, 1024]).toContain(take('odirect', col).aboveIdleDelta);
   }
   expect(take('io_uring', 'fsdax').result).toBe('EOPNOTSUPP');
-  expect(take('io_uring', 'anon')).toMatchObject({ result: 'ok', aboveIdleDelta: 1024, pinsDelta: 1, pinAcquiredDelta: 1 });
+  expect(take('io_uring', 'anon')).toMatchObject({ result: 'ok', aboveIdleDelta: 1024, pinsDelta: 1 });
   expect(take('rdma', 'fsdax').result).toBe('EOPNOTSUPP');
-  expect(take('rdma', 'devdax')).toMatchObject({ result: 'ok', aboveIdleDelta: 1, pinsDelta: 1, pinAcquiredDelta: 1, large: true });
+  expect(take('rdma', 'devdax')).toMatchObject({ result: 'ok', aboveIdleDelta: 1, pinsDelta: 1, large: true });
   for (const row of t.rows) {
     for (const col of t.columns) {
       const cell = t.cells[row]![col]!;
       const took = cell.take as Cell | undefined;
-      // The pins the lab read in struct page are the ones the kernel counted in /proc/vmstat
+      // The pins the lab read in struct page are the ones the kernel holds by /proc/vmstat
       // (an accepted reference: "ok", or an O_DIRECT still "in flight" when it was recorded).
-      if (took && !/^E[A-Z0-9]+$/.test(String(took.result))) expect(took.pinsDelta, `${row} x ${col}`).toBe(took.pinAcquiredDelta);
+      // Pins held are acquired less released: 7.2's GUP-fast takes and gives back one on its way to the slow path.
+      if (took && !/^E[A-Z0-9]+$/.test(String(took.result))) expect(took.pinsDelta, `${row} x ${col}`).toBe(Number(took.pinAcquiredDelta) - Number(took.pinReleasedDelta));
       // Every release put the page back where the take found it.
       if (cell.release) expect((cell.release as Cell).aboveIdleDelta, `${row} x ${col}`).toBe(-Number(took!.aboveIdleDelta));
     }

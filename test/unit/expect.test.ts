@@ -173,6 +173,12 @@ describe('page, lock, lease, signal, vmstat, event predicates', () => {
     const after = reduceAll([snap(1, { vmstat: { nr_foll_pin_acquired: 10 } }), snap(2, { vmstat: { nr_foll_pin_acquired: 11 } })]);
     expect(evaluate(p({ check: 'vmstat', counter: 'nr_foll_pin_acquired', rose: { by: 1 } }), ctx(after, { before: () => before })).status).toBe('held');
     expect(evaluate(p({ check: 'vmstat', counter: 'nr_foll_pin_acquired', rose: { by: 0 } }), ctx(after, { before: () => before })).status).toBe('violated');
+
+    // One pin held while GUP-fast took one and gave it back (7.2 on device-dax): +2 acquired, +1 released.
+    const fast = reduceAll([snap(2, { vmstat: { nr_foll_pin_acquired: 12, nr_foll_pin_released: 10 } })]);
+    const held = evaluate(p({ check: 'vmstat', counter: 'nr_foll_pin_acquired', less: 'nr_foll_pin_released', rose: { by: 1 } }), ctx(fast, { before: () => before }));
+    expect(held).toMatchObject({ status: 'held', detail: 'nr_foll_pin_acquired 10 -> 12 (+2), nr_foll_pin_released 9 -> 10 (+1): net +1' });
+    expect(evaluate(p({ check: 'vmstat', counter: 'nr_foll_pin_acquired', rose: { by: 1 } }), ctx(fast, { before: () => before })).status).toBe('violated');
   });
 
   it('event: fields matched exactly or by "~regex"; seen false holds at the bound', () => {

@@ -76,7 +76,7 @@ function takeExpect(r: Ref, m: Memory): PredicateInput[] {
         return [
           { check: 'returns', ok: true },
           { check: 'page', page, rose: { by: 'pin-bias' }, says: `${page}: the pin bias` },
-          { check: 'vmstat', counter: 'nr_foll_pin_acquired', rose: { by: 1 } },
+          { check: 'vmstat', counter: 'nr_foll_pin_acquired', less: 'nr_foll_pin_released', rose: { by: 1 }, says: 'one pin more held: nr_foll_pin_acquired less _released +1 (GUP-fast may take and give back one on its way to the slow path)' },
         ];
       return [];
     case 'rdma':
@@ -86,12 +86,12 @@ function takeExpect(r: Ref, m: Memory): PredicateInput[] {
           { check: 'returns', ok: true },
           { check: 'page', page, pinsRose: { by: 1 }, says: `${page}: one pin in the large folio's _pincount` },
           { check: 'page', page, rose: { by: 1 }, says: `${page}: one reference for the one page` },
-          { check: 'vmstat', counter: 'nr_foll_pin_acquired', rose: { by: 1 } },
+          { check: 'vmstat', counter: 'nr_foll_pin_acquired', less: 'nr_foll_pin_released', rose: { by: 1 }, says: 'one pin more held: nr_foll_pin_acquired less _released +1 (GUP-fast may take and give back one on its way to the slow path)' },
         ];
       return [
         { check: 'returns', ok: true },
         { check: 'page', page, rose: { by: 'pin-bias' }, says: `${page}: the pin bias` },
-        { check: 'vmstat', counter: 'nr_foll_pin_acquired', rose: { by: 1 } },
+        { check: 'vmstat', counter: 'nr_foll_pin_acquired', less: 'nr_foll_pin_released', rose: { by: 1 }, says: 'one pin more held: nr_foll_pin_acquired less _released +1 (GUP-fast may take and give back one on its way to the slow path)' },
       ];
   }
 }
