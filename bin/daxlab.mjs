@@ -4,4 +4,5 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/cli.ts');
-process.exitCode = await main(process.argv.slice(2));
+// Exit when the command is done: a guest lost mid-run may leave the engine's timers behind.
+process.exit(await main(process.argv.slice(2)));

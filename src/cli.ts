@@ -1,10 +1,10 @@
-// daxlab command line: argument parsing, then one function per subcommand.
-import { parseArgs } from 'node:util';
-import { ProfileError } from './config/profiles.js';
-import { AgentError } from './wire/link.js';
-import { HostSetupError } from './vm/host.js';
-import { KernelError } from './vm/kernel.js';
-import { BootError } from './vm/session.js';
+// daxlab command line: each command's options parsed strictly, then one function per
+// subcommand; every error goes through src/exit.ts (its exit code, no stack trace).
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { savedProfilesProblem } from './config/profiles.js';
+import { reportError, UsageError } from './exit.js';
+import { checkOutputFile, checkReplayInputs } from './inputs.js';
+import { interruption } from './vm/session.js';
 
 const usage = `daxlab — a terminal lab for DAX, page pinning and layout leases
 
@@ -33,12 +33,15 @@ usage:
                                  a recorded run as Perfetto/Chrome trace-event JSON
   daxlab doctor [--no-install]   check (and install) the host packages
   daxlab profiles [--json]       shipped and saved profiles
-  daxlab help
+  daxlab help [COMMAND]          this text; daxlab <command> --help: that command's usage
 
 options:
   --profile P   a profile name (see "daxlab profiles") or a path to a profile JSON file
   --json        one JSON object on stdout
-  --verbose     show apt output and more detail`;
+  --verbose     show apt output and more detail (and the stack trace of a bug of daxlab)
+
+exit codes: 0 held, 1 a finding (the kernel did not do what the scenario expects),
+  2 a usage mistake, 3 a bug of daxlab, 125 could not test, 128+N stopped by signal N`;
 
 /**
  * Ink renders nothing but the last frame when it believes it runs in CI (it reads the CI
@@ -52,88 +55,135 @@ function interactiveTerminal(): void {
 /** Commands that parse their own options (src/commands/<name>.ts exports <name>Command). */
 const ownOptions = ['compare', 'matrix', 'bisect', 'export'] as const;
 
+type Spec = NonNullable<ParseArgsConfig['options']>;
+const common = {
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+} satisfies Spec;
+const profile = { profile: { type: 'string', short: 'p' } } satisfies Spec;
+const json = { json: { type: 'boolean' } } satisfies Spec;
+
+/** Each command's options, positionals and usage: anything else is a usage error (exit 2). */
+const commands = {
+  lab: { usage: 'daxlab [--profile P]', options: { ...profile }, positionals: 0 },
+  help: { usage: 'daxlab help [COMMAND]', options: {}, positionals: 1 },
+  replay: { usage: 'daxlab replay FILE [--speed N] [--report R]', options: { speed: { type: 'string' }, report: { type: 'string' } }, positionals: 1 },
+  boot: { usage: 'daxlab boot [--profile P] [--json]', options: { ...profile, ...json }, positionals: 0 },
+  selftest: { usage: 'daxlab selftest [--profile P] [--json]', options: { ...profile, ...json }, positionals: 0 },
+  list: { usage: 'daxlab list [--profile P] [--json]', options: { ...profile, ...json }, positionals: 0 },
+  run: {
+    usage: 'daxlab run <id> [--profile P] [--json] [--record FILE] [--seed N] [--scenario-file F]',
+    options: { ...profile, ...json, record: { type: 'string' }, seed: { type: 'string' }, 'scenario-file': { type: 'string' } },
+    positionals: 1,
+  },
+  scenario: { usage: 'daxlab scenario export <id> [--profile P] [--scenario-file F]', options: { ...profile, 'scenario-file': { type: 'string' } }, positionals: 2 },
+  doctor: { usage: 'daxlab doctor [--no-install] [--json]', options: { 'no-install': { type: 'boolean' }, ...json }, positionals: 0 },
+  profiles: { usage: 'daxlab profiles [--json]', options: { ...json }, positionals: 0 },
+} satisfies Record<string, { usage: string; options: Spec; positionals: number }>;
+type Command = keyof typeof commands;
+
+type Values = { [k: string]: string | boolean | undefined };
+
+/** Parse one command's options strictly; a mistake is a UsageError with that command's usage. */
+export function parseCommandLine(argv: string[]): { command: Command; values: Values; positionals: string[] } {
+  const first = argv.find((a) => !a.startsWith('-'));
+  const command = (first ?? 'lab') as Command;
+  if (!Object.hasOwn(commands, command)) throw new UsageError(`unknown command "${first}" (daxlab help lists them)`, 'daxlab <command> [options]');
+  const spec = commands[command];
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { ...common, ...spec.options } });
+  } catch (err) {
+    // node:util's messages say what is wrong ("Unknown option '--x'"); keep them, drop the trace.
+    throw new UsageError((err as Error).message.split('\n')[0]!, spec.usage);
+  }
+  const positionals = parsed.positionals.slice(first === undefined ? 0 : 1);
+  if (positionals.length > spec.positionals && !parsed.values.help) throw new UsageError(`unexpected argument "${positionals[spec.positionals]}"`, spec.usage);
+  return { command, values: parsed.values as Values, positionals };
+}
+
+/** --seed N: an integer in [0, 2^32). */
+export function seedOption(text: string | undefined): string | undefined {
+  if (text !== undefined && (!/^\d+$/.test(text) || Number(text) > 0xffffffff)) throw new UsageError(`--seed "${text}" is not a seed: an integer in [0, 2^32)`, commands.run.usage);
+  return text;
+}
+
+/** --speed N: how many times the recorded pace, 0.01 to 1000. */
+export function speedOption(text: string | undefined): number {
+  if (text === undefined) return 1;
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !(n >= 0.01 && n <= 1000)) throw new UsageError(`--speed "${text}" is not a speed: a number from 0.01 to 1000 (times the recorded pace)`, commands.replay.usage);
+  return n;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const own = ownOptions.find((c) => c === argv[0]);
-  if (own) return (await import(`./commands/${own}.js`))[`${own}Command`](argv.slice(1));
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      profile: { type: 'string', short: 'p', default: 'default' },
-      json: { type: 'boolean', default: false },
-      verbose: { type: 'boolean', short: 'v', default: false },
-      'no-install': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-      speed: { type: 'string', default: '1' },
-      report: { type: 'string' },
-      record: { type: 'string' },
-      seed: { type: 'string' },
-      'scenario-file': { type: 'string' },
-    },
-    strict: true,
-  });
-  const [command = 'lab'] = positionals;
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
-    switch (command) {
-      case 'help':
-        process.stdout.write(`${usage}\n`);
-        return 0;
-      case 'lab': {
-        if (values.help) break;
-        interactiveTerminal();
-        const { labCommand } = await import('./commands/lab.js');
-        const named = argv.some((a) => a === '--profile' || a === '-p' || a.startsWith('--profile='));
-        return await labCommand({ ...(named ? { profile: values.profile! } : {}) });
-      }
-      case 'replay': {
-        interactiveTerminal();
-        const { replayCommand } = await import('./commands/lab.js');
-        return await replayCommand(positionals[1], { speed: Number(values.speed) || 1, ...(values.report ? { report: values.report } : {}) });
-      }
-      case 'boot': {
-        if (values.help) break;
-        const { bootCommand } = await import('./commands/boot.js');
-        return await bootCommand({ profile: values.profile!, json: values.json!, verbose: values.verbose! });
-      }
-      case 'selftest': {
-        const { selftestCommand } = await import('./commands/selftest.js');
-        return await selftestCommand({ profile: values.profile!, json: values.json!, verbose: values.verbose! });
-      }
-      case 'list':
-      case 'run':
-      case 'scenario': {
-        const { scenariosCommand } = await import('./commands/scenarios.js');
-        return await scenariosCommand(command, positionals.slice(1), values, argv);
-      }
-      case 'doctor': {
-        const { doctorCommand } = await import('./commands/doctor.js');
-        return await doctorCommand({ install: !values['no-install'], json: values.json! });
-      }
-      case 'profiles': {
-        const { profilesCommand } = await import('./commands/profiles.js');
-        return profilesCommand({ json: values.json! });
-      }
-      default:
-        process.stderr.write(`daxlab: unknown command "${command}"\n\n${usage}\n`);
-        return 2;
-    }
-    process.stdout.write(`${usage}\n`);
-    return 0;
+    if (own) return (await import(`./commands/${own}.js`))[`${own}Command`](argv.slice(1));
+    return await dispatch(argv);
   } catch (err) {
-    if (err instanceof ProfileError || err instanceof HostSetupError || err instanceof KernelError || err instanceof BootError) {
-      process.stderr.write(`daxlab: ${err.message}\n`);
-      return 125;
+    return reportError(err, { verbose });
+  } finally {
+    const stop = interruption();
+    if (stop) process.exitCode = 128 + (stop === 'SIGINT' ? 2 : stop === 'SIGHUP' ? 1 : 15);
+  }
+}
+
+async function dispatch(argv: string[]): Promise<number> {
+  const { command, values, positionals } = parseCommandLine(argv);
+  const named = typeof values.profile === 'string';
+  const profileName = (values.profile as string | undefined) ?? 'default';
+  if (values.help || command === 'help') {
+    const about = command === 'help' ? positionals[0] : command;
+    if (about && about !== 'lab' && Object.hasOwn(commands, about)) process.stdout.write(`usage: ${commands[about as Command].usage}\n\n${usage}\n`);
+    else process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  // A broken saved-profiles file is said once, up front; the shipped profiles still work.
+  const saved = savedProfilesProblem();
+  if (saved && command !== 'profiles') process.stderr.write(`daxlab: warning: ${saved}\n`);
+  switch (command) {
+    case 'lab': {
+      interactiveTerminal();
+      const { labCommand } = await import('./commands/lab.js');
+      return await labCommand({ ...(named ? { profile: profileName } : {}) });
     }
-    if (err instanceof AgentError && err.stage === 'kernel-unreadable') {
-      // The observer cannot read this kernel (its BTF lacks a member the lab needs, no
-      // /proc/kcore, ...): the lab could not test, the kernel is not at fault.
-      process.stderr.write(`daxlab: could not test: the agent cannot read this kernel's state: ${err.message.replace(/^kernel-unreadable: /, '')}\n`);
-      return 125;
+    case 'replay': {
+      const speed = speedOption(values.speed as string | undefined);
+      if (!positionals[0]) throw new UsageError('name the transcript to replay', commands.replay.usage);
+      checkReplayInputs(positionals[0], values.report as string | undefined);
+      interactiveTerminal();
+      const { replayCommand } = await import('./commands/lab.js');
+      return await replayCommand(positionals[0], { speed, ...(values.report ? { report: values.report as string } : {}) });
     }
-    if (err instanceof Error && err.name === 'TerminalError') {
-      process.stderr.write(`daxlab: ${err.message}\n`);
-      return 2;
+    case 'boot': {
+      const { bootCommand } = await import('./commands/boot.js');
+      return await bootCommand({ profile: profileName, json: !!values.json, verbose: !!values.verbose });
     }
-    throw err;
+    case 'selftest': {
+      const { selftestCommand } = await import('./commands/selftest.js');
+      return await selftestCommand({ profile: profileName, json: !!values.json, verbose: !!values.verbose });
+    }
+    case 'list':
+    case 'run':
+    case 'scenario': {
+      if (command === 'run') {
+        seedOption(values.seed as string | undefined);
+        if (values.record !== undefined) checkOutputFile(values.record as string, '--record');
+      }
+      const { scenariosCommand } = await import('./commands/scenarios.js');
+      return await scenariosCommand(command, positionals, { ...values, profile: profileName }, argv);
+    }
+    case 'doctor': {
+      const { doctorCommand } = await import('./commands/doctor.js');
+      return await doctorCommand({ install: !values['no-install'], json: !!values.json });
+    }
+    case 'profiles': {
+      const { profilesCommand } = await import('./commands/profiles.js');
+      return profilesCommand({ json: !!values.json });
+    }
+    default:
+      return 0;
   }
 }

@@ -2,7 +2,9 @@
 // a mistake is a usage line and exit 2, never a stack trace.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-export class UsageError extends Error {}
+import { UsageError } from '../exit.js';
+
+export { UsageError };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

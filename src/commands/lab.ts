@@ -1,5 +1,6 @@
 // daxlab (no arguments) and daxlab replay FILE: the TUI. Both need a terminal.
 import fs from 'node:fs';
+import { UsageError } from '../exit.js';
 
 function needTerminal(what: string): void {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
@@ -7,7 +8,7 @@ function needTerminal(what: string): void {
   }
 }
 
-export class TerminalError extends Error {
+export class TerminalError extends UsageError {
   override name = 'TerminalError';
 }
 

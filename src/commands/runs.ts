@@ -8,6 +8,7 @@ import { runScenario, type ScenarioReport } from '../lab/engine.js';
 import { loadProfile, ProfileError, type Profile } from '../config/profiles.js';
 import { ScenarioError } from '../lab/scenario.js';
 import { parseSize } from '../config/units.js';
+import { isCannotTest } from '../exit.js';
 import { HostSetupError } from '../vm/host.js';
 import { KernelError } from '../vm/kernel.js';
 import type { Progress } from '../vm/progress.js';
@@ -29,7 +30,7 @@ export type RunOutcome = {
 
 /** Errors that mean "this kernel or host could not be tested", not a bug of ours. */
 export function cannotTestError(err: unknown): err is Error {
-  return err instanceof ProfileError || err instanceof HostSetupError || err instanceof KernelError || err instanceof BootError || err instanceof ScenarioError;
+  return isCannotTest(err);
 }
 
 export type RunOnceOptions = {

@@ -6,7 +6,9 @@ import { describeNeeds, exportScenario, ScenarioError, type Scenario } from '../
 import { builtinScenarios, findScenario, loadScenarioFile, profileScenarios, type ScenarioSource } from '../lab/scenarios/index.js';
 import { ensureHost } from '../vm/host.js';
 import { AgentError } from '../wire/link.js';
-import { GuestSession } from '../vm/session.js';
+import { GuestLostError, GuestSession, interruption } from '../vm/session.js';
+import { CannotTestError, InterruptedError, reportError } from '../exit.js';
+import { neutralise } from '../config/limits.js';
 import { consoleProgress } from './output.js';
 
 /** Exit codes of `daxlab run`, as `git bisect run` reads them. */
@@ -48,8 +50,8 @@ export function listCommand(opts: { profile?: string; json: boolean }): number {
     process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
   } else {
     for (const e of entries) {
-      process.stdout.write(`${e.id.padEnd(20)} ${e.title}${e.origin === 'profile' ? '  [profile]' : ''}\n`);
-      for (const t of e.threads) process.stdout.write(`${''.padEnd(20)}   ${t.year ?? ''} ${t.subject}${t.messageId ? ` ${t.messageId}` : ''}\n`);
+      process.stdout.write(`${e.id.padEnd(20)} ${neutralise(e.title)}${e.origin === 'profile' ? '  [profile]' : ''}\n`);
+      for (const t of e.threads) process.stdout.write(`${''.padEnd(20)}   ${t.year ?? ''} ${neutralise(t.subject)}${t.messageId ? ` ${t.messageId}` : ''}\n`);
       if (e.needs.length) process.stdout.write(`${''.padEnd(20)}   needs: ${e.needs.join(', ')}\n`);
     }
   }
@@ -114,25 +116,37 @@ export async function runCommand(opts: {
   await ensureHost(progress, { install: true });
   const session = await GuestSession.boot(profile, { progress });
   let report: ScenarioReport;
+  // What ran so far stays in the run directory; --record gets it even when the run failed.
+  const keepRecord = () => {
+    if (!opts.record || !fs.existsSync(session.transcript)) return null;
+    fs.copyFileSync(session.transcript, opts.record);
+    return opts.record;
+  };
   try {
-    process.stderr.write(`\n${scenario.id}: ${scenario.title}\n`);
-    for (const t of scenario.threads) process.stderr.write(`  from "${t.subject}"${t.messageId ? ` ${t.messageId}` : ''}\n`);
-    report = await runScenario(session, scenario, { seed, log: (line) => process.stderr.write(`${line}\n`) });
+    process.stderr.write(`\n${scenario.id}: ${neutralise(scenario.title)}\n`);
+    for (const t of scenario.threads) process.stderr.write(`  from "${neutralise(t.subject)}"${t.messageId ? ` ${t.messageId}` : ''}\n`);
+    // A guest lost mid-run (stopped, killed) ends the run at once: could not test.
+    report = await Promise.race([runScenario(session, scenario, { seed, log: (line) => process.stderr.write(`${line}\n`) }), session.lost]);
   } catch (err) {
-    if (err instanceof AgentError && err.stage === 'kernel-unreadable') {
-      process.stderr.write(`daxlab: could not test ${scenario.id}: the agent cannot read this kernel's state: ${err.message.replace(/^kernel-unreadable: /, '')}\n`);
-      return EXIT.cannotTest;
-    }
-    process.stderr.write(`daxlab: internal error while running ${scenario.id} (a bug of daxlab, not a kernel finding):\n${(err as Error).stack ?? String(err)}\n`);
-    return EXIT.ourBug;
+    await session.shutdown();
+    const kept = keepRecord();
+    const stop = interruption();
+    const unreadable = err instanceof AgentError && err.stage === 'kernel-unreadable';
+    const why = stop
+      ? new InterruptedError(stop)
+      : session.lostSignal.aborted
+        ? (session.lostSignal.reason as GuestLostError)
+        : unreadable
+          ? new CannotTestError(`could not test ${scenario.id}: the agent cannot read this kernel's state: ${err.message.replace(/^kernel-unreadable: /, '')}`)
+          : err;
+    const code = reportError(why, { verbose: opts.verbose, context: `while running ${scenario.id}` });
+    process.stderr.write(`daxlab: the run's console log and transcript are in ${session.runDir}${kept ? `; recorded to ${kept}` : ''}\n`);
+    return code;
   } finally {
     await session.shutdown();
   }
-  let record: string | null = null;
-  if (opts.record) {
-    fs.copyFileSync(session.transcript, opts.record);
-    record = opts.record;
-  }
+  if (interruption()) throw new InterruptedError(interruption()!);
+  const record = keepRecord();
   const out = { ...report, source: resolved.source, runDir: session.runDir, record };
   process.stdout.write(opts.json ? `${JSON.stringify(out, null, 2)}\n` : `\n${formatReport(report)}\n`);
   return report.exitCode;

@@ -1,29 +1,43 @@
 // Lab profiles: the shipped ones in profiles/*.json and the user's own, saved with conf.
 // Every error names its path inside the profile, and a broken saved profile is reported,
 // never dropped: the user's data stays where it was.
-import Conf from 'conf';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { CannotTestError } from '../exit.js';
 import { packageRoot, paths } from '../paths.js';
 import { scenarioIssues } from '../lab/scenario.js';
-import { parseDuration, parseSize } from './units.js';
+import { checkDocument, LIMITS, parseDocument } from './limits.js';
+import { formatSize, parseDuration, parseSize } from './units.js';
 
-const size = z.union([z.number().int().positive(), z.string()]).superRefine((value, ctx) => {
-  try {
-    parseSize(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-  }
-});
+/** A size QEMU is given: in bounds, and a whole number of 2 MiB (QEMU reads a bare number as MiB). */
+const size = (min: number, max: number) =>
+  z.union([z.number().int().positive(), z.string()]).superRefine((value, ctx) => {
+    let bytes: number;
+    try {
+      bytes = parseSize(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return;
+    }
+    if (!Number.isSafeInteger(bytes) || bytes < min || bytes > max) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)}: between ${formatSize(min)} and ${formatSize(max)}` });
+    } else if (bytes % LIMITS.memoryAlign) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)}: a multiple of 2M (e.g. ${formatSize(Math.ceil(bytes / LIMITS.memoryAlign) * LIMITS.memoryAlign)})` });
+    }
+  });
 
-const duration = z.union([z.number().nonnegative(), z.string()]).superRefine((value, ctx) => {
-  try {
-    parseDuration(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-  }
-});
+const duration = (minMs: number, maxMs: number) =>
+  z.union([z.number().nonnegative(), z.string()]).superRefine((value, ctx) => {
+    let ms: number;
+    try {
+      ms = parseDuration(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return;
+    }
+    if (!(ms >= minMs && ms <= maxMs)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)}: between ${minMs / 1000} s and ${maxMs / 60_000} min` });
+  });
 
 export const kernelSchema = z.discriminatedUnion('source', [
   z
@@ -65,7 +79,7 @@ export type KernelSpec = z.infer<typeof kernelSchema>;
 
 export const nvdimmSchema = z
   .object({
-    size,
+    size: size(LIMITS.nvdimmMin, LIMITS.nvdimmMax),
     mode: z.enum(['fsdax', 'devdax']).default('fsdax'),
   })
   .strict();
@@ -77,7 +91,7 @@ export const profileSchema = z
     kernel: kernelSchema.default({ source: 'debian', package: 'linux-image-amd64', suite: 'bookworm' }),
     accel: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
     cpus: z.number().int().min(1).max(64).default(2),
-    memory: size.default('2G'),
+    memory: size(LIMITS.memoryMin, LIMITS.memoryMax).default('2G'),
     nvdimms: z
       .array(nvdimmSchema)
       .min(1)
@@ -94,7 +108,7 @@ export const profileSchema = z
       .default({ type: 'xfs', mkfsOptions: ['-m', 'reflink=0'], mountOptions: ['dax'] }),
     sysctls: z.record(z.string().regex(/^[a-z0-9_.-]+$/), z.union([z.string(), z.number()])).default({}),
     sampling: z.object({ hz: z.number().min(1).max(50).default(10) }).strict().default({ hz: 10 }),
-    bootTimeout: duration.default('180s'),
+    bootTimeout: duration(LIMITS.bootTimeoutMinMs, LIMITS.bootTimeoutMaxMs).default('180s'),
     defaultScenario: z.string().optional(),
     /** The profile's own scenarios, in the schema of src/lab/scenario.ts (errors with their path). */
     scenarios: z
@@ -111,7 +125,7 @@ export const profileSchema = z
 export type Profile = z.infer<typeof profileSchema>;
 export type ProfileInput = z.input<typeof profileSchema>;
 
-export class ProfileError extends Error {
+export class ProfileError extends CannotTestError {
   constructor(
     readonly source: string,
     readonly problems: string[],
@@ -127,7 +141,9 @@ function formatPath(issuePath: readonly PropertyKey[]): string {
 
 /** Validate untrusted profile data; every problem comes back with its path. */
 export function validateProfile(data: unknown, source: string): Profile {
-  const result = profileSchema.safeParse(data);
+  const doc = checkDocument(data);
+  if (doc.problems.length) throw new ProfileError(source, doc.problems.map((p) => `${formatPath(p.path)}: ${p.message}`));
+  const result = profileSchema.safeParse(doc.data);
   if (result.success) return result.data;
   throw new ProfileError(
     source,
@@ -150,7 +166,7 @@ function loadShipped(): ProfileEntry[] {
       const location = path.join(shippedProfilesDir, file);
       const name = file.replace(/\.json$/, '');
       try {
-        const data: unknown = JSON.parse(fs.readFileSync(location, 'utf8'));
+        const data: unknown = parseDocument(fs.readFileSync(location, 'utf8'));
         return { origin: 'shipped', name, location, profile: validateProfile(data, location) };
       } catch (err) {
         const error = err instanceof ProfileError ? err : new ProfileError(location, [(err as Error).message]);
@@ -159,20 +175,105 @@ function loadShipped(): ProfileEntry[] {
     });
 }
 
-type SavedStore = { profiles: Record<string, unknown> };
+type ProfileKey = 'profiles' | `profiles.${string}`;
 
-export function savedProfileStore(cwd = paths.config): Conf<SavedStore> {
-  return new Conf<SavedStore>({
-    projectName: 'daxlab',
-    projectSuffix: '',
-    cwd,
-    configName: 'profiles',
-    defaults: { profiles: {} },
-  });
+/**
+ * The user's saved profiles: <config>/profiles.json, {"profiles": {"<name>": {...}}}.
+ * Reading never writes: a broken file (truncated, not JSON, the wrong shape) is reported
+ * with its path and its profiles are left out, while the shipped ones go on working. It is
+ * written only when the user saves or deletes a profile, and a broken one is first kept
+ * beside it (profiles.json.broken-<time>), never lost.
+ */
+export class SavedProfileStore {
+  readonly path: string;
+  /** Where the last save kept a broken file it replaced. */
+  keptBroken: string | null = null;
+
+  constructor(dir: string) {
+    this.path = path.join(dir, 'profiles.json');
+  }
+
+  /** The saved profiles, and why the file cannot be used (null: it can, or there is none). */
+  read(): { profiles: Record<string, unknown>; problem: string | null } {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.path, 'utf8');
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ENOENT') return { profiles: {}, problem: null };
+      return { profiles: {}, problem: `cannot read it (${e.code ?? e.message})` };
+    }
+    let data: unknown;
+    try {
+      data = parseDocument(text);
+    } catch (err) {
+      return { profiles: {}, problem: `it is not valid JSON (${(err as Error).message})` };
+    }
+    const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+    if (!isObject(data)) return { profiles: {}, problem: `it holds ${data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data}, not {"profiles": {...}}` };
+    const profiles = data.profiles ?? {};
+    if (!isObject(profiles)) return { profiles: {}, problem: 'its "profiles" is not an object of named profiles' };
+    return { profiles, problem: null };
+  }
+
+  get(key: 'profiles'): Record<string, unknown> {
+    void key;
+    return this.read().profiles;
+  }
+
+  has(key: ProfileKey): boolean {
+    const name = key.slice('profiles.'.length);
+    return key.startsWith('profiles.') && Object.hasOwn(this.read().profiles, name);
+  }
+
+  set(key: ProfileKey, value: unknown): void {
+    const { profiles, problem } = this.read();
+    if (problem) this.keepBroken();
+    const next = key === 'profiles' ? (value as Record<string, unknown>) : { ...(problem ? {} : profiles), [key.slice('profiles.'.length)]: value };
+    this.write({ profiles: next });
+  }
+
+  delete(key: ProfileKey): void {
+    const { profiles, problem } = this.read();
+    if (problem || !key.startsWith('profiles.')) return;
+    const next = { ...profiles };
+    delete next[key.slice('profiles.'.length)];
+    this.write({ profiles: next });
+  }
+
+  private keepBroken(): void {
+    const kept = `${this.path}.broken-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    try {
+      fs.copyFileSync(this.path, kept);
+      this.keptBroken = kept;
+    } catch {
+      // Unreadable: nothing to keep.
+    }
+  }
+
+  /** Written whole to a temporary file, then renamed: a crash mid-write leaves the old file. */
+  private write(data: { profiles: Record<string, unknown> }): void {
+    fs.mkdirSync(path.dirname(this.path), { recursive: true, mode: 0o700 });
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, `${JSON.stringify(data, null, '\t')}\n`, { mode: 0o600 });
+    fs.renameSync(tmp, this.path);
+  }
 }
 
-function loadSaved(store: Conf<SavedStore>): ProfileEntry[] {
-  return Object.entries(store.get('profiles')).map(([name, data]): ProfileEntry => {
+export function savedProfileStore(dir = paths.config): SavedProfileStore {
+  return new SavedProfileStore(dir);
+}
+
+/** Why the saved profiles file cannot be used, with its path; null when it can. */
+export function savedProfilesProblem(store = savedProfileStore()): string | null {
+  const { problem } = store.read();
+  return problem && `your saved profiles ${store.path} cannot be used: ${problem}; the shipped profiles still work (fix the file, or save a profile to start a new one: the broken file is kept beside it)`;
+}
+
+function loadSaved(store: SavedProfileStore): ProfileEntry[] {
+  const { profiles, problem } = store.read();
+  if (problem) return [{ origin: 'saved', name: path.basename(store.path), location: store.path, error: new ProfileError(store.path, [savedProfilesProblem(store)!]) }];
+  return Object.entries(profiles).map(([name, data]): ProfileEntry => {
     const location = `${store.path}#profiles.${name}`;
     try {
       return { origin: 'saved', name, location, profile: validateProfile(data, location) };
@@ -191,7 +292,8 @@ export function loadProfile(nameOrFile: string, store = savedProfileStore()): Pr
   if (nameOrFile.endsWith('.json') || nameOrFile.includes('/')) {
     let data: unknown;
     try {
-      data = JSON.parse(fs.readFileSync(nameOrFile, 'utf8'));
+      if (!fs.statSync(nameOrFile).isFile()) throw new Error('it is not a regular file');
+      data = parseDocument(fs.readFileSync(nameOrFile, 'utf8'));
     } catch (err) {
       throw new ProfileError(nameOrFile, [`cannot read it as JSON: ${(err as Error).message}`]);
     }
@@ -216,6 +318,6 @@ export function saveProfile(data: unknown, store = savedProfileStore()): Profile
 
 export function deleteSavedProfile(name: string, store = savedProfileStore()): boolean {
   if (!store.has(`profiles.${name}`)) return false;
-  store.delete(`profiles.${name}` as 'profiles');
+  store.delete(`profiles.${name}`);
   return true;
 }

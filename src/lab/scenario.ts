@@ -24,6 +24,8 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../config/units.js';
 import { compareVersion, kernelVersion } from './era.js';
+import { CannotTestError } from '../exit.js';
+import { checkDocument, scenarioValueProblems, type Problem } from '../config/limits.js';
 
 // ---------------------------------------------------------------------------------------
 // Values.
@@ -498,7 +500,7 @@ function crossCheck(sc: ScenarioShape, ctx: Ctx): void {
 // ---------------------------------------------------------------------------------------
 // Validation with paths, as profiles do it.
 
-export class ScenarioError extends Error {
+export class ScenarioError extends CannotTestError {
   constructor(
     readonly source: string,
     readonly problems: string[],
@@ -532,8 +534,10 @@ function flattenIssues(issues: readonly z.core.$ZodIssue[], base: readonly Prope
 
 /** Every problem of untrusted scenario data, each with its path (for a profile's `scenarios`). */
 export function scenarioIssues(data: unknown): Array<{ path: PropertyKey[]; message: string }> {
-  const result = scenarioSchema.safeParse(data);
-  if (result.success) return [];
+  const doc = checkDocument(data);
+  if (doc.problems.length) return doc.problems;
+  const result = scenarioSchema.safeParse(doc.data);
+  if (result.success) return scenarioValueProblems(result.data);
   const out: Array<{ path: PropertyKey[]; message: string }> = [];
   const walk = (issues: readonly z.core.$ZodIssue[], base: readonly PropertyKey[]) => {
     for (const issue of issues) {
@@ -547,10 +551,19 @@ export function scenarioIssues(data: unknown): Array<{ path: PropertyKey[]; mess
   return out;
 }
 
+/**
+ * Untrusted scenario data through the one validation pass: the document's size and depth
+ * (its strings made safe to print), the schema, then every value (src/config/limits.ts).
+ */
 export function validateScenario(data: unknown, source: string): Scenario {
-  const result = scenarioSchema.safeParse(data);
-  if (result.success) return result.data;
-  throw new ScenarioError(source, flattenIssues(result.error.issues));
+  const doc = checkDocument(data);
+  const problems = (list: Problem[]) => list.map((p) => `${formatPath(p.path)}: ${p.message}`);
+  if (doc.problems.length) throw new ScenarioError(source, problems(doc.problems));
+  const result = scenarioSchema.safeParse(doc.data);
+  if (!result.success) throw new ScenarioError(source, flattenIssues(result.error.issues));
+  const values = scenarioValueProblems(result.data);
+  if (values.length) throw new ScenarioError(source, problems(values));
+  return result.data;
 }
 
 /** The JSON a user would write for this scenario (defaults filled in). */

@@ -91,12 +91,20 @@ export class AgentChannel extends EventEmitter<LinkEvents> implements AgentLink 
         cleanup();
         reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
       };
+      // The guest went away: no such message will come, and the timer must not keep us alive.
+      const onClose = () => {
+        cleanup();
+        reject(new Error(`the agent channel closed before a "${kind}" message (guest gone?)`));
+      };
       const cleanup = () => {
         clearTimeout(timer);
         this.off('message', onMessage);
+        this.off('close', onClose);
         signal?.removeEventListener('abort', onAbort);
       };
+      if (this.closed) return onClose();
       this.on('message', onMessage);
+      this.on('close', onClose);
       signal?.addEventListener('abort', onAbort);
     });
   }

@@ -2,6 +2,7 @@
 // installed with apt when we are root, or the exact command printed when we are not.
 import { execa } from 'execa';
 import fs from 'node:fs';
+import { CannotTestError } from '../exit.js';
 import type { Progress } from './progress.js';
 
 export type HostCheck = {
@@ -87,7 +88,7 @@ export async function ensureHost(progress: Progress, opts: { install: boolean })
   return hostChecks.map((c) => ({ ...c, status: missing.includes(c) ? 'fixed' : 'ok' }));
 }
 
-export class HostSetupError extends Error {
+export class HostSetupError extends CannotTestError {
   constructor(
     message: string,
     readonly missing: HostCheck[],

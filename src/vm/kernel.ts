@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CannotTestError } from '../exit.js';
 import type { Profile } from '../config/profiles.js';
 import { packageRoot, paths } from '../paths.js';
 import { DebianError, hostDebianMirrors, resolveKernelPackages, SuiteApt, type DebPackage } from './debian.js';
@@ -28,7 +29,7 @@ export type Kernel = {
   origin: string;
 };
 
-export class KernelError extends Error {}
+export class KernelError extends CannotTestError {}
 
 export type BzImageHeader = {
   /** The first word of the kernel_version string: what `uname -r` will say. */

@@ -9,9 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Profile } from '../config/profiles.js';
+import type { AgentMessage } from '../wire/protocol.js';
+import { markOwned, releaseOwned, sweepDeadRuns } from './sweep.js';
+import { checkInputFile } from '../inputs.js';
 import { attachRecorder, TranscriptRecorder, type RunFeed } from '../wire/transcript.js';
 import { helloResult, type HelloResult, type ReadyMessage, type SetupCommand } from '../wire/protocol.js';
 import { parseDuration, parseSize } from '../config/units.js';
+import { CannotTestError, InterruptedError } from '../exit.js';
 import { paths } from '../paths.js';
 import { decideAccel, rememberAccel, type AccelDecision } from './accel.js';
 import { buildAgent } from './agentBuild.js';
@@ -25,7 +29,21 @@ import { agentSocket, qemuArgv, qmpSocket, type Accel, type RunFiles } from './q
 /** A KVM boot that has not reached the agent by then is taken as KVM not working here. */
 const KVM_PROBE_MS = 30_000;
 
-export class BootError extends Error {
+/**
+ * The guest's heartbeat, read from the host: QEMU's process state (a stopped QEMU is
+ * state T in /proc) and QMP answering query-status. A guest that does neither for this
+ * long is lost: the run ends at once as "could not test", with what was seen last.
+ */
+const HEARTBEAT_MS = 1000;
+const STOPPED_FOR_MS = 3000;
+const QMP_SILENT_MS = 15_000;
+
+/** The guest stopped running under us (QEMU stopped, killed or wedged): exit 125, never a finding. */
+export class GuestLostError extends CannotTestError {
+  override name = 'GuestLostError';
+}
+
+export class BootError extends CannotTestError {
   constructor(
     message: string,
     readonly consoleLog?: string,
@@ -64,6 +82,12 @@ export function consoleTail(file: string, lines = 30): string {
 // Every live QEMU of this process, for the exit paths.
 const live = new Set<GuestSession>();
 let handlersInstalled = false;
+let stoppedBy: NodeJS.Signals | null = null;
+
+/** The signal that is stopping us (Ctrl-C, SIGTERM), or null: nothing may start after one. */
+export function interruption(): NodeJS.Signals | null {
+  return stoppedBy;
+}
 
 function installCleanupHandlers(): void {
   if (handlersInstalled) return;
@@ -74,6 +98,7 @@ function installCleanupHandlers(): void {
     // signal-exit inside execa, would kill us before QEMU is reaped.
     if (stopping) return;
     stopping = true;
+    stoppedBy = signal;
     process.stderr.write(`\ndaxlab: ${signal}: stopping the guest\n`);
     void Promise.allSettled([...live].map((s) => s.shutdown())).then(() => process.exit(code));
     // A shutdown that hangs must not keep us alive: the exit hook kills what is left.
@@ -113,8 +138,19 @@ export class GuestSession {
   private hasExited = true;
   private exitInfo = '';
   private stopping: Promise<void> | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private lastAgentMessage: AgentMessage | null = null;
+  private lastSnapshot: Extract<AgentMessage, { kind: 'snapshot' }> | null = null;
+  private readonly lostController = new AbortController();
+  /** Aborted (with a GuestLostError) when the guest stops running under us. */
+  readonly lostSignal = this.lostController.signal;
+  /** Rejects with the GuestLostError when the guest is lost; never resolves. */
+  readonly lost: Promise<never> = new Promise((_, reject) => this.lostSignal.addEventListener('abort', () => reject(this.lostSignal.reason)));
 
   private constructor(readonly profile: Profile) {
+    this.lost.catch(() => {});
+    // What dead runs of ours left (kill -9: no handler ran) goes before we add our own.
+    sweepDeadRuns(path.join(paths.state, 'runs'));
     const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${crypto.randomBytes(3).toString('hex')}`;
     this.runDir = path.join(paths.state, 'runs', id);
     fs.mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
@@ -123,6 +159,8 @@ export class GuestSession {
       consoleLog: path.join(this.runDir, 'console.log'),
       nvdimmFiles: profile.nvdimms.map((_, i) => path.join(this.runDir, `nvdimm${i}.img`)),
     };
+    markOwned(this.runDir);
+    markOwned(this.files.socketDir);
   }
 
   get runId(): string {
@@ -135,9 +173,12 @@ export class GuestSession {
     live.add(session);
     try {
       await session.start(opts);
+      // Ctrl-C during set-up: the guest is being stopped, the scenario must not start.
+      if (stoppedBy) throw new InterruptedError(stoppedBy);
       return session;
     } catch (err) {
       await session.shutdown();
+      if (stoppedBy && !(err instanceof InterruptedError)) throw new InterruptedError(stoppedBy);
       throw err;
     }
   }
@@ -145,6 +186,7 @@ export class GuestSession {
   private async start({ progress }: BootOptions): Promise<void> {
     const began = performance.now();
     progress.start('image', 'kernel, agent and initramfs');
+    checkKernelFiles(this.profile);
     this.kernel = await resolveKernel(this.profile, progress);
     checkKernel(this.kernel, this.profile);
     const agent = await buildAgent(progress);
@@ -216,7 +258,10 @@ export class GuestSession {
     this.exited = child.then((r) => {
       this.hasExited = true;
       this.exitInfo = `QEMU exited (${r.signal ?? `code ${r.exitCode}`})${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+      this.stopHeartbeat();
+      if (!this.stopping && this.ready) this.loseGuest(`${this.exitInfo}, while the lab was running`);
     });
+    this.startHeartbeat();
     const exitedEarly = this.exited.then(() => {
       throw new BootError(this.exitInfo, this.files.consoleLog, consoleTail(this.files.consoleLog));
     });
@@ -226,6 +271,10 @@ export class GuestSession {
     this.timings.qemuStart = Math.round(performance.now() - began);
     progress.done('qemu', this.timings.qemuStart);
     this.channel = await Promise.race([AgentChannel.connect(agentSocket(this.files)), exitedEarly]);
+    this.channel.on('message', (msg) => {
+      this.lastAgentMessage = msg;
+      if (msg.kind === 'snapshot') this.lastSnapshot = msg;
+    });
     this.recordTranscript();
     progress.start('kernel', 'booting the guest kernel');
     const ready = this.channel.waitFor('ready', timeoutMs);
@@ -265,6 +314,7 @@ export class GuestSession {
     };
     progress.start('setup', `namespaces, mkfs.${fsType}, mount -o ${this.profile.fs.mountOptions.join(',')}`);
     const result = await this.channel.request(command, 300_000).catch((err: Error) => {
+      if (this.lostSignal.aborted) throw this.lostSignal.reason;
       throw new BootError(`lab set-up failed in the guest: ${err.message}`, this.files.consoleLog, consoleTail(this.files.consoleLog, 15));
     });
     this.hello = helloResult.parse(result);
@@ -297,15 +347,84 @@ export class GuestSession {
 
   /** Stop the guest cleanly if it answers, by force if not; always reap and clean up. */
   shutdown(): Promise<void> {
-    if (!this.stopping) this.feed?.note({ kind: 'run-end', status: 'shutdown', wall: new Date().toISOString() });
+    if (!this.stopping) {
+      const lost = this.lostSignal.aborted ? { reason: (this.lostSignal.reason as Error).message.split('\n')[0] } : {};
+      this.feed?.note({ kind: 'run-end', status: this.lostSignal.aborted ? 'lost' : 'shutdown', ...lost, wall: new Date().toISOString() });
+    }
     this.stopping ??= this.stopQemu().finally(() => {
+      this.stopHeartbeat();
       this.feed?.detach();
       this.recorder?.close();
       for (const file of this.files.nvdimmFiles) fs.rmSync(file, { force: true });
       fs.rmSync(this.files.socketDir, { recursive: true, force: true });
+      // A run directory keeps the console log and the transcript; one with neither goes.
+      releaseOwned(this.runDir, { removeIfEmpty: true });
       live.delete(this);
     });
     return this.stopping;
+  }
+
+  /** Watch that QEMU runs: the guest's heartbeat as the host can read it. */
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    let stoppedSince: number | null = null;
+    let qmpAsked: number | null = null;
+    this.heartbeat = setInterval(() => {
+      const pid = this.child?.pid;
+      if (!pid || this.hasExited || this.stopping) return;
+      const now = Date.now();
+      const state = processState(pid);
+      if (state === 'T' || state === 't') {
+        stoppedSince ??= now;
+        if (now - stoppedSince >= STOPPED_FOR_MS) {
+          this.loseGuest(`QEMU (pid ${pid}) is stopped (state ${state}: SIGSTOP or a debugger) and has not run for ${Math.round((now - stoppedSince) / 1000)} s`);
+        }
+        return;
+      }
+      stoppedSince = null;
+      if (!this.qmp) return;
+      if (qmpAsked !== null) {
+        if (now - qmpAsked >= QMP_SILENT_MS) this.loseGuest(`QEMU (pid ${pid}) has not answered QMP for ${Math.round((now - qmpAsked) / 1000)} s`);
+        return;
+      }
+      qmpAsked = now;
+      this.qmp
+        .execute('query-status')
+        .then((status) => {
+          qmpAsked = null;
+          const s = status as { status?: string } | undefined;
+          if (s?.status && ['internal-error', 'guest-panicked', 'io-error', 'shutdown'].includes(s.status)) {
+            this.loseGuest(`QEMU reports the guest as "${s.status}"`);
+          }
+        })
+        .catch(() => {});
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+
+  /** The guest is gone: say why with the last state and the console, and end QEMU now. */
+  private loseGuest(why: string): void {
+    if (this.lostSignal.aborted) return;
+    const last = this.lastSnapshot
+      ? `last snapshot #${this.lastSnapshot.seq} at guest t=${this.lastSnapshot.t.toFixed(2)} s: ${
+          this.lastSnapshot.actors.map((a) => `${a.name} ${a.state}${a.wchan ? ` in ${a.wchan}` : ''}`).join(', ') || 'no actors'
+        }`
+      : this.lastAgentMessage
+        ? `last message from the agent: ${this.lastAgentMessage.kind} at guest t=${this.lastAgentMessage.t.toFixed(2)} s`
+        : 'the agent had not spoken yet';
+    const tail = consoleTail(this.files.consoleLog, 15);
+    const error = new GuestLostError(
+      `the guest stopped running: ${why}; ${last}\n--- console tail (${this.files.consoleLog}) ---\n${tail || '(empty)'}\nwhat ran so far: ${this.transcript}`,
+    );
+    this.stopHeartbeat();
+    // SIGKILL ends a stopped process too; the channel closes and every wait ends.
+    if (this.child && !this.hasExited) this.child.kill('SIGKILL');
+    this.lostController.abort(error);
   }
 
   private async stopQemu(): Promise<void> {
@@ -336,6 +455,7 @@ export class GuestSession {
     this.recorder?.close();
     fs.rmSync(this.files.socketDir, { recursive: true, force: true });
     for (const file of this.files.nvdimmFiles) fs.rmSync(file, { force: true });
+    releaseOwned(this.runDir, { removeIfEmpty: true });
   }
 
   get qemuPid(): number | undefined {
@@ -352,5 +472,26 @@ async function retry<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
       if (Date.now() > deadline) throw err;
       await sleep(50);
     }
+  }
+}
+
+/** A process's state letter from /proc/<pid>/stat (R, S, D, T stopped, Z), or null. */
+function processState(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) || null;
+  } catch {
+    return null;
+  }
+}
+
+/** A profile's own kernel files, before anything reads them: a directory is not a bzImage. */
+function checkKernelFiles(profile: Profile): void {
+  const k = profile.kernel;
+  if (k.source !== 'path') return;
+  checkInputFile(k.bzImage, `profile ${profile.name}: kernel.bzImage`);
+  if (k.config) checkInputFile(k.config, `profile ${profile.name}: kernel.config`);
+  if (k.modules && !(fs.existsSync(k.modules) && fs.statSync(k.modules).isDirectory())) {
+    throw new BootError(`profile ${profile.name}: kernel.modules ${k.modules} is not a directory (the lib/modules/<release> of that kernel)`);
   }
 }

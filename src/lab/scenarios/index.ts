@@ -2,6 +2,7 @@
 // built-in by id, a profile's own by id, or a JSON file.
 import fs from 'node:fs';
 import type { Profile } from '../../config/profiles.js';
+import { parseDocument } from '../../config/limits.js';
 import { ScenarioError, validateScenario, type Scenario, type ScenarioInput } from '../scenario.js';
 import { dmaVsTruncate } from './dma-vs-truncate.js';
 import { faultVsTruncate } from './fault-vs-truncate.js';
@@ -35,7 +36,8 @@ export function profileScenarios(profile: Profile): Array<{ scenario: Scenario }
 export function loadScenarioFile(file: string): Scenario {
   let data: unknown;
   try {
-    data = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (!fs.statSync(file).isFile()) throw new Error('it is not a regular file');
+    data = parseDocument(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     throw new ScenarioError(file, [`cannot read it as JSON: ${(err as Error).message}`]);
   }
