@@ -1,0 +1,213 @@
+// Issue 11's reproductions, host side: every bad input gets its exit code and a message
+// with no stack trace, before anything boots; the user's files are never rewritten.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli.js';
+import { classify, EXIT, InterruptedError, UsageError } from '../../src/exit.js';
+import { checkDocument, neutralise } from '../../src/config/limits.js';
+import { listProfiles, loadProfile, saveProfile, savedProfileStore } from '../../src/config/profiles.js';
+import { builtinScenarios } from '../../src/lab/scenarios/index.js';
+import { exportScenario, ScenarioError, validateScenario } from '../../src/lab/scenario.js';
+import { markOwned, sweepDeadRuns } from '../../src/vm/sweep.js';
+import { paths } from '../../src/paths.js';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-robust-'));
+
+/** Run the CLI in-process; what it printed and its exit code. */
+export async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c) => ((out += String(c)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((err += String(c)), true));
+  try {
+    const code = await main(args);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+export const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .*:\d+:\d+/);
+
+let config: string;
+const savedConfig = paths.config;
+beforeEach(() => {
+  config = tmp();
+  paths.config = config;
+});
+afterEach(() => {
+  paths.config = savedConfig;
+});
+
+describe('exit codes', () => {
+  it('maps each kind of error to one code', () => {
+    expect(classify(new UsageError('x')).code).toBe(EXIT.usage);
+    expect(classify(new ScenarioError('f', ['p'])).code).toBe(EXIT.cannotTest);
+    expect(classify(new InterruptedError('SIGINT')).code).toBe(130);
+    expect(classify(Object.assign(new Error('EISDIR'), { code: 'EISDIR', path: '/x' })).code).toBe(EXIT.cannotTest);
+    expect(classify(new TypeError('ours')).code).toBe(EXIT.ourBug);
+  });
+
+  it.each([['--bogus'], ['run', '--profile'], ['run', 'x', '--seed', '-1'], ['run', 'x', '--seed=-1'], ['replay', 'f', '--speed', 'abc'], ['boot', 'extra'], ['frobnicate']])(
+    'usage mistake %j: a usage line, exit 2',
+    async (...args) => {
+      const r = await cli(args);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/usage: daxlab/);
+      noStack(r.err);
+    },
+  );
+
+  it('every command has --help', async () => {
+    for (const c of ['run', 'boot', 'selftest', 'list', 'replay', 'scenario', 'doctor', 'profiles']) {
+      const r = await cli([c, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(`usage: daxlab ${c}`);
+    }
+  });
+
+  it('replay checks its inputs up front: random bytes, a directory, a missing --report', async () => {
+    const dir = tmp();
+    const rand = path.join(dir, 'rand');
+    fs.writeFileSync(rand, Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 37) % 256)));
+    const header = path.join(dir, 't.jsonl');
+    fs.writeFileSync(header, '{"dir":"meta","format":"daxlab-transcript","version":1}\n');
+    for (const args of [['replay', rand], ['replay', dir], ['replay', header, '--report', path.join(dir, 'nope')]]) {
+      const r = await cli(args);
+      expect(r.code).toBe(125);
+      noStack(r.err);
+    }
+  });
+
+  it('--record to a missing directory is refused before boot', async () => {
+    const r = await cli(['run', 'dma-vs-truncate', '--record', '/nonexistent-daxlab/x.jsonl']);
+    expect(r.code).toBe(125);
+    expect(r.err).toMatch(/does not exist/);
+  });
+});
+
+describe('a broken saved-profiles file', () => {
+  it.each(['{"profiles":', 'garbage', 'null', '[]', '{"profiles":[1]}', '"x"'])('%s: reported with its path, never rewritten, shipped profiles work', async (text) => {
+    const file = path.join(config, 'profiles.json');
+    fs.writeFileSync(file, text);
+    const store = savedProfileStore(config);
+    expect(loadProfile('default', store).name).toBe('default');
+    const broken = listProfiles(store).find((e) => 'error' in e && e.location === file);
+    expect(broken).toBeDefined();
+    const r = await cli(['profiles']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(file);
+    const l = await cli(['list']);
+    expect(l.code).toBe(0);
+    expect(l.err).toContain(file);
+    expect(fs.readFileSync(file, 'utf8')).toBe(text);
+    // Saving keeps the broken file beside the new one.
+    saveProfile({ name: 'mine', fs: { type: 'ext4' } }, store);
+    expect(store.keptBroken && fs.readFileSync(store.keptBroken, 'utf8')).toBe(text);
+    expect(loadProfile('mine', store).fs.type).toBe('ext4');
+  });
+});
+
+describe('one validation pass before boot', () => {
+  const base = JSON.parse(exportScenario(builtinScenarios.find((s) => s.id === 'dma-vs-truncate')!)) as {
+    title: string;
+    actors: Array<{ name: string }>;
+    steps: Array<Record<string, unknown> & { do?: Record<string, unknown>; actor?: string }>;
+    hangDetector?: unknown;
+  };
+  const mmapAt = base.steps.findIndex((s) => s.do?.op === 'mmap');
+  const openAt = base.steps.findIndex((s) => s.do?.op === 'open');
+  const actor = base.steps[mmapAt]!.actor!;
+  const mutate = (f: (s: typeof base) => void) => {
+    const s = structuredClone(base);
+    f(s);
+    return s;
+  };
+  const bad: Array<[string, (s: typeof base) => void, RegExp]> = [
+    ['an unknown mmap flag', (s) => (s.steps[mmapAt]!.do!.flags = ['MAP_BOGUS']), /not an mmap flag/],
+    ['a length of 999999999999T', (s) => (s.steps[mmapAt]!.do!.length = '999999999999T'), /not a size a run can use/],
+    ['a negative hang detector', (s) => (s.hangDetector = { blockedLongerThan: '1s - 5s' }), /negative/],
+    ['a 1e15 ms sleep', (s) => s.steps.push({ say: 'x', actor, do: { op: 'sleep', for: 1e15 } }), /longer than/],
+    ['a 1e300 waitFor', (s) => s.steps.push({ say: 'x', waitFor: { until: { check: 'no-data-mismatch' }, timeout: 1e300 } }), /longer than/],
+    ['../../etc/passwd', (s) => (s.steps[openAt]!.do!.path = '../../etc/passwd'), /leaves the lab/],
+    ['/etc/passwd', (s) => (s.steps[openAt]!.do!.path = '/etc/passwd'), /absolute/],
+    ['SIGBOGUS', (s) => s.steps.push({ say: 'x', kill: { actor, signal: 'SIGBOGUS' } }), /not a Linux signal/],
+    ['a page outside the mapping', (s) => s.steps.push({ say: 'x', actor, do: { op: 'touch', pages: [99999] } }), /outside/],
+  ];
+  it.each(bad)('%s is refused with its path (exit 125)', async (_, f, message) => {
+    expect(() => validateScenario(mutate(f), 'test')).toThrow(message);
+    const file = path.join(tmp(), 's.json');
+    fs.writeFileSync(file, JSON.stringify(mutate(f)));
+    const r = await cli(['run', '--scenario-file', file]);
+    expect(r.code).toBe(125);
+    expect(r.err).toMatch(message);
+    noStack(r.err);
+  });
+
+  it('a 100,000-level nested object is refused without a RangeError', async () => {
+    const file = path.join(tmp(), 'deep.json');
+    const text = JSON.stringify(mutate((s) => (s.steps[0]!.expect = [{ check: 'returns', result: { x: 'DEEP' } }]))).replace('"DEEP"', `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`);
+    fs.writeFileSync(file, text);
+    const r = await cli(['scenario', 'export', '--scenario-file', file]);
+    expect(r.code).toBe(125);
+    expect(r.err).toMatch(/nested deeper/);
+  });
+
+  it('a UTF-8 BOM is accepted; escape sequences in titles are neutralised', async () => {
+    const file = path.join(tmp(), 'bom.json');
+    fs.writeFileSync(file, `\ufeff${JSON.stringify(mutate((s) => (s.title = '\u001b[2J\u001b]0;pwned\u0007 title')))}`);
+    const r = await cli(['scenario', 'export', '--scenario-file', file]);
+    expect(r.code).toBe(0);
+    expect(r.out).not.toContain('\u001b');
+    expect(neutralise('a\u001bb\nc')).toBe('a\u241bb\nc');
+  });
+
+  it('profile values: memory 0, bootTimeout 0 and 1e12, a size QEMU would read as MiB', () => {
+    for (const p of [{ memory: '0' }, { bootTimeout: 0 }, { bootTimeout: 1e12 }, { memory: 1025 }, { nvdimms: [{ size: '999999999999T' }] }]) {
+      const file = path.join(tmp(), 'p.json');
+      fs.writeFileSync(file, JSON.stringify({ name: 'p', ...p }));
+      expect(() => loadProfile(file)).toThrow(/between|multiple/);
+    }
+  });
+
+  it('the document walk is iterative and keeps __proto__ a key', () => {
+    const r = checkDocument(JSON.parse('{"__proto__":{"x":1},"a":"\\u001b"}'));
+    expect(r.problems).toEqual([]);
+    expect(Object.keys(r.data as object)).toContain('__proto__');
+    expect(({} as { x?: number }).x).toBeUndefined();
+  });
+});
+
+describe('clean-up that survives kill -9', () => {
+  it('sweeps what a dead owner left, keeps what a live one has', () => {
+    const runs = tmp();
+    const tmpdir = tmp();
+    const dead = path.join(runs, 'dead');
+    const kept = path.join(runs, 'kept');
+    const mine = path.join(runs, 'mine');
+    for (const d of [dead, kept, mine]) fs.mkdirSync(d);
+    for (const d of [dead, kept]) {
+      fs.writeFileSync(path.join(d, 'owner.pid'), '999999999 1\n');
+      fs.writeFileSync(path.join(d, 'nvdimm0.img'), '');
+    }
+    fs.writeFileSync(path.join(kept, 'console.log'), 'boot\n');
+    markOwned(mine);
+    fs.writeFileSync(path.join(mine, 'nvdimm0.img'), '');
+    const sock = path.join(tmpdir, 'daxlab-abcdef');
+    fs.mkdirSync(sock);
+    fs.writeFileSync(path.join(sock, 'owner.pid'), '999999999 1\n');
+    fs.writeFileSync(path.join(sock, 'agent.sock'), '');
+    const other = path.join(tmpdir, 'daxlab-bisect-xyz');
+    fs.mkdirSync(other);
+    const r = sweepDeadRuns(runs, tmpdir);
+    expect(fs.existsSync(dead)).toBe(false);
+    expect(fs.readdirSync(kept)).toEqual(['console.log']);
+    expect(fs.existsSync(path.join(mine, 'nvdimm0.img'))).toBe(true);
+    expect(fs.existsSync(sock)).toBe(false);
+    expect(fs.existsSync(other)).toBe(true);
+    expect(r.runDirs).toEqual([dead]);
+  });
+});
