@@ -13,6 +13,7 @@ import { AgentError, type AgentLink } from '../wire/link.js';
 import { LabDriver } from './driver.js';
 import { eventObservability, measuredFsdaxIdle, type ObserveReply, type TraceReply } from './era.js';
 import { traceCommand } from './trace.js';
+import { toWireOp } from '../wire/ops.js';
 import { contextEvidence, describe, evaluate, hangCheck, type DataCheck, type EvalContext, type Outcome, type Status } from './expect.js';
 import type { Profile } from '../config/profiles.js';
 import type { ActorOp, HelloResult, ReadyMessage } from '../wire/protocol.js';
@@ -21,9 +22,7 @@ import { followChannel, type RunFeed } from '../wire/transcript.js';
 import {
   AVAILABLE,
   conditionHolds,
-  parseScenarioDuration,
   type ConditionContext,
-  type DurationVars,
   type Predicate,
   type Race,
   type Scenario,
@@ -32,7 +31,7 @@ import {
 } from './scenario.js';
 import type { HostMessage } from '../wire/protocol.js';
 import { initialState, reduce, type ActionRecord, type LabState } from './state.js';
-import { parseSize } from '../config/units.js';
+import { parseScenarioDuration, parseSize, type DurationVars } from '../config/units.js';
 
 /** What the engine needs of a booted guest (a GuestSession has all of it). */
 export type LabTarget = {
@@ -414,29 +413,7 @@ class Run {
 
   /** A scenario op (sizes as written) as the wire op. */
   private toOp(op: ScenarioOp): ActorOp {
-    const size = (v: string | number) => parseSize(v);
-    switch (op.op) {
-      case 'open':
-        return { op: 'open', path: this.path(op.path), ...(op.create !== undefined ? { create: op.create } : {}), ...(op.size !== undefined ? { size: size(op.size) } : {}), ...(op.direct !== undefined ? { direct: op.direct } : {}), ...(op.readonly !== undefined ? { readonly: op.readonly } : {}) };
-      case 'mmap':
-        return { op: 'mmap', length: size(op.length), flags: op.flags, ...(op.offset !== undefined ? { offset: size(op.offset) } : {}), ...(op.prot ? { prot: op.prot } : {}), ...(op.anonymous !== undefined ? { anonymous: op.anonymous } : {}) };
-      case 'odirect':
-        return { op: 'odirect', device: this.path(op.device), pages: op.pages, write: op.write };
-      case 'ftruncate':
-        return { op: 'ftruncate', size: size(op.size) };
-      case 'truncate':
-        return { op: 'truncate', path: this.path(op.path), size: size(op.size) };
-      case 'fallocate':
-        return { op: 'fallocate', mode: op.mode, offset: size(op.offset), length: size(op.length) };
-      case 'write':
-        return { op: 'write', offset: size(op.offset), length: size(op.length), ...(op.byte !== undefined ? { byte: op.byte } : {}) };
-      case 'read':
-        return { op: 'read', offset: size(op.offset), length: size(op.length) };
-      case 'sleep':
-        return { op: 'sleep', ms: parseScenarioDuration(op.for, this.vars) };
-      default:
-        return op as ActorOp;
-    }
+    return toWireOp(op, { path: (p) => this.path(p), size: parseSize, duration: (v) => parseScenarioDuration(v, this.vars) });
   }
 
   private async sample(): Promise<void> {

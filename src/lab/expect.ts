@@ -5,7 +5,8 @@
 // Times are on the guest clock (seconds); durations in predicates are milliseconds.
 import type { EventMessage, LeaseState } from '../wire/protocol.js';
 import { GUP_PIN_COUNTING_BIAS, type Observability } from './era.js';
-import { conditionHolds, parseScenarioDuration, type ConditionContext, type DurationVars, type Predicate } from './scenario.js';
+import { parseScenarioDuration, type DurationVars } from '../config/units.js';
+import { conditionHolds, type ConditionContext, type Predicate } from './scenario.js';
 import { lockKey, type ActionRecord, type LabState, type PageView, type RefSample } from './state.js';
 
 

@@ -22,81 +22,11 @@
 //   no-data-mismatch   every data check of the run found what the shadow copy predicts
 // A scenario-level hang detector adds "no task blocked longer than N s".
 import { z } from 'zod';
-import { parseDuration, parseSize } from '../config/units.js';
+import { durationValue, parseDuration, parseScenarioDuration, parseSize, sizeValue, type DurationVars } from '../config/units.js';
+import { scenarioOpSchema, type ScenarioOp } from '../wire/ops.js';
 import { compareVersion, kernelVersion } from './era.js';
 import { CannotTestError } from '../exit.js';
 import { checkDocument, scenarioValueProblems, type Problem } from '../config/limits.js';
-
-// ---------------------------------------------------------------------------------------
-// Values.
-
-/** Bytes: 4096, "4K", "2M". */
-export const sizeValue = z.union([z.number().int().nonnegative(), z.string()]).superRefine((value, ctx) => {
-  try {
-    parseSize(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-  }
-});
-export type SizeValue = z.infer<typeof sizeValue>;
-
-/** Guest quantities a duration may name, resolved when the scenario runs. */
-export const DURATION_VARS = {
-  'lease-break-time': 'fs.lease-break-time of the guest, in seconds',
-} as const;
-export type DurationVars = Record<keyof typeof DURATION_VARS, number>;
-
-/**
- * A duration: milliseconds as a number, or "500ms", "2s", "1m", or a sum naming guest
- * quantities: "lease-break-time + 2s", "lease-break-time - 1s" (operators between
- * spaces). Returns milliseconds.
- */
-export function parseScenarioDuration(text: string | number, vars?: Partial<DurationVars>): number {
-  if (typeof text === 'number') return text;
-  // Operators stand between spaces: names such as lease-break-time contain "-".
-  const terms = text
-    .trim()
-    .split(/\s+([+-])\s+/)
-    .filter((t) => t !== '');
-  let total = 0;
-  let sign = 1;
-  let expectTerm = true;
-  for (const term of terms) {
-    if (term === '+' || term === '-') {
-      if (expectTerm) throw new Error(`"${text}" is not a duration (a sign where a term should be)`);
-      sign = term === '+' ? 1 : -1;
-      expectTerm = true;
-      continue;
-    }
-    if (!expectTerm) throw new Error(`"${text}" is not a duration (two terms without + or -)`);
-    if (term in DURATION_VARS) {
-      const v = vars?.[term as keyof DurationVars];
-      // Schema validation passes no vars: a known name is enough there.
-      total += vars ? sign * (v === undefined ? NaN : v * 1000) : 0;
-    } else {
-      try {
-        total += sign * parseDuration(term);
-      } catch {
-        throw new Error(
-          `"${text}" is not a duration (examples: 500ms, 2s, 1m, lease-break-time + 2s; "${term}" is neither a duration nor one of ${Object.keys(DURATION_VARS).join(', ')})`,
-        );
-      }
-    }
-    expectTerm = false;
-  }
-  if (expectTerm) throw new Error(`"${text}" is not a duration`);
-  if (vars && Number.isNaN(total)) throw new Error(`"${text}" names a guest quantity this run does not know`);
-  return total;
-}
-
-export const durationValue = z.union([z.number().nonnegative(), z.string()]).superRefine((value, ctx) => {
-  try {
-    parseScenarioDuration(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-  }
-});
-export type DurationValue = z.infer<typeof durationValue>;
 
 const name = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, '1-15 characters of [A-Za-z0-9_.-] (it becomes the task comm)');
 const stepId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and "-"');
@@ -116,46 +46,10 @@ const fsType = z.enum(['xfs', 'ext4']);
 const version = z.string().regex(/^\d+\.\d+$/, 'a kernel version: "6.15"');
 
 // ---------------------------------------------------------------------------------------
-// Actions: the actor ops of the protocol (src/wire/protocol.ts ActorOp), sizes as people
-// write them. Paths: relative ones live in the run's directory on the DAX mount;
-// "$tmp/x" is on the guest's tmpfs (page cache, not DAX); "$devdax" is the profile's
-// device-dax character device; "$nullb" the slow null_blk device.
+// Actions: the actor ops as scenarios write them (src/wire/ops.ts, one entry per op).
 
-export const opSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('open'), path: z.string().min(1), create: z.boolean().optional(), size: sizeValue.optional(), direct: z.boolean().optional(), readonly: z.boolean().optional() }).strict(),
-  z.object({ op: z.literal('close') }).strict(),
-  z
-    .object({
-      op: z.literal('mmap'),
-      length: sizeValue,
-      offset: sizeValue.optional(),
-      /** MAP_* names or raw numbers as strings ("0x80000"). */
-      flags: z.array(z.string().min(1)).default([]),
-      prot: z.array(z.string().min(1)).optional(),
-      anonymous: z.boolean().optional(),
-    })
-    .strict(),
-  z.object({ op: z.literal('munmap') }).strict(),
-  z.object({ op: z.literal('touch'), pages, write: z.boolean().default(false) }).strict(),
-  z.object({ op: z.literal('vmsplice'), pages }).strict(),
-  z.object({ op: z.literal('drain') }).strict(),
-  z.object({ op: z.literal('io_uring_register'), pages }).strict(),
-  z.object({ op: z.literal('io_uring_unregister') }).strict(),
-  z.object({ op: z.literal('odirect'), device: z.string().min(1), pages, write: z.boolean().default(false) }).strict(),
-  z.object({ op: z.literal('ftruncate'), size: sizeValue }).strict(),
-  z.object({ op: z.literal('truncate'), path: z.string().min(1), size: sizeValue }).strict(),
-  z.object({ op: z.literal('fallocate'), mode: z.enum(['punch', 'zero', 'collapse', 'allocate']), offset: sizeValue, length: sizeValue }).strict(),
-  z.object({ op: z.literal('write'), offset: sizeValue, length: sizeValue, byte: z.number().int().min(0).max(255).optional() }).strict(),
-  z.object({ op: z.literal('read'), offset: sizeValue, length: sizeValue }).strict(),
-  z.object({ op: z.literal('lease'), type: z.enum(['read', 'write', 'unlock']), signal: z.string().optional() }).strict(),
-  z.object({ op: z.literal('sleep'), for: durationValue }).strict(),
-  z.object({ op: z.literal('exit'), status: z.number().int().min(0).max(255).optional() }).strict(),
-  z.object({ op: z.literal('pattern_write'), pages, tags: z.array(z.number().int().min(1).max(0xffffffff)).min(1) }).strict(),
-  z.object({ op: z.literal('pattern_check'), pages, via: z.enum(['mmap', 'read']).optional() }).strict(),
-  z.object({ op: z.literal('rdma_reg_mr'), pages }).strict(),
-  z.object({ op: z.literal('rdma_dereg_mr') }).strict(),
-]);
-export type ScenarioOp = z.infer<typeof opSchema>;
+export const opSchema = scenarioOpSchema;
+export type { ScenarioOp };
 
 // ---------------------------------------------------------------------------------------
 // Conditions: a step or an expectation that does not apply is skipped / not-applicable.

@@ -6,42 +6,12 @@
 import type { Finding as EngineFinding, Verdict } from '../lab/engine.js';
 import type { LabState } from '../lab/state.js';
 import { describe as describePredicate } from '../lab/expect.js';
-import type { Predicate, Scenario, ScenarioOp, Step } from '../lab/scenario.js';
+import type { Predicate, Scenario, Step } from '../lab/scenario.js';
+import { interventionOf, opLabel } from '../wire/ops.js';
 import type { ExpectationView, Finding, Intervention, ScenarioInfo, StepInfo } from './model.js';
 import type { PanelId } from './view.js';
 
 const stepId = (s: Step, i: number) => s.id ?? `step-${i + 1}`;
-
-function opLabel(op: ScenarioOp): string {
-  switch (op.op) {
-    case 'open':
-      return `open ${op.path}${op.create ? ' (create)' : ''}`;
-    case 'mmap':
-      return `mmap ${op.length}${op.flags.length ? ` ${op.flags.join('|')}` : ''}${op.anonymous ? ' anonymous' : ''}`;
-    case 'touch':
-      return `${op.write ? 'write' : 'read'}-fault pages ${op.pages.join(',')}`;
-    case 'vmsplice':
-    case 'io_uring_register':
-    case 'rdma_reg_mr':
-    case 'pattern_write':
-    case 'pattern_check':
-      return `${op.op} pages ${op.pages.join(',')}`;
-    case 'odirect':
-      return `O_DIRECT ${op.write ? 'write' : 'read'} ${op.device} pages ${op.pages.join(',')}`;
-    case 'truncate':
-      return `truncate ${op.path} to ${op.size}`;
-    case 'ftruncate':
-      return `ftruncate to ${op.size}`;
-    case 'fallocate':
-      return `fallocate ${op.mode} ${op.offset}+${op.length}`;
-    case 'lease':
-      return `lease ${op.type}${op.signal ? ` (${op.signal})` : ''}`;
-    case 'sleep':
-      return `sleep ${op.for}`;
-    default:
-      return op.op;
-  }
-}
 
 function stepLabel(s: Step): string {
   if (s.do && s.actor) return `${s.actor}: ${opLabel(s.do)}`;
@@ -79,19 +49,15 @@ function watchOf(s: Step): StepInfo['watch'] {
   return undefined;
 }
 
-/** Interventions the TUI offers for built-in scenarios (the engine's model has none). */
-const kill = (actor: string): Intervention => ({ id: `kill:${actor}`, key: 'K', label: `kill ${actor}`, actor });
+/** Interventions the TUI offers for built-in scenarios (the engine's model has none); keys and words from the op catalogue. */
+function offer(id: 'drain' | 'release' | 'kill', actor: string): Intervention {
+  const iv = interventionOf(id)!;
+  return id === 'kill' ? { id: `kill:${actor}`, key: iv.key, label: `kill ${actor}`, actor } : { id, key: iv.key, label: iv.label, actor };
+}
 const INTERVENTIONS: Record<string, Intervention[]> = {
-  'dma-vs-truncate': [kill('truncator')],
-  'vmsplice-vs-punch': [{ id: 'drain', key: 'd', label: 'drain the pipe', actor: 'holder' }, kill('puncher')],
-  'map-direct-lease': [{ id: 'release', key: 'u', label: 'release the lease', actor: 'holder' }, kill('breaker')],
-};
-
-/** What an intervention does: an action in its actor, or SIGKILL to it. */
-export const INTERVENTION_OPS: Record<string, { op: 'drain' } | { op: 'lease'; type: 'unlock' } | { op: 'kill' }> = {
-  drain: { op: 'drain' },
-  release: { op: 'lease', type: 'unlock' },
-  kill: { op: 'kill' },
+  'dma-vs-truncate': [offer('kill', 'truncator')],
+  'vmsplice-vs-punch': [offer('drain', 'holder'), offer('kill', 'puncher')],
+  'map-direct-lease': [offer('release', 'holder'), offer('kill', 'breaker')],
 };
 
 export function engineScenarioInfo(s: Scenario): ScenarioInfo {

@@ -17,7 +17,8 @@ import type { Scenario } from '../lab/scenario.js';
 import { traceCommand } from '../lab/trace.js';
 import { builtinScenarios, profileScenarios } from '../lab/scenarios/index.js';
 import { stepShape } from '../lab/timeline.js';
-import { engineExpectations, engineScenarioInfo, findingView, INTERVENTION_OPS, kernelTimer, verdictView } from './engineRun.js';
+import { engineExpectations, engineScenarioInfo, findingView, kernelTimer, verdictView } from './engineRun.js';
+import { interventionOf } from '../wire/ops.js';
 import type { LabController, RunView, ScenarioInfo, StageView } from './model.js';
 
 const CONSOLE_LINES = 8;
@@ -297,7 +298,7 @@ export class LiveController extends BaseController implements LabController {
   private interventionOf(id: string) {
     if (!this.view.run) return null;
     const iv = this.view.run.scenario.interventions.find((i) => i.id === id);
-    const op = INTERVENTION_OPS[id.split(':')[0]!];
+    const op = interventionOf(id)?.op;
     return iv && op ? { actor: iv.actor, label: iv.label, op } : null;
   }
 

@@ -232,39 +232,9 @@ export type SetupCommand = {
   sysctls: Record<string, string>;
 };
 
-/**
- * Actions an actor can run (src/vm/guest/actors.c). Sizes in bytes, offsets in bytes,
- * pages as indices into the actor's current mapping.
- */
-export type ActorOp =
-  | { op: 'open'; path: string; create?: boolean; size?: number; direct?: boolean; readonly?: boolean }
-  | { op: 'close' }
-  | { op: 'mmap'; length: number; offset?: number; flags: string[]; prot?: string[]; anonymous?: boolean }
-  | { op: 'munmap' }
-  | { op: 'touch'; pages: number[]; write: boolean }
-  | { op: 'vmsplice'; pages: number[] }
-  | { op: 'drain' }
-  | { op: 'io_uring_register'; pages: number[] }
-  | { op: 'io_uring_unregister' }
-  | { op: 'odirect'; device: string; pages: number[]; write: boolean }
-  | { op: 'ftruncate'; size: number }
-  | { op: 'truncate'; path: string; size: number }
-  | { op: 'fallocate'; mode: 'punch' | 'zero' | 'collapse' | 'allocate'; offset: number; length: number }
-  | { op: 'write'; offset: number; length: number; byte?: number }
-  | { op: 'read'; offset: number; length: number }
-  | { op: 'lease'; type: 'read' | 'write' | 'unlock'; signal?: string }
-  | { op: 'sleep'; ms: number }
-  | { op: 'exit'; status?: number }
-  /** Store each page's data pattern (tag 1..2^32-1) through the mapping; SIGBUS per page is reported. */
-  | { op: 'pattern_write'; pages: number[]; tags: number[] }
-  /**
-   * What each page holds: its tag, 0 (zeros), 2^32 + tag (torn), -1 (neither), -2 (SIGBUS
-   * on the mapping), -3 (read(2) came back short). via "read": pages index the file.
-   */
-  | { op: 'pattern_check'; pages: number[]; via?: 'mmap' | 'read' }
-  /** ibv_reg_mr of each page (one MR a page); only actors started with program "verbs". */
-  | { op: 'rdma_reg_mr'; pages: number[] }
-  | { op: 'rdma_dereg_mr' };
+/** Actions an actor can run: one entry each in ops.ts (the catalogue). */
+export type { ActorOp } from './ops.js';
+import type { ActorOp } from './ops.js';
 
 /**
  * What pattern_check reports for a page that holds no (whole) tag; a page that is part

@@ -4,15 +4,17 @@
 // --list-ops (it is a static binary, so it runs on the build host as well).
 import { execa } from 'execa';
 import { expect, it } from 'vitest';
-import { opSchema } from '../../src/lab/scenario.js';
+import { ACTOR_OP_NAMES, ACTOR_OPS } from '../../src/wire/ops.js';
 import { buildAgent } from '../../src/vm/agentBuild.js';
 import { silentProgress } from '../../src/vm/progress.js';
 
+/** The catalogue's ops, each checked to carry its own name in its scenario and its wire form. */
 function hostOps(): string[] {
-  return opSchema.options.map((option) => {
-    const values = [...option.shape.op.values];
-    expect(values, 'one wire name per scenario op').toHaveLength(1);
-    return String(values[0]);
+  return ACTOR_OP_NAMES.map((name) => {
+    const e = ACTOR_OPS[name];
+    expect([...e.scenario.shape.op.values], `${name}: its scenario form names it`).toEqual([name]);
+    expect([...e.wire.shape.op.values], `${name}: its wire form names it`).toEqual([name]);
+    return name;
   });
 }
 

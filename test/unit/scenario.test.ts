@@ -6,10 +6,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listEntries, parseSeed, resolveRun } from '../../src/commands/scenarios.js';
 import { validateProfile } from '../../src/config/profiles.js';
+import { parseScenarioDuration } from '../../src/config/units.js';
 import {
   conditionHolds,
   exportScenario,
-  parseScenarioDuration,
   ScenarioError,
   validateScenario,
   type ScenarioInput,
