@@ -250,6 +250,7 @@ export function compareRuns(runA: ComparedRun, runB: ComparedRun): Comparison {
   } else {
     exitCode = 0;
     outcome = `the kernels agree on all ${expectations.length - differences.notComparable} comparable expectation(s)${tables.length ? ' and every table cell' : ''}`;
+    if (findings.a.length) outcome += `, the finding(s) included (${[...new Set(findings.a)].join(', ')} on both)`;
   }
   if (differences.notComparable && exitCode !== 125) outcome += `; ${differences.notComparable} not comparable (not observable on one kernel)`;
   const scenario = ra?.scenario ?? rb?.scenario ?? { id: 'unknown', title: '' };

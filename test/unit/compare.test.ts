@@ -177,3 +177,14 @@ describe('kernelLine', () => {
     expect(kernelLine('garbage')).toBeNull();
   });
 });
+
+describe('compare: one guest after the other, or both at once', () => {
+  it('decides from the host cores and free memory against the profiles', async () => {
+    const { concurrency } = await import('../../src/commands/runs.js');
+    const two = [{ cpus: 2, memory: '2G' }, { cpus: 2, memory: '2G' }];
+    expect(concurrency(two, { cpus: 2, freeMemory: 20 * 2 ** 30 })).toMatchObject({ parallel: false });
+    expect(concurrency(two, { cpus: 2, freeMemory: 20 * 2 ** 30 }).why).toContain('the guests want 4 vCPUs, this machine has 2 cores');
+    expect(concurrency(two, { cpus: 8, freeMemory: 4 * 2 ** 30 })).toMatchObject({ parallel: false });
+    expect(concurrency(two, { cpus: 8, freeMemory: 6 * 2 ** 30 })).toMatchObject({ parallel: true });
+  });
+});
