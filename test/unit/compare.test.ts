@@ -14,6 +14,7 @@ const clone = <T>(x: T): T => structuredClone(x);
 
 const xfs61 = load('compare/dma-vs-truncate-6.1-xfs.report.json');
 const ext461 = load('compare/dma-vs-truncate-6.1-ext4.report.json');
+const xfs612 = load('compare/dma-vs-truncate-6.12-xfs.report.json');
 
 /** 6.1's recorded dma-vs-truncate as a kernel that wakes the truncater would report it. */
 function withWakeUp(r: RunReport): RunReport {
@@ -56,6 +57,23 @@ describe('compareRuns', () => {
     expect(text).toMatch(/B {3}\[held\] truncator was asleep \(S\) in\s+ext4_break_layouts/);
     expect(text).toMatch(/A,B \[held\] dma's open returned 4/);
     expect(text).toContain(`B: ext4: ${ext461.kernel.release}, era 6.1, fsdax idle refcount ${ext461.kernel.fsdaxIdleRefcount}, ext4`);
+  });
+
+  it('6.1 against 6.12, both recorded: the statuses that differ come first, exit 1', () => {
+    const c = compareRuns(run('default', xfs61), run('lts-6.12', xfs612));
+    // Independently of compare.ts: the ids whose status differs, where both decided.
+    const status = (r: RunReport) => new Map(r.expectations.map((e) => [e.id, e.status]));
+    const [sa, sb] = [status(xfs61), status(xfs612)];
+    const decided = (s?: string) => s === 'held' || s === 'violated';
+    const differing = [...sa.keys()].filter((id) => decided(sa.get(id)) && decided(sb.get(id)) && sa.get(id) !== sb.get(id));
+    expect(differing.length).toBeGreaterThan(0);
+    expect(c.exitCode).toBe(1);
+    expect(c.expectations.slice(0, differing.length).map((e) => e.id).sort()).toEqual([...differing].sort());
+    expect(c.expectations.slice(differing.length).every((e) => e.kind !== 'differs')).toBe(true);
+    const text = compareText(c);
+    checkText(text);
+    expect(text).toContain(`B: lts-6.12: ${xfs612.kernel.release}, era ${kernelLine(xfs612.kernel.release)}`);
+    expect(text.indexOf('Differences (')).toBeLessThan(text.indexOf('Same on both ('));
   });
 
   it('the missing wake-up on one side: that expectation first, marked, exit 1', () => {
