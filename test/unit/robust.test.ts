@@ -3,8 +3,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cli, noStack } from './cliHarness.js';
 import { classify, EXIT, InterruptedError, UsageError } from '../../src/exit.js';
 import { checkDocument, neutralise } from '../../src/config/limits.js';
 import { listProfiles, loadProfile, saveProfile, savedProfileStore } from '../../src/config/profiles.js';
@@ -14,23 +14,6 @@ import { markOwned, sweepDeadRuns } from '../../src/vm/sweep.js';
 import { paths } from '../../src/paths.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-robust-'));
-
-/** Run the CLI in-process; what it printed and its exit code. */
-export async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c) => ((out += String(c)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((err += String(c)), true));
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
-
-export const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .*:\d+:\d+/);
 
 let config: string;
 const savedConfig = paths.config;
