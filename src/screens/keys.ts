@@ -76,9 +76,9 @@ export const CONTEXTS: Record<string, ContextInfo> = {
   timeline: {
     title: 'Timeline',
     about: [
-      'Timeline: the run over guest time, one lane per actor, watched page and lock; steps (1-9) and findings (!) on the ruler.',
-      'Actors: ═ in an action, ▓ blocked in the kernel (the function is named), · waiting for the lab, ✝ exited. Pages: the refcount above idle (▁-█), P pinned.',
-      'The cursor (│) shows every lane at one instant on the lines below the lanes.',
+      'Timeline: the run over guest time, one lane per actor, watched page and lock; the steps (their numbers) and the findings (!) marked.',
+      'Actors: = in an action, # blocked in the kernel (the function is named), - running, . waiting for the lab, x exit. Pages: _ at idle, 1-9 references above idle, P pinned. Locks: w/r held, W held with waiters, . free.',
+      'The cursor shows every lane at one instant on the lines below the lanes; it opens on the first finding.',
     ],
   },
   guided: {

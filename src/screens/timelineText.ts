@@ -151,7 +151,13 @@ export const rowText = (r: Row, labelW: number) => `${clipLabel(r.label, labelW)
 
 /** Every lane at one instant, as lines of `width` columns. */
 export function cursorLines(tl: Timeline, t: number, width: number, labelW = LABEL_MAX): string[] {
-  return statesAt(tl, t).map((s) => ({ ...s, lane: s.kind === 'lock' ? lockLabel(s.lane) : s.lane })).flatMap((s) => wrap(`${s.text}${s.since !== null ? ` since ${s.since.toFixed(2)}s` : ''}${s.extra ? `; ${s.extra}` : ''}`, width - labelW - 3, ' '.repeat(labelW + 3)).map((l, i) => (i ? l : `  ${clipLabel(s.lane, labelW)} ${l.trimStart()}`)));
+  const indent = ' '.repeat(labelW + 3);
+  return statesAt(tl, t).flatMap((s) => {
+    const lane = s.kind === 'lock' ? lockLabel(s.lane) : s.lane;
+    const lines = wrap(`${s.text}${s.since !== null ? ` since ${s.since.toFixed(2)}s` : ''}${s.extra ? `; ${s.extra}` : ''}`, width, indent);
+    lines[0] = `  ${clipLabel(lane, labelW)} ${lines[0]!.slice(indent.length)}`;
+    return lines;
+  });
 }
 
 /** The report's timeline: the lanes at `width` columns, the steps, the findings and every lane at the first finding. */
