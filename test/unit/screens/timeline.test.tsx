@@ -22,6 +22,12 @@ function replayedRun(): ReplayController {
   return c;
 }
 
+/** The screen once `ok` holds (a loaded machine renders late), or the last one. */
+async function screenWhen(screen: () => string, ok: (s: string) => boolean): Promise<string> {
+  for (let i = 0; i < 40 && !ok(screen()); i++) await delay(50);
+  return screen();
+}
+
 let cleanup: (() => void) | null = null;
 afterEach(() => cleanup?.());
 
@@ -94,7 +100,7 @@ describe('the timeline view (t on the dashboard)', () => {
     cleanup = app.unmount;
     await delay();
     await app.press('t');
-    let s = app.screen();
+    let s = await screenWhen(app.screen, (x) => x.includes('daxlab · timeline'));
     expect(s).toContain('daxlab · timeline · replay');
     expect(s).toContain(`cursor ${finding.evidence.times.now.toFixed(3)}s`);
     expect(s).toMatch(/victim#0\s+at idle \(ref 1\) since 18\.68s/);
@@ -102,14 +108,14 @@ describe('the timeline view (t on the dashboard)', () => {
     const perColumn = (x: string) => Number(/(\d+) ms a column/.exec(x)![1]);
     const before = perColumn(s);
     await app.press('++');
-    s = app.screen();
+    s = await screenWhen(app.screen, (x) => perColumn(x) < before / 3);
     expect(perColumn(s)).toBeLessThan(before / 3);
     await app.press('N');
-    s = app.screen();
+    s = await screenWhen(app.screen, (x) => /cursor 16\.74\ds/.test(x));
     // The mark before the finding is the truncate step: the cursor is on it.
     expect(s).toMatch(/cursor 16\.74\ds/);
     expect(s).toMatch(/truncator\s+waiting for the lab/);
     await app.press('t');
-    expect(app.screen()).toContain('daxlab · dashboard · replay');
+    expect(await screenWhen(app.screen, (x) => x.includes('daxlab · dashboard'))).toContain('daxlab · dashboard · replay');
   });
 });
