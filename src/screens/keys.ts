@@ -6,6 +6,7 @@
 // "global". While a mode is on, only its rows apply (a text field takes q and esc); else
 // the screen's rows, then the global ones. Pure: no React here (keymap.tsx has the hooks).
 import type { Key } from 'ink';
+import { interventionOf } from '../wire/ops.js';
 import type { Intervention, RunView } from './model.js';
 
 /**
@@ -215,12 +216,15 @@ export function moveBinding(context: string, help: string, move: (delta: 1 | -1)
 }
 
 /**
- * The keys a running scenario offers on its actors (kill the truncator, drain the pipe).
- * The one place the screens read them from: today the scenario info's list (engineRun.ts);
- * the actor-op catalogue in src/lab takes its place when it lands.
+ * The keys a running scenario offers on its actors (kill the truncator, drain the pipe):
+ * which ones the scenario offers, on which actor, from its info; each one's key from the
+ * actor-op catalogue (src/wire/ops.ts). The one place the screens read them from.
  */
 export function interventionKeys(run: RunView | null): readonly Intervention[] {
-  return run?.scenario.interventions ?? [];
+  return (run?.scenario.interventions ?? []).flatMap((i) => {
+    const def = interventionOf(i.id);
+    return def ? [{ ...i, key: def.key }] : [];
+  });
 }
 
 export function interventionBindings(context: string, run: RunView | null, intervene: (id: string) => void): Binding[] {
