@@ -1,6 +1,7 @@
 // daxlab list / run / scenario export: the scenarios, headless.
 import fs from 'node:fs';
-import { runScenario, formatReport, type ScenarioReport } from '../lab/engine.js';
+import { runScenario, type ScenarioReport } from '../lab/engine.js';
+import { formatReport } from '../lab/reportText.js';
 import { loadProfile, type Profile } from '../config/profiles.js';
 import { describeNeeds, exportScenario, ScenarioError, type Scenario } from '../lab/scenario.js';
 import { builtinScenarios, findScenario, loadScenarioFile, profileScenarios, type ScenarioSource } from '../lab/scenarios/index.js';

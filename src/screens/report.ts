@@ -2,6 +2,7 @@
 // transcript is. Rendered on the Report screen and exported as plain text wrapped at 72
 // columns (to paste into a reply on a kernel mailing list) and as Markdown. Pure.
 import type { Table } from '../lab/engine.js';
+import { cellFacts } from '../lab/tables.js';
 import type { LabState } from '../lab/state.js';
 import type { ExpectationView, Finding, RunView } from './model.js';
 import type { Timeline } from '../lab/timeline.js';
@@ -124,13 +125,10 @@ export function wrap(text: string, width: number, indent = ''): string[] {
 
 /** A table cell in a few characters: "+1", "+1024 p+1", "EOPNOTSUPP"; "(!)" when the release did not put the page back. */
 export function cellText(cell: { take?: Record<string, unknown>; release?: Record<string, unknown> } | undefined): string {
-  const take = cell?.take;
-  if (!take) return '-';
-  const ok = take.result === 'ok' || take.result === 'in flight';
-  const pins = Number(take.pinsDelta) ? ` p+${take.pinsDelta}` : '';
-  const text = ok ? `+${take.aboveIdleDelta}${pins}` : String(take.result);
-  const back = cell?.release && Number(cell.release.aboveIdleDelta) !== -Number(take.aboveIdleDelta) ? ' (!)' : '';
-  return text + back;
+  const f = cellFacts(cell);
+  if (!f) return '-';
+  const text = f.taken ? `+${f.aboveIdle}${Number(f.pins) ? ` p+${f.pins}` : ''}` : f.result;
+  return text + (f.putBack === false ? ' (!)' : '');
 }
 
 export const TABLE_LEGEND = '+N: references above idle taken; p+N: pins; (!): the release did not put the page back';
