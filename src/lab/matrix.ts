@@ -70,6 +70,8 @@ export type Grid = {
 };
 
 const ORDER = (xs: string[]) => [...new Set(xs)];
+/** Rows and columns in one order whoever builds the grid (a run, or a merge of files in any order). */
+const SORTED = (xs: string[]) => ORDER(xs).sort();
 
 /** What one (scenario, profile) pair's cells say: "held", "finding: truncate-woken", "held 2/3, finding 1/3: x". */
 export function pairSummary(cells: CellResult[]): string {
@@ -81,10 +83,10 @@ export function pairSummary(cells: CellResult[]): string {
   return [...counts].map(([w, n]) => `${w.replace(/:.*/, '')} ${n}/${cells.length}${w.includes(':') ? w.slice(w.indexOf(':')) : ''}`).join(', ');
 }
 
-/** The grid of cells; profiles and scenarios in the order given, else as first seen. */
+/** The grid of cells: profiles and scenarios sorted by name; `order` adds pairs that have no cell ("not run"). */
 export function buildGrid(cells: CellResult[], order: { profiles?: string[]; scenarios?: string[] } = {}): Grid {
-  const profiles = ORDER([...(order.profiles ?? []), ...cells.map((c) => c.profile)]);
-  const scenarios = ORDER([...(order.scenarios ?? []), ...cells.map((c) => c.scenario)]);
+  const profiles = SORTED([...(order.profiles ?? []), ...cells.map((c) => c.profile)]);
+  const scenarios = SORTED([...(order.scenarios ?? []), ...cells.map((c) => c.scenario)]);
   const seeds = [...new Set(cells.map((c) => c.seed))].sort((a, b) => a - b);
   const sorted = [...cells].sort((x, y) => scenarios.indexOf(x.scenario) - scenarios.indexOf(y.scenario) || profiles.indexOf(x.profile) - profiles.indexOf(y.profile) || x.seed - y.seed);
   const summary: Grid['summary'] = {};
