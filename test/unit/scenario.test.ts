@@ -42,7 +42,6 @@ function problems(data: unknown): string[] {
 describe('built-in scenarios', () => {
   it('are the seven of the issue, each valid under the users\' schema', () => {
     expect(builtinScenarios.map((s) => s.id)).toEqual([...BUILTIN_IDS]);
-    expect(BUILTIN_IDS).toEqual(['dma-vs-truncate', 'vmsplice-vs-punch', 'longterm-pin', 'map-direct-lease', 'map-sync', 'fault-vs-truncate', 'pin-accounting']);
     for (const s of builtinScenarios) {
       expect(s.threads.length, s.id).toBeGreaterThan(0);
       expect(s.era.length, s.id).toBeGreaterThan(0);
@@ -57,10 +56,19 @@ describe('built-in scenarios', () => {
     }
   });
 
-  // The seed threads sit beside the repository (as in CI), not inside it: a clone elsewhere skips this.
-  const seedDir = path.resolve(import.meta.dirname, '../../../shared/seeds');
-  it.skipIf(!fs.existsSync(seedDir))('cite only Message-IDs that appear in the seed threads', () => {
-    const seeds = fs.readdirSync(seedDir).map((f) => fs.readFileSync(path.resolve(seedDir, f), 'utf8'));
+  // The seed threads sit beside the repository, not inside it: the nearest shared/seeds
+  // above the checkout (a worktree is deeper than the main clone). Absent, the test says so
+  // and fails, unless DAXLAB_NO_SEEDS=1 says this machine has none.
+  const seedDir = (() => {
+    for (let dir = path.resolve(import.meta.dirname, '../..'); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      const candidate = path.join(dir, 'shared', 'seeds');
+      if (fs.existsSync(candidate)) return candidate;
+    }
+    return null;
+  })();
+  it.skipIf(!seedDir && process.env.DAXLAB_NO_SEEDS === '1')('cite only Message-IDs that appear in the seed threads', () => {
+    expect(seedDir, 'no shared/seeds above the checkout (set DAXLAB_NO_SEEDS=1 where there are none)').not.toBeNull();
+    const seeds = fs.readdirSync(seedDir!).map((f) => fs.readFileSync(path.resolve(seedDir!, f), 'utf8'));
     for (const s of builtinScenarios) {
       for (const t of s.threads) {
         if (!t.messageId) continue;
