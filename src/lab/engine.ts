@@ -684,16 +684,11 @@ class Run {
       if (hung) {
         this.hangFound = true;
         const task = this.state.actors[hung.actor]?.task;
-        this.verdict({
-          id: 'no-hang',
-          step: null,
-          stepId: null,
-          check: 'hang-detector',
-          description: hangDescription(h.blockedLongerThan),
-          status: 'violated',
-          detail: `${hung.actor} has been asleep inside its ${this.subject(hung.actor)?.op ?? 'action'} for ${hung.blockedMs} ms (${task?.state} in ${task?.stack[0] ?? '?'})`,
-          evidence: { hung: hung.actor, blockedMs: hung.blockedMs, stacks: Object.fromEntries(this.actorNames.map((a) => [a, this.state.actors[a]?.task?.stack ?? []])) },
-        });
+        this.hangVerdict(
+          'violated',
+          `${hung.actor} has been asleep inside its ${this.subject(hung.actor)?.op ?? 'action'} for ${hung.blockedMs} ms (${task?.state} in ${task?.stack[0] ?? '?'})`,
+          { hung: hung.actor, blockedMs: hung.blockedMs, stacks: Object.fromEntries(this.actorNames.map((a) => [a, this.state.actors[a]?.task?.stack ?? []])) },
+        );
         this.stop('hang', `${hung.actor} hung (${hung.blockedMs} ms asleep)`);
       }
     }
@@ -705,16 +700,16 @@ class Run {
     if (!h || this.hangFound) return;
     this.noteBlocked();
     const longest = Math.max(0, ...this.maxBlocked.values());
-    this.verdict({
-      id: 'no-hang',
-      step: null,
-      stepId: null,
-      check: 'hang-detector',
-      description: hangDescription(h.blockedLongerThan),
-      status: this.stopped ? 'not-applicable' : 'held',
-      detail: this.stopped ? `the run stopped early: ${this.stopped.why}` : `the longest sleep inside an action was ${longest} ms`,
-      evidence: { longestBlockedMs: longest },
-    });
+    this.hangVerdict(
+      this.stopped ? 'not-applicable' : 'held',
+      this.stopped ? `the run stopped early: ${this.stopped.why}` : `the longest sleep inside an action was ${longest} ms`,
+      { longestBlockedMs: longest },
+    );
+  }
+
+  /** The hang detector's one verdict: the same id and words whether it fired or held. */
+  private hangVerdict(status: Status, detail: string, evidence: Record<string, unknown>): void {
+    this.verdict({ id: 'no-hang', step: null, stepId: null, check: 'hang-detector', description: hangDescription(this.scenario.hangDetector!.blockedLongerThan), status, detail, evidence });
   }
 
   /** The longest blockedMs seen per actor (kept as snapshots go by). */

@@ -155,6 +155,17 @@ describe('a run on the channel', () => {
     expect(report.cleanup).toMatchObject({ stuck: [], guestReusable: true });
   });
 
+  it('the hang detector says its one verdict when nothing hung', async () => {
+    const agent = new FakeAgent();
+    const target: LabTarget = { channel: agent, hello, ready, profile: validateProfile({ name: 'fake' }, 'test') };
+    const watched = validateScenario({ ...JSON.parse(JSON.stringify(scenario)), hangDetector: { blockedLongerThan: '10s' } }, 'test');
+    const report = await runScenario(target, watched);
+    expect(report.expectations.filter((v) => v.id === 'no-hang')).toEqual([
+      expect.objectContaining({ check: 'hang-detector', status: 'held', description: 'no task blocked longer than 10s', detail: 'the longest sleep inside an action was 0 ms' }),
+    ]);
+    expect(agent.counts()).toEqual({ message: 0, 'protocol-error': 0, line: 0, sent: 0, close: 0 });
+  });
+
   it('a run that fails half-way leaves no listener behind either', async () => {
     const agent = new FakeAgent();
     const failing = Object.assign(agent, {
