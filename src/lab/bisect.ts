@@ -140,7 +140,10 @@ export function describeAnswer(releases: readonly Release[], answer: BisectAnswe
   const r = (i: number) => `${releases[i]!.package} (${releases[i]!.version})`;
   switch (answer.kind) {
     case 'no-change':
-      return [`no change in range: ${codeWord(answer.code)} on both ends, ${releases[0]!.package} .. ${releases[releases.length - 1]!.package} (exit ${answer.code} on each)`];
+      return [
+        `no change in range: ${codeWord(answer.code)} on both ends, ${releases[0]!.package} .. ${releases[releases.length - 1]!.package} (exit ${answer.code} on each)`,
+        ...(releases.length > 2 ? [`the ${releases.length - 2} release(s) between were not run: ends that agree leave nothing to search (a change and its revert inside the range would not show)`] : []),
+      ];
     case 'cannot-test':
       return [`could not bisect: ${answer.why}${releases[answer.index] ? `: ${releases[answer.index]!.package}` : ''}`];
     case 'bug':
