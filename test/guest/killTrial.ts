@@ -1,0 +1,112 @@
+// One kill trial: `daxlab run` in a real guest, stopped at a chosen moment by a chosen
+// signal (or its QEMU stopped, then killed), then what is left is counted: QEMU
+// processes, socket directories, NVDIMM images, stack traces. Each trial has its own
+// state and temporary directories, so what it finds is its own. Used by the guest suite
+// (test/guest/kill.test.ts) and the soak (scripts/soak.ts).
+import { execa } from 'execa';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sweepDeadRuns } from '../../src/vm/sweep.js';
+import { repoRoot } from './cli.js';
+
+export type Phase = 'boot' | 'setup' | 'scenario';
+export type Fault = 'SIGINT' | 'SIGTERM' | 'SIGKILL' | 'qemu-stop-kill';
+
+export type TrialResult = {
+  fault: Fault;
+  phase: Phase;
+  /** The exit code, or the signal that ended daxlab. */
+  exit: number | string;
+  expected: number | string;
+  /** QEMU processes of the trial still alive after it. */
+  orphans: number;
+  /** Socket directories and NVDIMM images left (after the next start's sweep, for SIGKILL). */
+  staleFiles: string[];
+  stackTraces: number;
+  /** A "bug of daxlab" message: never right for a signal. */
+  ourBug: boolean;
+  ms: number;
+  stderrTail: string;
+};
+
+const markers: Record<Phase, RegExp> = {
+  boot: /^\[kernel\] booting the guest kernel/m,
+  setup: /^\[setup\] namespaces/m,
+  scenario: /^dma-vs-truncate: /m,
+};
+
+const expectedExit: Record<Fault, number | string> = { SIGINT: 130, SIGTERM: 143, SIGKILL: 'SIGKILL', 'qemu-stop-kill': 125 };
+
+async function qemuPids(tag: string): Promise<number[]> {
+  const r = await execa('pgrep', ['-f', `qemu-system.*${tag}`], { reject: false });
+  return r.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+function walk(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [path.join(dir, e.name), ...walk(path.join(dir, e.name))] : [path.join(dir, e.name)]));
+}
+
+export async function killTrial(fault: Fault, phase: Phase, opts: { scenarioDelayMs?: number } = {}): Promise<TrialResult> {
+  const began = Date.now();
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-trial-'));
+  const state = path.join(root, 'state');
+  const tmp = path.join(root, 'tmp');
+  fs.mkdirSync(tmp);
+  // The cache (kernel, agent, images) is shared: the trial is about the run, not the build.
+  const env = { ...process.env, DAXLAB_STATE_DIR: state, TMPDIR: tmp };
+  const child = execa('node', [path.join(repoRoot, 'bin/daxlab.mjs'), 'run', 'dma-vs-truncate'], { reject: false, stdin: 'ignore', env, all: false });
+  let stderr = '';
+  const reached = new Promise<void>((resolve) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (markers[phase].test(stderr)) resolve();
+    });
+  });
+  const ended = child.then(() => undefined);
+  await Promise.race([reached, ended]);
+  if (phase === 'scenario') await sleep(opts.scenarioDelayMs ?? 1500);
+  const runsDir = path.join(state, 'runs');
+  const runId = fs.existsSync(runsDir) ? fs.readdirSync(runsDir)[0] : undefined;
+  const tag = runId ? `daxlab-${runId}` : 'daxlab-trial-none';
+  if (fault === 'qemu-stop-kill') {
+    const [pid] = await qemuPids(tag);
+    if (pid) {
+      process.kill(pid, 'SIGSTOP');
+      await sleep(2000);
+      process.kill(pid, 'SIGKILL');
+    }
+  } else if (child.pid) process.kill(child.pid, fault);
+  const result = await Promise.race([child, sleep(90_000).then(() => null)]);
+  if (!result) child.kill('SIGKILL');
+  const r = result ?? (await child);
+  // QEMU dies with its parent (pdeathsig); give the kernel a moment to deliver it.
+  let orphans = (await qemuPids(tag)).length;
+  for (let i = 0; i < 20 && orphans; i++) {
+    await sleep(250);
+    orphans = (await qemuPids(tag)).length;
+  }
+  for (const pid of await qemuPids(tag)) process.kill(pid, 'SIGKILL');
+  // After kill -9 nothing of ours ran: the next start sweeps (as GuestSession does).
+  if (fault === 'SIGKILL') sweepDeadRuns(runsDir, tmp);
+  const staleFiles = [
+    ...fs.readdirSync(tmp).filter((e) => e.startsWith('daxlab-')).map((e) => path.join(tmp, e)),
+    ...walk(runsDir).filter((f) => /nvdimm\d+\.img$|owner\.pid$/.test(f)),
+  ];
+  const text = stderr;
+  fs.rmSync(root, { recursive: true, force: true });
+  return {
+    fault,
+    phase,
+    exit: r.signal ?? r.exitCode ?? 'none',
+    expected: expectedExit[fault],
+    orphans,
+    staleFiles,
+    stackTraces: (text.match(/\n\s+at .+:\d+:\d+\)?\n/g) ?? []).length,
+    ourBug: /a bug of daxlab/.test(text),
+    ms: Date.now() - began,
+    stderrTail: text.split('\n').slice(-12).join('\n'),
+  };
+}
