@@ -129,6 +129,8 @@ export async function runCommand(opts: {
     // A guest lost mid-run (stopped, killed) ends the run at once: could not test.
     report = await Promise.race([runScenario(session, scenario, { seed, log: (line) => process.stderr.write(`${line}\n`) }), session.lost]);
   } catch (err) {
+    // The channel closed under the engine: QEMU died, and its exit is about to say so.
+    if (session.channel?.closed && !session.lostSignal.aborted) await Promise.race([session.lost.catch(() => {}), new Promise((r) => setTimeout(r, 3000))]);
     await session.shutdown();
     const kept = keepRecord();
     const stop = interruption();

@@ -441,7 +441,8 @@ export class GuestSession {
     const agentUp = this.ready !== undefined && this.channel && !this.channel.closed;
     if (agentUp) await this.channel.request({ cmd: 'poweroff' }, 3000).catch(() => {});
     if (!(agentUp && (await waitExit(5000))) && this.qmp) {
-      await Promise.race([this.qmp.execute('quit').catch(() => {}), sleep(2000, undefined, { ref: false })]);
+      // QEMU may be gone already (killed under us): its exit ends the wait, an unref'd sleep alone would not.
+      await Promise.race([this.qmp.execute('quit').catch(() => {}), sleep(2000, undefined, { ref: false }), this.exited]);
     }
     if (!(await waitExit(3000))) this.child.kill('SIGKILL');
     await this.exited;
