@@ -68,7 +68,7 @@ describe('daxlab boot', () => {
     const profile = writeProfile({ name: 'broken', kernel: { source: 'path', bzImage: '/nonexistent/bzImage' } });
     const r = await daxlab(['boot', '--profile', profile, '--json']);
     expect(r.exitCode).toBe(125);
-    expect(String(r.stderr)).toMatch(/kernel\.bzImage: \/nonexistent\/bzImage does not exist/);
+    expect(String(r.stderr)).toMatch(/kernel\.bzImage:? \/nonexistent\/bzImage does not exist/);
     expect(String(r.stdout)).toBe('');
   });
 

@@ -468,6 +468,11 @@ static void cmd_trace(int id, struct json_object *req)
 		}
 	}
 	if (json_object_object_get_ex(req, "kprobes", &kprobes)) {
+		/*
+		 * kprobe_events cannot be cleared while one of its events is enabled (EBUSY):
+		 * a second run in the same guest then failed every definition with EEXIST.
+		 */
+		tracefs_write("events/daxlab/enable", "0", 0);
 		tracefs_write("kprobe_events", "", 0);
 		for (size_t i = 0; i < json_object_array_length(kprobes); i++)
 			add_kprobes(json_object_get_string(json_object_array_get_idx(kprobes, i)), kp_ok, kp_failed,
