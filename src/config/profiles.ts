@@ -77,6 +77,24 @@ export const kernelSchema = z.discriminatedUnion('source', [
 
 export type KernelSpec = z.infer<typeof kernelSchema>;
 
+/**
+ * The shipped profile of each kernel era, for the suite and tools that go through them all.
+ * release: what `uname -r` of that era's kernel starts with (the suites move: sid is the
+ * newest kernel, 7.x as of December 2026).
+ */
+export const ERA_PROFILES = [
+  { era: '6.1', profile: 'default', release: /^6\.1\./ },
+  { era: '6.12', profile: 'lts-6.12', release: /^6\.12\./ },
+  { era: '7.x', profile: 'sid', release: /^7\./ },
+] as const;
+
+export type KernelEra = (typeof ERA_PROFILES)[number]['era'];
+
+/** The shipped profile name for an era. */
+export function eraProfile(era: KernelEra): string {
+  return ERA_PROFILES.find((e) => e.era === era)!.profile;
+}
+
 export const nvdimmSchema = z
   .object({
     size: size(LIMITS.nvdimmMin, LIMITS.nvdimmMax),

@@ -216,6 +216,13 @@ export class GuestSession {
       this.accel = { accel: 'tcg', reason: why, probe: false };
       await this.bootOnce('tcg', progress, parseDuration(this.profile.bootTimeout));
     }
+    if (!this.ready.btf) {
+      // Every struct offset the observer uses comes from BTF: without it the lab sees nothing.
+      throw new KernelError(
+        `kernel ${this.ready.release} (${this.kernel.origin}) has no /sys/kernel/btf/vmlinux: the observer takes every struct offset from BTF.\n` +
+          `fix: build it with CONFIG_DEBUG_INFO_BTF=y (profiles/daxlab.config has it with its dependencies; pahole from the dwarves package is needed for the build).`,
+      );
+    }
     await this.setup(progress);
     this.timings.total = Math.round(performance.now() - began);
   }
@@ -294,7 +301,6 @@ export class GuestSession {
     this.timings.kernel = Math.round(performance.now() - began) - this.timings.qemuStart - this.timings.init;
     progress.done('kernel', this.timings.kernel, `${this.ready.release}, init ${this.timings.init} ms (modules ${Math.round((modulesDone - initStart) * 1000)} ms)`);
     this.timings.agentHello = Math.round(performance.now() - began);
-    if (!this.ready.btf) progress.log('kernel', `warning: ${this.ready.release} has no /sys/kernel/btf/vmlinux: the observer cannot read struct pages`);
   }
 
   private async setup(progress: Progress): Promise<void> {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BootReport } from '../../src/commands/boot.js';
+import { ERA_PROFILES } from '../../src/config/profiles.js';
 import { daxlab, newestRunDir, qemuProcessesOf, writeProfile } from './cli.js';
 
 async function bootJson(profile: string): Promise<{ report: BootReport; exitCode: number | undefined; stderr: string }> {
@@ -106,4 +107,24 @@ describe('daxlab boot', () => {
     const runDir = /console tail \(([^)]+)\/console\.log\)/.exec(String(r.stderr))![1]!;
     await expectNothingLeft({ runDir });
   });
+});
+
+describe('daxlab boot, every kernel era', () => {
+  // Each era's kernel comes from its own Debian suite, with modules and their load order
+  // from that kernel's own index: the boot reaches a DAX mount on all of them.
+  for (const era of ERA_PROFILES) {
+    it(`${era.profile} (${era.era}) boots its suite's kernel to a DAX-mounted xfs, every module loaded`, async () => {
+      const { report } = await bootJson(era.profile);
+      expect(report.kernel.release).toMatch(era.release);
+      expect(report.kernel.origin).toMatch(/^Debian /);
+      expect(report.mount.fstype).toBe('xfs');
+      expect(report.mount.options.split(',')).toContain('dax=always');
+      expect(report.statxDax).toBe(true);
+      // Independent of the agent: the guest init's own console lines.
+      const console = fs.readFileSync(path.join(report.runDir, 'console.log'), 'utf8');
+      expect(console).toContain('daxlab-init: modules loaded');
+      expect(console).not.toMatch(/daxlab-init: modprobe \S+ failed/);
+      await expectNothingLeft(report);
+    });
+  }
 });
