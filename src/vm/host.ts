@@ -35,6 +35,9 @@ export const hostChecks: HostCheck[] = [
   { id: 'bpftool', why: "cross-checks the agent's BTF offsets in the tests", package: 'bpftool', file: '/usr/sbin/bpftool' },
   { id: 'xz', why: 'extracts vmlinux from the Debian bzImage for the BTF tests', package: 'xz-utils', file: '/usr/bin/xz' },
   { id: 'libibverbs', why: 'RDMA memory registration actor', package: 'libibverbs-dev', file: '/usr/include/infiniband/verbs.h' },
+  { id: 'zstd', why: "extracts vmlinux from zstd-compressed bzImages (6.12 and later) and zstd modules", package: 'zstd', file: '/usr/bin/zstd' },
+  { id: 'flex', why: "the kconfig test runs the kernel's own make olddefconfig", package: 'flex', file: '/usr/bin/flex' },
+  { id: 'bison', why: "the kconfig test runs the kernel's own make olddefconfig", package: 'bison', file: '/usr/bin/bison' },
   { id: 'tmux', why: 'the TUI end-to-end test drives daxlab in a real terminal', package: 'tmux', file: '/usr/bin/tmux' },
 ];
 
