@@ -2,14 +2,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { agentSourceHash } from '../../src/vm/agentBuild.js';
 
 const EMPTY = 'e3b0c44298fc1c14'; // sha256 of nothing: no source was hashed
 
 describe('agent source hash', () => {
   it('hashes the sources of a checkout under a "build" directory, and skips only the build output below the source dir', () => {
-    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-')), 'build', 'checkout', 'guest');
+    const top = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-hash-'));
+    onTestFinished(() => fs.rmSync(top, { recursive: true, force: true }));
+    const dir = path.join(top, 'build', 'checkout', 'guest');
     fs.mkdirSync(path.join(dir, 'kstate'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'agent.c'), 'int main(void) { return 0; }\n');
     fs.writeFileSync(path.join(dir, 'kstate', 'page.c'), '/* page */\n');
