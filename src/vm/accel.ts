@@ -5,6 +5,7 @@ import Conf from 'conf';
 import { execa } from 'execa';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { paths } from '../paths.js';
 import type { Accel } from './qemu.js';
 
@@ -16,9 +17,49 @@ function store(): Conf<Record<string, Memo>> {
   return new Conf<Record<string, Memo>>({ projectName: 'daxlab', projectSuffix: '', cwd: paths.state, configName: 'accel' });
 }
 
+/** The qemu-system-x86_64 that execa will run: the first on PATH. */
+function qemuBinary(): string | null {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const file = path.join(dir || '.', 'qemu-system-x86_64');
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/**
+ * QEMU's version, asked once per binary: remembered under the binary's path, size, mtime
+ * and inode (an upgrade replaces the file), so a boot does not start QEMU just to ask.
+ */
 export async function qemuVersion(): Promise<string> {
+  const binary = qemuBinary();
+  let stamp: string | null = null;
+  if (binary) {
+    const st = fs.statSync(binary);
+    stamp = `${binary} ${st.size} ${Math.trunc(st.mtimeMs)} ${st.ino}`;
+  }
+  const memoFile = path.join(paths.cache, 'qemu-version.json');
+  if (stamp) {
+    try {
+      const memo = JSON.parse(fs.readFileSync(memoFile, 'utf8')) as { stamp: string; version: string };
+      if (memo.stamp === stamp) return memo.version;
+    } catch {
+      // none yet
+    }
+  }
   const { stdout } = await execa('qemu-system-x86_64', ['--version']);
-  return /version (\S+)/.exec(stdout)?.[1] ?? 'unknown';
+  const version = /version (\S+)/.exec(stdout)?.[1] ?? 'unknown';
+  if (stamp) {
+    fs.mkdirSync(paths.cache, { recursive: true });
+    const tmp = `${memoFile}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, JSON.stringify({ stamp, version }));
+    fs.renameSync(tmp, memoFile);
+  }
+  return version;
 }
 
 export function memoKey(host: string, qemu: string, kernelRelease: string): string {

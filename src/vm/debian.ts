@@ -2,6 +2,7 @@
 // lab keeps its own sources list, package lists and cache per suite under its cache dir
 // (apt -o Dir::...), built from the Debian mirror the host's sources already use.
 import { execa } from 'execa';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Progress } from './progress.js';
@@ -235,6 +236,27 @@ export class SuiteApt {
       return null;
     }
     return newest ? Date.now() - newest : null;
+  }
+
+  /**
+   * The package lists as files (name, size, mtime, inode): a different stamp means apt may
+   * answer differently. null when there are no lists.
+   */
+  listsStamp(): string | null {
+    const dir = path.join(this.root, 'lists');
+    try {
+      const files = fs
+        .readdirSync(dir)
+        .filter((f) => f.includes('_dists_'))
+        .sort()
+        .map((f) => {
+          const st = fs.statSync(path.join(dir, f));
+          return `${f} ${st.size} ${Math.trunc(st.mtimeMs)} ${st.ino}`;
+        });
+      return files.length ? crypto.createHash('sha256').update(files.join('\n')).digest('hex').slice(0, 20) : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Whether the lists have the suite itself (not only its -updates / -security). */

@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { paths } from '../paths.js';
 import { guestSourceDir } from './agentBuild.js';
 import type { Profile } from '../config/profiles.js';
@@ -236,21 +237,99 @@ export type GuestImage = { path: string; key: string; cached: boolean; entries: 
 /** Resolve the lab's modules against the kernel's own index, saying what it skips and lacks. */
 export function kernelModulePlan(kernel: Kernel, progress: Progress): ModulePlan {
   const plan = planModules(kernel.modulesDir ? readModuleIndex(kernel.modulesDir) : null);
-  if (!plan.known) return plan;
+  logModulePlan(kernel, plan, progress);
+  return plan;
+}
+
+/** The index files of a modules tree: the module plan is a function of these. */
+const MODULE_INDEX_FILES = ['modules.dep', 'modules.softdep', 'modules.alias', 'modules.builtin', 'modules.builtin.modinfo', 'modules.order'];
+
+/** This file and modules.ts: the code that turns the inputs into a manifest. */
+const MANIFEST_CODE = [fileURLToPath(import.meta.url), fileURLToPath(new URL('./modules' + path.extname(fileURLToPath(import.meta.url)), import.meta.url))];
+
+function statStamp(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${file} ${st.size} ${Math.trunc(st.mtimeMs)} ${st.ino}`;
+  } catch {
+    return `${file} -`;
+  }
+}
+
+/**
+ * What the manifest is made from, as file stamps (path, size, mtime, inode): the kernel's
+ * module index, the agent and the tools, the loader cache ldd resolves libraries through,
+ * the lab's module groups and the code that builds the manifest. Nothing is read or hashed
+ * but the stamps themselves.
+ */
+export function manifestInputsKey(kernel: Pick<Kernel, 'release' | 'modulesDir'>, agentBinary: string, stamp: (file: string) => string = statStamp): string {
+  const files = [
+    ...MANIFEST_CODE,
+    path.join(guestSourceDir, 'init.sh'),
+    '/bin/busybox',
+    agentBinary,
+    path.join(path.dirname(agentBinary), 'kstate/kstate_dump'),
+    path.join(path.dirname(agentBinary), 'daxlab-verbs'),
+    '/etc/mke2fs.conf',
+    '/etc/ld.so.cache',
+    VERBS_PROVIDER.lib,
+    VERBS_PROVIDER.driver,
+    ...GUEST_TOOLS.map((t) => t.host),
+    ...(kernel.modulesDir ? MODULE_INDEX_FILES.map((f) => path.join(kernel.modulesDir!, f)) : []),
+  ];
+  const hash = crypto.createHash('sha256').update(`daxlab-manifest-${IMAGE_FORMAT}\n${kernel.release}\n${kernel.modulesDir ?? '-'}\n`);
+  hash.update(JSON.stringify({ LAB_MODULES, GUEST_TOOLS, VERBS_PROVIDER, GUEST_TOOL_DIR }));
+  for (const file of files) hash.update(`${stamp(file)}\n`);
+  return hash.digest('hex').slice(0, 20);
+}
+
+type ManifestMemo = { key: string; entries: ManifestEntry[]; modules: ModulePlan };
+
+/** The manifest of unchanged inputs, if its host files are still the ones it was made from. */
+function readManifestMemo(file: string): ManifestMemo | null {
+  try {
+    const memo = JSON.parse(fs.readFileSync(file, 'utf8')) as ManifestMemo;
+    return manifestKey(memo.entries) === memo.key ? memo : null;
+  } catch {
+    return null;
+  }
+}
+
+function logModulePlan(kernel: Kernel, plan: ModulePlan, progress: Progress): void {
+  if (!plan.known) return;
   const builtin = Object.values(plan.groups).flatMap((r) => r.builtin);
   const missing = Object.values(plan.groups).flatMap((r) => r.missing);
   if (builtin.length) progress.log('image', `${kernel.release} has built in: ${builtin.join(', ')}`);
   if (missing.length) progress.log('image', `${kernel.release} has no ${missing.join(', ')} (neither module nor built in)`);
-  return plan;
 }
 
 export async function buildImage(kernel: Kernel, agentBinary: string, progress: Progress): Promise<GuestImage> {
+  const dir = path.join(paths.cache, 'images');
+  // Unchanged inputs (by their stamps): the manifest, module plan and key of last time, with
+  // no module index parsed and no ldd run; the key is still checked against every file.
+  const memoFile = path.join(dir, 'manifests', `${manifestInputsKey(kernel, agentBinary)}.json`);
+  const memo = readManifestMemo(memoFile);
+  if (memo) {
+    const image = path.join(dir, `${kernel.release}-${memo.key}.cpio`);
+    if (fs.existsSync(image)) {
+      logModulePlan(kernel, memo.modules, progress);
+      return { path: image, key: memo.key, cached: true, entries: memo.entries.length, modules: memo.modules };
+    }
+  }
   const modules = kernelModulePlan(kernel, progress);
   const entries = await buildManifest(kernel, agentBinary, modules);
   const key = manifestKey(entries);
-  const dir = path.join(paths.cache, 'images');
   const image = path.join(dir, `${kernel.release}-${key}.cpio`);
-  if (fs.existsSync(image)) return { path: image, key, cached: true, entries: entries.length, modules };
+  const remember = () => {
+    fs.mkdirSync(path.dirname(memoFile), { recursive: true });
+    const tmp = `${memoFile}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, JSON.stringify({ key, entries, modules } satisfies ManifestMemo));
+    fs.renameSync(tmp, memoFile);
+  };
+  if (fs.existsSync(image)) {
+    remember();
+    return { path: image, key, cached: true, entries: entries.length, modules };
+  }
 
   progress.log('image', `building ${path.basename(image)} from ${entries.length} entries`);
   fs.mkdirSync(dir, { recursive: true });
@@ -271,6 +350,7 @@ export async function buildImage(kernel: Kernel, agentBinary: string, progress: 
       input: `.\n${list}\n`,
     });
     fs.renameSync(tmp, image);
+    remember();
   } finally {
     fs.rmSync(stageDir, { recursive: true, force: true });
   }

@@ -145,7 +145,11 @@ export function debianKernelDirName(packages: Array<{ name: string; version: str
   return `${main.name}_${main.version}`.replace(/[^A-Za-z0-9.+~_-]/g, '_');
 }
 
-type Resolved = Record<string, { dir: string; at: string }>;
+/**
+ * What a spec resolved to, and (lists) the state of the suite's package lists then: while
+ * the lists are the same files, apt would answer the same, so a boot asks apt nothing.
+ */
+type Resolved = Record<string, { dir: string; at: string; lists?: string }>;
 
 function resolvedFile(): string {
   return path.join(paths.cache, 'kernels', 'resolved.json');
@@ -167,6 +171,14 @@ async function debianKernel(spec: { package: string; suite: string }, progress: 
   let packages: DebPackage[];
   try {
     await apt.update(progress);
+    // The same lists as when this spec last resolved: the same packages (apt-cache show
+    // parses the whole Packages file on every call, seconds for sid).
+    const lists = apt.listsStamp();
+    const last = readResolved()[key];
+    if (lists && last?.lists === lists) {
+      const kernel = finishedDebianKernel(path.join(store, last.dir));
+      if (kernel) return kernel;
+    }
     packages = await resolveKernelPackages(spec.package, (name) => apt.show(name)).catch(async (err: Error) => {
       // A package newer than our lists: refresh once before saying it does not exist.
       await apt.update(progress, true);
@@ -197,7 +209,7 @@ async function debianKernel(spec: { package: string; suite: string }, progress: 
   const dir = path.join(store, dirName);
   const ready = finishedDebianKernel(dir);
   if (ready) {
-    rememberResolved(key, dirName);
+    rememberResolved(key, dirName, apt.listsStamp());
     return ready;
   }
 
@@ -223,15 +235,20 @@ async function debianKernel(spec: { package: string; suite: string }, progress: 
   fs.rmSync(debs, { recursive: true, force: true });
   const stamp: DebianStamp = { suite: spec.suite, packages: packages.map((p) => ({ name: p.name, version: p.version })), release: found.release };
   fs.writeFileSync(path.join(dir, 'kernel.json'), `${JSON.stringify(stamp, null, 1)}\n`);
-  rememberResolved(key, dirName);
+  rememberResolved(key, dirName, apt.listsStamp());
   progress.done('kernel', Math.round(performance.now() - began), `${found.release} (${packages.map((p) => p.version)[0]})`);
   return finishedDebianKernel(dir)!;
 }
 
-function rememberResolved(key: string, dir: string): void {
+function rememberResolved(key: string, dir: string, lists: string | null): void {
   const all = readResolved();
-  all[key] = { dir, at: new Date().toISOString() };
-  fs.writeFileSync(resolvedFile(), `${JSON.stringify(all, null, 1)}\n`);
+  const previous = all[key];
+  // Unchanged: no write (several boots may read it at once).
+  if (previous?.dir === dir && previous.lists === (lists ?? undefined)) return;
+  all[key] = { dir, at: new Date().toISOString(), ...(lists ? { lists } : {}) };
+  const tmp = `${resolvedFile()}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, `${JSON.stringify(all, null, 1)}\n`);
+  fs.renameSync(tmp, resolvedFile());
 }
 
 async function runDepmod(base: string, release: string): Promise<void> {

@@ -59,7 +59,10 @@ export class BootError extends CannotTestError {
 }
 
 export type BootTimings = {
+  /** Kernel, agent and initramfs ready (cached: stamps checked, nothing rebuilt). */
   image: number;
+  /** Everything the host does before it starts QEMU (image, accel decision, backing files). */
+  host: number;
   qemuStart: number;
   kernel: number;
   init: number;
@@ -183,8 +186,11 @@ export class GuestSession {
     }
   }
 
+  private startedAt = 0;
+
   private async start({ progress }: BootOptions): Promise<void> {
     const began = performance.now();
+    this.startedAt = began;
     progress.start('image', 'kernel, agent and initramfs');
     checkKernelFiles(this.profile);
     this.kernel = await resolveKernel(this.profile, progress);
@@ -246,6 +252,7 @@ export class GuestSession {
       name: `daxlab-${this.runId}`,
     });
     fs.writeFileSync(path.join(this.runDir, 'qemu.argv.json'), JSON.stringify(['qemu-system-x86_64', ...argv], null, 1));
+    this.timings.host = Math.round(performance.now() - this.startedAt);
     // setpriv --pdeathsig: if we die without running any handler, the kernel kills QEMU.
     const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...argv], {
       stdin: 'ignore',

@@ -1,7 +1,7 @@
 import { execaSync } from 'execa';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { manifestKey, moduleEntries, moduleLoadOrder, missingModules, planModules, requiredModuleGroups, parseLdd, type ManifestEntry } from '../../src/vm/image.js';
+import { manifestInputsKey, manifestKey, moduleEntries, moduleLoadOrder, missingModules, planModules, requiredModuleGroups, parseLdd, type ManifestEntry } from '../../src/vm/image.js';
 import { parseAliases, parseBuiltin, parseModulesDep, parseSoftdeps, type ModuleIndex } from '../../src/vm/modules.js';
 
 describe('library closure', () => {
@@ -41,6 +41,25 @@ describe('image cache key', () => {
     expect(manifestKey(entries, stat({ '/bin/busybox': 2 }))).not.toBe(key);
     expect(manifestKey([entries[0]!, entries[1]!, { type: 'data', dest: 'etc/daxlab/modules', data: 'nd_pmem\n' }], stat({}))).not.toBe(key);
     expect(manifestKey(entries.slice(0, 2), stat({}))).not.toBe(key);
+  });
+});
+
+describe('manifest inputs key (no file read, only stamps)', () => {
+  const kernel = { release: '6.1.0-57-amd64', modulesDir: '/k/lib/modules/6.1.0-57-amd64' };
+  const stamps = (changed?: string) => (file: string) => `${file} ${file === changed ? 2 : 1}`;
+
+  it('is the same for the same stamps', () => {
+    expect(manifestInputsKey(kernel, '/a/daxlab-agent', stamps())).toBe(manifestInputsKey(kernel, '/a/daxlab-agent', stamps()));
+  });
+
+  it('changes with the agent, a tool, the module index, the loader cache or the kernel', () => {
+    const key = manifestInputsKey(kernel, '/a/daxlab-agent', stamps());
+    for (const file of ['/a/daxlab-agent', '/usr/bin/ndctl', '/usr/sbin/mkfs.xfs', `${kernel.modulesDir}/modules.dep`, `${kernel.modulesDir}/modules.softdep`, '/etc/ld.so.cache', '/bin/busybox']) {
+      expect(manifestInputsKey(kernel, '/a/daxlab-agent', stamps(file)), file).not.toBe(key);
+    }
+    expect(manifestInputsKey(kernel, '/b/daxlab-agent', stamps())).not.toBe(key);
+    expect(manifestInputsKey({ ...kernel, release: '6.1.0-58-amd64' }, '/a/daxlab-agent', stamps())).not.toBe(key);
+    expect(manifestInputsKey({ ...kernel, modulesDir: null }, '/a/daxlab-agent', stamps())).not.toBe(key);
   });
 });
 
