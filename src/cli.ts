@@ -21,7 +21,11 @@ usage:
   daxlab run <id> [--profile P] [--json] [--record FILE] [--seed N] [--scenario-file F]
                                  run a scenario in a fresh guest; exit 0 every expectation
                                  held, 1 a finding, 125 could not test (git bisect run)
-  daxlab scenario export <id>    a scenario as JSON (the schema custom scenarios use)
+  daxlab scenario export <id> [--format c] [-o DIR]
+                                 a scenario as JSON (the schema custom scenarios use), or as
+                                 a standalone C reproducer and its set-up script
+  daxlab report <run.json> --format email
+                                 a run ("daxlab run --json") as a plain-text bug report
   daxlab compare <id> --profile A --profile B [--json] [--record DIR]
                                  the scenario on two kernels, differences first;
                                  exit 0 agree, 1 differ, 125 one could not be tested
@@ -76,7 +80,16 @@ const commands = {
     options: { ...profile, ...json, record: { type: 'string' }, seed: { type: 'string' }, 'scenario-file': { type: 'string' } },
     positionals: 1,
   },
-  scenario: { usage: 'daxlab scenario export <id> [--profile P] [--scenario-file F]', options: { ...profile, 'scenario-file': { type: 'string' } }, positionals: 2 },
+  scenario: {
+    usage: 'daxlab scenario export <id> [--profile P] [--scenario-file F] [--format json|c] [-o DIR]',
+    options: { ...profile, 'scenario-file': { type: 'string' }, format: { type: 'string' }, out: { type: 'string', short: 'o' } },
+    positionals: 2,
+  },
+  report: {
+    usage: 'daxlab report <run.json> --format email [--transcript T] [-o FILE]',
+    options: { format: { type: 'string' }, transcript: { type: 'string' }, out: { type: 'string', short: 'o' } },
+    positionals: 1,
+  },
   doctor: { usage: 'daxlab doctor [--no-install] [--json]', options: { 'no-install': { type: 'boolean' }, ...json }, positionals: 0 },
   profiles: { usage: 'daxlab profiles [--json]', options: { ...json }, positionals: 0 },
 } satisfies Record<string, { usage: string; options: Spec; positionals: number }>;
@@ -174,6 +187,10 @@ async function dispatch(argv: string[]): Promise<number> {
       }
       const { scenariosCommand } = await import('./commands/scenarios.js');
       return await scenariosCommand(command, positionals, { ...values, profile: profileName }, argv);
+    }
+    case 'report': {
+      const { reportCommand } = await import('./commands/report.js');
+      return reportCommand(positionals, values as { format?: string; transcript?: string; out?: string });
     }
     case 'doctor': {
       const { doctorCommand } = await import('./commands/doctor.js');

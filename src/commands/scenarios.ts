@@ -1,5 +1,7 @@
 // daxlab list / run / scenario export: the scenarios, headless.
 import fs from 'node:fs';
+import path from 'node:path';
+import { exportC } from '../lab/exportC.js';
 import { runScenario, type ScenarioReport } from '../lab/engine.js';
 import { formatReport } from '../lab/reportText.js';
 import { loadProfile, type Profile } from '../config/profiles.js';
@@ -60,9 +62,31 @@ export function listCommand(opts: { profile?: string; json: boolean }): number {
   return errors.length ? EXIT.cannotTest : 0;
 }
 
-export function exportCommand(opts: { id: string; profile?: string; scenarioFile?: string }): number {
+export function exportCommand(opts: { id: string; profile?: string; scenarioFile?: string; format?: string; out?: string }): number {
   const scenario = opts.scenarioFile ? loadScenarioFile(opts.scenarioFile) : findScenario(opts.id, opts.profile ? loadProfile(opts.profile) : undefined).scenario;
-  process.stdout.write(exportScenario(scenario));
+  const format = opts.format ?? 'json';
+  if (format === 'json') {
+    process.stdout.write(exportScenario(scenario));
+    return 0;
+  }
+  if (format !== 'c') {
+    process.stderr.write(`daxlab: --format ${format}: the formats are json (the scenario schema) and c (a standalone reproducer)\n`);
+    return 2;
+  }
+  const c = exportC(scenario);
+  if (!c.ok) {
+    process.stderr.write(`daxlab: ${scenario.id} cannot be exported as C: ${c.why}\n`);
+    return EXIT.cannotTest;
+  }
+  const dir = opts.out ?? '.';
+  fs.mkdirSync(dir, { recursive: true });
+  const cFile = path.join(dir, `${scenario.id}.c`);
+  const shFile = path.join(dir, `${scenario.id}.sh`);
+  fs.writeFileSync(cFile, c.c);
+  fs.writeFileSync(shFile, c.sh, { mode: 0o755 });
+  process.stdout.write(`${cFile}\n${shFile}\n`);
+  process.stderr.write(`build: gcc -Wall -Wextra -O2 -o ${scenario.id} ${cFile}; run as root: sh ${shFile} (sets up pmem, the dax mount${scenario.needs.nullBlk ? ', null_blk' : ''})\n`);
+  if (c.unchecked.length) process.stderr.write(`not checked from user space (${c.unchecked.length}):\n${c.unchecked.map((u) => `  ${u}`).join('\n')}\n`);
   return 0;
 }
 
@@ -159,7 +183,7 @@ export async function runCommand(opts: {
 export async function scenariosCommand(
   command: 'list' | 'run' | 'scenario',
   args: string[],
-  values: { profile?: string; json?: boolean; verbose?: boolean; record?: string; seed?: string; 'scenario-file'?: string },
+  values: { profile?: string; json?: boolean; verbose?: boolean; record?: string; seed?: string; 'scenario-file'?: string; format?: string; out?: string },
   argv: string[],
 ): Promise<number> {
   const profileNamed = argv.some((a) => a === '--profile' || a === '-p' || a.startsWith('--profile='));
@@ -167,10 +191,16 @@ export async function scenariosCommand(
     if (command === 'list') return listCommand({ ...(profileNamed ? { profile: values.profile } : {}), json: !!values.json });
     if (command === 'scenario') {
       if (args[0] !== 'export' || (!args[1] && !values['scenario-file'])) {
-        process.stderr.write('usage: daxlab scenario export <id> [--profile P]\n');
+        process.stderr.write('usage: daxlab scenario export <id> [--profile P] [--format json|c] [-o DIR]\n');
         return 2;
       }
-      return exportCommand({ id: args[1] ?? '', ...(profileNamed ? { profile: values.profile } : {}), ...(values['scenario-file'] ? { scenarioFile: values['scenario-file'] } : {}) });
+      return exportCommand({
+        id: args[1] ?? '',
+        ...(profileNamed ? { profile: values.profile } : {}),
+        ...(values['scenario-file'] ? { scenarioFile: values['scenario-file'] } : {}),
+        ...(values.format ? { format: values.format } : {}),
+        ...(values.out ? { out: values.out } : {}),
+      });
     }
     return await runCommand({
       ...(args[0] ? { id: args[0] } : {}),

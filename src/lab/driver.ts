@@ -82,6 +82,11 @@ export class LabDriver {
     return this.channel.request({ cmd: 'watch-pages', actor, pages, ...(label ? { label } : {}) });
   }
 
+  /** Arm the refcount watchpoints on these watched pages (replacing any armed before); [] disarms. */
+  refWatch(pages: Array<{ label: string; index: number }>): Promise<unknown> {
+    return this.channel.request({ cmd: 'refwatch', pages });
+  }
+
   /** One snapshot taken now. */
   async sample(): Promise<SnapshotMessage> {
     let on: (m: AgentMessage) => void = () => {};

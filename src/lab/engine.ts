@@ -20,6 +20,7 @@ import { AgentError, type AgentLink } from '../wire/link.js';
 import { LabDriver } from './driver.js';
 import { eventObservability, measuredFsdaxIdle, type ObserveReply, type TraceReply } from './era.js';
 import { traceCommand } from './trace.js';
+import { putPath, type PutPath, type RefWatchReply, type RefWatchStatus } from './putpath.js';
 import { ensureNullBlk, ensureRdma, type GuestShell } from './guestPrep.js';
 import { tableCell, type Table } from './tables.js';
 import { toWireOp } from '../wire/ops.js';
@@ -175,6 +176,9 @@ class Run {
   private idleBaseline: number | null = null;
   /** What tracing this run got: the tracepoints and kprobes placed, and those that could not be. */
   private traced: TraceReply | null = null;
+  /** The refcount watchpoints (putpath.ts): the pages asked for, and what the agent armed. */
+  private refWatched: Array<{ label: string; index: number }> = [];
+  private refWatch: RefWatchStatus | undefined;
   private readonly instance: string;
   private readonly actorNames: string[];
   private readonly seed: number;
@@ -260,6 +264,7 @@ class Run {
     const cannot = this.cannotTest ?? (preconditionFailed ? this.stopped?.why ?? 'a precondition did not come about' : null);
     const exitCode = this.findings.length ? 1 : cannot ? 125 : 0;
     if (Object.keys(this.state.contention).length) this.measurements.contention = this.state.contention;
+    if (this.refWatch) this.measurements.putPath = this.putPaths();
     this.measurements.snapshots = { taken: this.state.snapshotCount, missed: this.state.missedSnapshots, dropped: this.state.dropped };
     return {
       scenario: { id: s.id, title: s.title, summary: s.summary, threads: s.threads, era: s.era },
@@ -489,10 +494,39 @@ class Run {
     }
   }
 
+  /**
+   * Who writes the watched pages' refcounts (a hardware watchpoint each, at most four
+   * pages) and whether the wake-up ran: evidence, never a precondition. A kernel or
+   * agent that cannot arm it says why in the report.
+   */
+  private async armRefWatch(label: string, pages: number[]): Promise<void> {
+    const more = pages.map((index) => ({ label, index })).filter((p) => !this.refWatched.some((q) => q.label === p.label && q.index === p.index));
+    if (!more.length || this.refWatched.length >= 4) return;
+    this.refWatched = [...this.refWatched, ...more].slice(0, 4);
+    try {
+      this.refWatch = { reply: (await this.driver.refWatch(this.refWatched)) as RefWatchReply, error: null };
+    } catch (err) {
+      this.refWatch = { reply: null, error: (err as Error).message };
+    }
+    this.measurements.refWatch = this.refWatch;
+  }
+
+  /** The put path of every armed page, as far as the events show it now. */
+  private putPaths(): PutPath[] {
+    if (!this.refWatch) return [];
+    return this.refWatched.map((p) => putPath(this.state, `${p.label}#${p.index}`, this.refWatch));
+  }
+
   private verdict(v: Omit<Verdict, 't'>): void {
     const full: Verdict = { ...v, t: this.now };
     if (full.status === 'violated') {
       full.evidence = { ...full.evidence, context: contextEvidence(this.state, this.actorNames, this.runStart) };
+      // A task not woken after a page came back to idle: name the put that did it.
+      const paths = v.check === 'finishes' ? this.putPaths().filter((p) => p.release) : [];
+      if (paths.length) {
+        full.evidence.putPath = paths;
+        full.detail = `${full.detail}; put path: ${paths.map((p) => `${p.text} (cross-check: ${p.crossCheck.text})`).join('; ')}`;
+      }
       this.findings.push({ expectation: full.id, summary: `${full.description}: ${full.detail}`, evidence: full.evidence });
     }
     this.verdicts.push(full);
@@ -577,6 +611,7 @@ class Run {
       const who = step.watch.actor ?? step.actor!;
       try {
         await this.driver.watchPages(who, step.watch.pages, step.watch.label);
+        await this.armRefWatch(step.watch.label, step.watch.pages);
       } catch (err) {
         this.stop('precondition', `watching ${step.watch.label} pages ${step.watch.pages.join(',')} of ${who} failed: ${(err as Error).message}`);
         this.verdict({ id: `${stepId}.watch`, step: index + 1, stepId, check: 'watch', description: `watch ${step.watch.label}`, status: 'not-applicable', detail: this.stopped!.why, evidence: {}, precondition: true });
@@ -872,6 +907,7 @@ class Run {
           evidence: { stacks: Object.fromEntries(out.stuck.map((a) => [a, this.state.actors[a]?.task?.stack ?? []])) },
         });
       }
+      if (this.refWatched.length) await this.driver.refWatch([]).catch((err: Error) => out.notes.push(`disarming the refcount watchpoints: ${err.message}`));
       await this.target.channel.request({ cmd: 'unwatch' }, 10_000);
       const rm = await this.exec(['/bin/busybox', 'rm', '-rf', `/mnt/dax/${this.instance}`, `/tmp/daxlab/${this.instance}`], 20_000);
       if (rm.status !== 0) {

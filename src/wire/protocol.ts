@@ -249,6 +249,8 @@ export type HostCommand =
   | { cmd: 'actor-kill'; actor: string; signal?: string }
   | ({ cmd: 'act'; actor: string } & ActorOp)
   | { cmd: 'watch-pages'; actor: string; pages: number[]; label?: string }
+  /** Hardware write watchpoints on watched pages' _refcount (at most 4); [] disarms. */
+  | { cmd: 'refwatch'; pages: Array<{ label: string; index: number }> }
   /** Forget every watched page and file (between scenarios on one guest). */
   | { cmd: 'unwatch' }
   | { cmd: 'observe'; hz: number }

@@ -277,6 +277,7 @@ int main(int argc, char **argv)
 	actors_init();
 	observer_init();
 	trace_init();
+	refwatch_init();
 	send_ready();
 	for (;;) {
 		struct pollfd pfds[MAX_WATCHED_FDS];

@@ -271,6 +271,45 @@ static void add_kprobes(const char *set, struct json_object *ok, struct json_obj
 	}
 }
 
+/*
+ * One kprobe placed on request, after the trace command (refwatch.c: the wake-up
+ * helpers, filtered on a page's addresses). Reported into @status like the others.
+ */
+int trace_probe(struct json_object *status, const char *name, const char *fn, const char *args,
+		const char *filter)
+{
+	char def[512], why[256], path[256];
+	int ret;
+
+	if (!function_exists(fn)) {
+		snprintf(why, sizeof(why), "no function %s in %s", fn, symbol_source());
+		probe_status(status, name, fn, "unavailable", why);
+		return -ENOENT;
+	}
+	snprintf(path, sizeof(path), "events/daxlab/%s/enable", name);
+	tracefs_write(path, "0", 0);
+	snprintf(def, sizeof(def), "-:daxlab/%s\n", name);
+	tracefs_write("kprobe_events", def, 1);
+	snprintf(def, sizeof(def), "p:daxlab/%s %s %s\n", name, fn, args);
+	ret = tracefs_write("kprobe_events", def, 1);
+	if (ret) {
+		snprintf(why, sizeof(why), "kprobe_events refused it: %s", strerror(-ret));
+		probe_status(status, name, fn, "unavailable", why);
+		return ret;
+	}
+	snprintf(path, sizeof(path), "events/daxlab/%s/filter", name);
+	if (filter && (ret = tracefs_write(path, filter, 0))) {
+		snprintf(why, sizeof(why), "its filter was refused: %s", strerror(-ret));
+		probe_status(status, name, fn, "unavailable", why);
+		return ret;
+	}
+	snprintf(path, sizeof(path), "events/daxlab/%s/enable", name);
+	tracefs_write(path, "1", 0);
+	learn_names("daxlab");
+	probe_status(status, name, fn, "attached", NULL);
+	return 0;
+}
+
 void trace_set_locks(const uint64_t *addrs, const char *const *lock_names, int n)
 {
 	char filter[2048] = "";

@@ -11,4 +11,10 @@ uint64_t trace_dropped(void);
 /* The observer tells trace.c which lock addresses to name and filter on. */
 void trace_set_locks(const uint64_t *addrs, const char *const *names, int n);
 
+/* Place one kprobe (with a filter) now; its status goes into @status. 0 or -errno. */
+struct json_object;
+int trace_probe(struct json_object *status, const char *name, const char *fn, const char *args,
+		const char *filter);
+void refwatch_init(void);
+
 #endif
