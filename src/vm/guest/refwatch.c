@@ -167,9 +167,9 @@ static void send_hit(int slot, int cpu, uint64_t ip, uint32_t pid, uint32_t tid,
 	int rret, frames = 0;
 	double read_at;
 
+	/* kcore reads are not cached (only translations are): this is the value now */
 	rret = kstate_read(obs_ks, watches[slot].ref_addr, &ref, sizeof(ref));
 	read_at = mono_now();
-	kstate_flush_cache(obs_ks);
 	for (uint64_t i = 0; i < nr && frames < MAX_FRAMES; i++) {
 		if (ips[i] >= (uint64_t)-4095)	/* PERF_CONTEXT_KERNEL and friends */
 			continue;
