@@ -109,7 +109,7 @@ function stacksOf(f: EmailRun['findings'][number]): string[] {
   for (const a of list) {
     const stack = arr(a.stack).map(String);
     if (!stack.length) continue;
-    out.push(clip(`  ${a.actor} (pid ${a.pid ?? '?'}): state ${a.state ?? '?'}, wchan ${a.wchan || '?'}, asleep ${a.blockedMs ?? 0} ms`));
+    out.push(...wrap(`${a.actor} (pid ${a.pid ?? '?'}): ${a.state ?? '?'} in ${a.wchan || '?'}${a.blockedMs ? `, asleep ${a.blockedMs} ms` : ''}`, EMAIL_WIDTH, '  ', '    '));
     for (const fr of stack.slice(0, 16)) out.push(clip(`    ${fr}`));
   }
   return out;
