@@ -2,9 +2,10 @@
 // delete with confirmation; enter boots. Saving validates the whole profile first, so a
 // bad edit never replaces what the user had saved.
 import { Box, Text } from 'ink';
-import React, { useMemo, useState } from 'react';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { ProfileError, type ProfileEntry } from '../config/profiles.js';
-import { useNav } from './App.js';
+import { useCompare, useNav } from './App.js';
+import type { SideSpec } from './compare.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
 import { moveBinding, textBindings, type Binding } from './keys.js';
 import { KeyBar, useKeymap } from './keymap.js';
@@ -13,7 +14,7 @@ import { TitleBar } from './panels/TitleBar.js';
 import { errorsByField, FIELDS, formFromProfile, profileFromForm, type Form } from './profileForm.js';
 import { kernelEra, kernelSource, type KernelSpec } from './profileKernel.js';
 import { T } from './theme.js';
-import { useEditor, useRefState } from './ui.js';
+import { InputLine, useEditor, useRefState } from './ui.js';
 import { clip, pad } from './view.js';
 
 type Editing = { form: Form; base: Record<string, unknown>; replacing?: string; title: string };
@@ -40,6 +41,32 @@ export function Profiles() {
   const [problems, setProblems] = useState<string[]>([]);
   const [message, setMessage] = useState<string | null>(null);
   const current = entries[Math.min(sel, entries.length - 1)];
+  // A compare being picked: A marked, B to pick (a profile, or a saved run typed in).
+  const { pending, setPending, start } = useCompare();
+  const pendingRef = useRef(pending);
+  pendingRef.current = pending;
+  const [runPath, runPathRef, setRunPath] = useRefState('');
+  const pathEditor = useEditor();
+  // Back from the scenario list of a compare: B is picked again.
+  useEffect(() => {
+    if (pending?.b) setPending({ a: pending.a });
+  }, []);
+  const sideName = (s: SideSpec) => (s.kind === 'profile' ? s.profile : s.file);
+  const pickB = (b: SideSpec) => {
+    const p = pendingRef.current;
+    if (!p) return;
+    if (b.kind === 'profile' && p.a.kind === 'profile' && b.profile === p.a.profile) return setMessage(`B is A (${b.profile}): pick another profile, or o for a saved run`);
+    setMessage(null);
+    // A saved run names the scenario; two profiles still need one.
+    if (b.kind === 'run' || p.a.kind === 'run') return start({ sides: [p.a, b] });
+    setPending({ a: p.a, b });
+    go('scenarios');
+  };
+  const pickProfile = () => {
+    if (!current) return;
+    if ('error' in current) return setMessage(`${current.name} is not valid: fix it first (e)`);
+    pickB({ kind: 'profile', profile: current.name });
+  };
 
   const open = (e: Editing) => {
     setEditing(e);
@@ -153,6 +180,40 @@ export function Profiles() {
         setConfirm(null);
       },
     },
+    {
+      context: 'profiles',
+      keys: ['C'],
+      bar: 'compare',
+      help: 'compare: marks this profile as side A; then pick side B (a profile, or a saved run) and the scenario',
+      run: () => {
+        if (!current) return;
+        if ('error' in current) return setMessage(`${current.name} is not valid: fix it first (e)`);
+        setPending({ a: { kind: 'profile', profile: current.name } });
+        setMessage(`compare: A is ${current.name}; pick B: enter on a profile, o for a saved run (a transcript or report), esc cancels`);
+      },
+    },
+    moveBinding('profiles.compare', 'move', (d) => setSel((s) => Math.max(0, Math.min(entries.length - 1, s + d)))),
+    { context: 'profiles.compare', keys: ['enter', 'C'], show: 'enter', bar: 'B = this profile', help: 'makes the selected profile side B', run: pickProfile },
+    { context: 'profiles.compare', keys: ['o'], bar: 'B = a saved run', help: 'side B is a saved run: type its transcript (.jsonl) or report (.json)', run: () => pathEditor.start() },
+    {
+      context: 'profiles.compare',
+      keys: ['esc'],
+      bar: 'cancel',
+      help: 'cancels the compare',
+      run: () => {
+        setPending(null);
+        setMessage('compare cancelled');
+      },
+    },
+    ...textBindings(
+      'profiles.comparerun',
+      setRunPath,
+      (how) => {
+        pathEditor.stop();
+        if (how === 'submit' && runPathRef.current.trim()) pickB({ kind: 'run', file: runPathRef.current.trim() });
+      },
+      { submit: 'use it', cancel: 'back' },
+    ),
     moveBinding('profiles.form', 'field', (d) => setField((i) => Math.max(0, Math.min(FIELDS.length - 1, i + d))), { bar: 'field', down: ['tab'], up: ['shift-tab'] }),
     { context: 'profiles.form', keys: ['enter'], bar: 'edit', help: 'edits the field (cycles a choice)', run: () => cycle() || typer.start() },
     { context: 'profiles.form', keys: ['space'], bar: 'cycle', help: 'cycles a choice', run: () => void cycle() },
@@ -176,7 +237,17 @@ export function Profiles() {
   ];
   // The form, a field being typed and the delete question take every key (esc included).
   const hints = useKeymap('profiles', bindings, () =>
-    typer.ref.current ? 'field' : confirmRef.current !== null ? 'confirm' : editingRef.current ? 'form' : null,
+    typer.ref.current
+      ? 'field'
+      : confirmRef.current !== null
+        ? 'confirm'
+        : editingRef.current
+          ? 'form'
+          : pathEditor.ref.current
+            ? 'comparerun'
+            : pendingRef.current && !pendingRef.current.b
+              ? 'compare'
+              : null,
   );
 
   const header = (
@@ -276,6 +347,12 @@ export function Profiles() {
           Delete saved profile {confirm}? y deletes, any other key keeps it.
         </T>
       )}
+      {pending && !pending.b ? (
+        <T tone="accent" bold>
+          compare: A is {sideName(pending.a)}; pick B
+        </T>
+      ) : null}
+      {pathEditor.editing || (pending && !pending.b && runPath) ? <InputLine label="saved run (B): " value={runPath} editing={pathEditor.editing} /> : null}
       {message && <T tone="dim">{message}</T>}
       {current && !('error' in current) && (
         <T tone="dim">{current.origin === 'saved' ? `saved in ${current.location}` : `shipped: ${current.location}`}</T>

@@ -1,7 +1,7 @@
 // The scenario picker: title, thread, what it shows; / filters; enter runs, g runs guided.
 import { Box, Text } from 'ink';
 import { useMemo, useState } from 'react';
-import { useNav } from './App.js';
+import { useCompare, useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
 import { moveBinding, textBindings, typeText, type Binding } from './keys.js';
 import { KeyBar, useKeymap } from './keymap.js';
@@ -38,8 +38,13 @@ export function Scenarios() {
   const ready = view.boot.status === 'ready';
   const busy = view.run && ['running', 'waiting', 'paused'].includes(view.run.status);
 
+  // Picking the scenario of a compare (two profiles picked on the profiles screen).
+  const { pending, start: startCompare } = useCompare();
+  const comparing = pending?.b ? { a: pending.a, b: pending.b } : null;
+  const sideName = (s: { kind: string; profile?: string; file?: string }) => s.profile ?? s.file ?? '?';
   const run = (guided: boolean) => {
     if (!current) return;
+    if (comparing) return guided ? undefined : startCompare({ scenario: current.id, sides: [comparing.a, comparing.b] });
     if (busy && view.run?.scenario.id === current.id) return go(view.run.guided ? 'guided' : 'live');
     if (!ready || busy) return;
     controller.run(current.id, { guided });
@@ -47,8 +52,10 @@ export function Scenarios() {
   };
   const bindings: Binding[] = [
     moveBinding('scenarios', 'move', (d) => setSel((s) => Math.max(0, Math.min(list.length - 1, s + d)))),
-    { context: 'scenarios', keys: ['enter'], bar: 'run', help: 'runs it on the live dashboard', run: () => run(false) },
-    { context: 'scenarios', keys: ['g'], bar: 'guided', help: 'runs it guided', run: () => run(true) },
+    comparing
+      ? { context: 'scenarios', keys: ['enter'], bar: 'compare', help: 'compares it on the two sides picked', run: () => run(false) }
+      : { context: 'scenarios', keys: ['enter'], bar: 'run', help: 'runs it on the live dashboard', run: () => run(false) },
+    { context: 'scenarios', keys: ['g'], bar: 'guided', help: 'runs it guided', when: !comparing, run: () => run(true) },
     {
       context: 'scenarios',
       keys: ['/'],
@@ -61,7 +68,7 @@ export function Scenarios() {
         typeText(rest, editFilter, () => editor.stop());
       },
     },
-    { context: 'scenarios', keys: ['l'], bar: 'dashboard', help: 'the dashboard of the run', run: () => go('live') },
+    { context: 'scenarios', keys: ['l'], bar: 'dashboard', help: 'the dashboard of the run', when: !comparing, run: () => go('live') },
   ];
   const textRows = textBindings('scenarios.filter', editFilter, (how) => {
     if (how === 'cancel') setFilter('');
@@ -74,11 +81,19 @@ export function Scenarios() {
   const start = Math.max(0, Math.min(sel - visible + 1, list.length - visible));
   return (
     <Box flexDirection="column" width={columns}>
-      <TitleBar screen="scenarios">
-        <Text>profile {view.boot.profile || '-'}</Text>
-        {ready ? <T tone="ok">guest ready</T> : <T tone="warn">guest {view.boot.status}</T>}
-        {view.boot.kernel ? <T tone="dim">{view.boot.kernel}</T> : null}
-      </TitleBar>
+      {comparing ? (
+        <TitleBar screen="scenarios">
+          <T tone="accent" bold>
+            compare A {sideName(comparing.a)} with B {sideName(comparing.b)}: pick the scenario
+          </T>
+        </TitleBar>
+      ) : (
+        <TitleBar screen="scenarios">
+          <Text>profile {view.boot.profile || '-'}</Text>
+          {ready ? <T tone="ok">guest ready</T> : <T tone="warn">guest {view.boot.status}</T>}
+          {view.boot.kernel ? <T tone="dim">{view.boot.kernel}</T> : null}
+        </TitleBar>
+      )}
       <Panel title="Scenarios" extra={`${list.length} of ${all.length}${filter ? ` matching "${filter}"` : ''}`} width={columns}>
         {list.length === 0 && <T tone="dim">  nothing matches</T>}
         {list.slice(start, start + visible).map((s, i) => {
@@ -112,8 +127,8 @@ export function Scenarios() {
         })}
       </Panel>
       {(editing || filter) && <InputLine label="filter: " value={filter} editing={editing} />}
-      {!ready && <T tone="warn">The guest is not up ({view.boot.status}): esc goes back to boot.</T>}
-      {busy && <T tone="dim">{view.run!.scenario.id} is running: enter on it goes back to its dashboard.</T>}
+      {!ready && !comparing && <T tone="warn">The guest is not up ({view.boot.status}): esc goes back to boot.</T>}
+      {busy && !comparing && <T tone="dim">{view.run!.scenario.id} is running: enter on it goes back to its dashboard.</T>}
       <KeyBar hints={hints} />
     </Box>
   );

@@ -4,11 +4,11 @@
 import type { CellDiff, Comparison, ExpectationDiff, SideFacts } from '../lab/compare.js';
 import { ascii, cellText, STATUS_WORD, TABLE_LEGEND, wrap } from './report.js';
 
+const kernelText = (s: SideFacts) =>
+  s.release ? `${s.release}, era ${s.era ?? '?'}, fsdax idle refcount ${s.fsdaxIdleRefcount ?? '?'}${s.fs ? `, ${s.fs}` : ''}` : 'no kernel report';
+
 function sideHeader(name: 'A' | 'B', s: SideFacts): string[] {
-  const kernel = s.release
-    ? `${s.release}, era ${s.era ?? '?'}, fsdax idle refcount ${s.fsdaxIdleRefcount ?? '?'}${s.fs ? `, ${s.fs}` : ''}`
-    : 'no kernel report';
-  const out = [`${name}: ${s.label}: ${kernel}`];
+  const out = [`${name}: ${s.label}: ${kernelText(s)}`];
   if (s.version) out.push(s.version);
   out.push(`verdict: ${s.verdict} (exit ${s.exitCode})${s.cannotTest ? `: ${s.cannotTest}` : ''}`);
   return out;
@@ -76,4 +76,24 @@ export function compareText(c: Comparison, width = 72): string {
   const findings = (f: string[]) => (f.length ? f.join(', ') : 'none');
   para(`Findings: A ${findings(c.findings.a)}; B ${findings(c.findings.b)}`);
   return `${lines.join('\n')}\n`;
+}
+
+const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** The comparison as Markdown: the header, one table of expectations (differences first), each scenario table cell by cell. */
+export function compareMarkdown(c: Comparison): string {
+  const out: string[] = [`# daxlab compare: ${c.scenario.id}`, '', c.scenario.title, ''];
+  for (const [name, s] of [['A', c.a], ['B', c.b]] as const) out.push(`- **${name}: ${mdCell(s.label)}**: ${kernelText(s)}; verdict ${s.verdict} (exit ${s.exitCode})${s.cannotTest ? `: ${mdCell(s.cannotTest)}` : ''}`);
+  out.push('', `**Outcome:** ${c.outcome} (exit ${c.exitCode})`, '', '| | expectation | A | B |', '|---|---|---|---|');
+  const mark = { differs: '**differs**', 'not-comparable': 'not comparable', same: 'same' } as const;
+  for (const e of c.expectations)
+    out.push(`| ${mark[e.kind]} | ${mdCell(`${e.id}: ${e.description}`)} | ${mdCell(`${statusWord(e.a)} ${e.a?.detail ?? ''}`)} | ${mdCell(`${statusWord(e.b)} ${e.b?.detail ?? ''}`)} |`);
+  for (const t of c.tables) {
+    out.push('', `## Table ${t.name} (${t.differing} differ)`, '', '| | cell | A | B |', '|---|---|---|---|');
+    for (const cell of t.cells) out.push(`| ${cell.differs ? '**differs**' : cell.oneSided ? 'one side' : ''} | ${mdCell(`${cell.row} x ${cell.column}`)} | ${mdCell(cellText(cell.rawA))} | ${mdCell(cellText(cell.rawB))} |`);
+    out.push('', TABLE_LEGEND);
+  }
+  const findings = (f: string[]) => (f.length ? f.join(', ') : 'none');
+  out.push('', `Findings: A ${findings(c.findings.a)}; B ${findings(c.findings.b)}`, '');
+  return out.join('\n');
 }

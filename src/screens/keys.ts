@@ -94,6 +94,27 @@ export const CONTEXTS: Record<string, ContextInfo> = {
     title: 'Report',
     about: ['Report: verdicts and findings with evidence, the timeline, the transcript.'],
   },
+  'profiles.compare': { title: 'Picking side B of a compare' },
+  'profiles.comparerun': { title: 'Typing a saved run' },
+  compare: {
+    title: 'Compare',
+    about: [
+      'Compare: one scenario on two sides (two profiles live, one guest after the other unless the machine has room for both, or a saved run), step by step.',
+      'Step N of A beside step N of B, whatever the time each took: the expectations of the steps so far, then every page, actor and lock as each side was at the end of that step.',
+      '* marks a row that differs, ~ one that is not comparable (not observable on one kernel, or not reached yet). Pages are compared by references above idle and pins, not the raw refcount (the idle refcount is 1 before v6.15, 0 after); actors by blocked / waiting / exited, not by the function they sleep in.',
+    ],
+  },
+  compareTimeline: {
+    title: 'Compare timelines',
+    about: [
+      'Both timelines, lane by lane (A above B), with their steps lined up: step N starts in the same column on both, and each side\'s guest time runs linearly within a step.',
+      'Actors: = in an action, # blocked in the kernel, - running, . waiting for the lab, x exit. Pages: _ at idle, 1-9 references above idle, P pinned. Locks: w/r held, W with waiters, . free.',
+    ],
+  },
+  compareReport: {
+    title: 'Compare table',
+    about: ['The compare table, as daxlab compare prints it: each expectation on A and on B, the differences first; the tables cell by cell (* differs).'],
+  },
 };
 
 /** Ink's view of a key press, in the table's names. */

@@ -11,6 +11,9 @@ export type Row = { label: string; cells: string; tones: string; kind: 'ruler' |
 
 export type Grid = { rows: Row[]; labelW: number; cols: number; from: number; to: number; dt: number; col(t: number): number };
 
+/** Columns of lanes: how many, and the guest time span [lo, hi) each one covers. */
+export type Slots = { cols: number; slot(c: number): [number, number] };
+
 export const LEGEND =
   'actor: = in an action, # blocked in the kernel (the function named), - running, . waiting for the lab, x exit; page: _ at idle, 1-9 references above idle, P pinned; lock: w/r held, W held with waiters, . free; ! a finding.';
 
@@ -18,7 +21,7 @@ const NICE = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10,
 
 const LABEL_MAX = 16;
 /** "victim:invalidate_lock" is long for a label: the lock's name alone says which lock it is. */
-const lockLabel = (key: string) => (key.length > LABEL_MAX ? key.slice(key.indexOf(':') + 1) : key);
+export const lockLabel = (key: string) => (key.length > LABEL_MAX ? key.slice(key.indexOf(':') + 1) : key);
 const short = (fn: string) => fn.replace(/\+0x[0-9a-f]+.*$/, '');
 const clipLabel = (s: string, w: number) => (s.length <= w ? s.padEnd(w) : `~${s.slice(s.length - w + 1)}`);
 
@@ -37,14 +40,13 @@ function label(cells: string[], tones: string, tone: string, nameAt: (col: numbe
   }
 }
 
-function actorRow(a: ActorLane, g: Omit<Grid, 'rows'>): Row {
+function actorRow(a: ActorLane, g: Slots): Row {
   const cells: string[] = [];
   let tones = '';
   const blockedAt: Array<string | null> = [];
   const actionAt: Array<string | null> = [];
   for (let c = 0; c < g.cols; c++) {
-    const lo = g.from + c * g.dt;
-    const hi = lo + g.dt;
+    const [lo, hi] = g.slot(c);
     const over = a.spans.filter((s) => s.start < hi && s.end >= lo);
     const blocked = over.find((s) => s.kind === 'blocked');
     const action = a.actions.find((x) => x.start < hi && (x.end === null ? Infinity : x.end) >= lo);
@@ -66,12 +68,11 @@ function actorRow(a: ActorLane, g: Omit<Grid, 'rows'>): Row {
   return { label: a.name, cells: cells.join(''), tones, kind: 'actor' };
 }
 
-function pageRow(p: PageLane, g: Omit<Grid, 'rows'>): Row {
+function pageRow(p: PageLane, g: Slots): Row {
   let cells = '';
   let tones = '';
   for (let c = 0; c < g.cols; c++) {
-    const lo = g.from + c * g.dt;
-    const hi = lo + g.dt;
+    const [lo, hi] = g.slot(c);
     const over = p.spans.filter((s) => s.start < hi && s.end >= lo);
     if (!over.length) {
       cells += ' ';
@@ -87,12 +88,11 @@ function pageRow(p: PageLane, g: Omit<Grid, 'rows'>): Row {
   return { label: p.key, cells, tones, kind: 'page' };
 }
 
-function lockRow(l: LockLane, g: Omit<Grid, 'rows'>): Row {
+function lockRow(l: LockLane, g: Slots): Row {
   let cells = '';
   let tones = '';
   for (let c = 0; c < g.cols; c++) {
-    const lo = g.from + c * g.dt;
-    const hi = lo + g.dt;
+    const [lo, hi] = g.slot(c);
     const over = l.spans.filter((s) => s.start < hi && s.end >= lo);
     if (!over.length) (cells += ' '), (tones += ' ');
     else if (over.some((s) => s.waiters.length)) (cells += 'W'), (tones += 'w');
@@ -113,7 +113,7 @@ export function timelineGrid(tl: Timeline, opts: { width: number; from?: number;
   const to = Math.max(from + 1e-3, opts.to ?? tl.end);
   const dt = (to - from) / cols;
   const col = (t: number) => Math.floor((t - from) / dt);
-  const g = { labelW, cols, from, to, dt, col };
+  const g = { labelW, cols, from, to, dt, col, slot: (c: number): [number, number] => [from + c * dt, from + (c + 1) * dt] };
 
   // The ruler: a tick every few columns, at round guest times.
   const step = NICE.find((s) => s / dt >= 10) ?? NICE[NICE.length - 1]!;
@@ -139,12 +139,15 @@ export function timelineGrid(tl: Timeline, opts: { width: number; from?: number;
     const m = marks(tl.steps.filter((s) => s.start !== null).map((s) => ({ t: s.start!, ch: (s.step % 36).toString(36) })), 's');
     rows.push({ label: 'steps', ...m, kind: 'steps' });
   }
-  for (const a of tl.actors) rows.push(actorRow(a, g));
-  for (const p of tl.pages) rows.push(pageRow(p, g));
-  for (const l of tl.locks) rows.push(lockRow(l, g));
+  rows.push(...laneRows(tl, g));
   const findings = tl.verdicts.filter((v) => v.finding && v.t !== null);
   if (findings.length) rows.push({ label: 'findings', ...marks(findings.map((v) => ({ t: v.t!, ch: '!' })), '!'), kind: 'marks' });
   return { rows, ...g };
+}
+
+/** The lanes' rows (actors, pages, locks) over any columns of guest time (the compare screen's are per step). */
+export function laneRows(tl: Timeline, g: Slots): Row[] {
+  return [...tl.actors.map((a) => actorRow(a, g)), ...tl.pages.map((p) => pageRow(p, g)), ...tl.locks.map((l) => lockRow(l, g))];
 }
 
 export const rowText = (r: Row, labelW: number) => `${clipLabel(r.label, labelW)} ${r.cells}`.trimEnd();

@@ -2,7 +2,8 @@
 // (or a fake view), at ink-testing-library's 100 columns and the 30 rows the layout targets.
 import { render } from 'ink-testing-library';
 import path from 'node:path';
-import { App, type Route } from '../../../src/screens/App.js';
+import { App, type MakeCompare, type Route } from '../../../src/screens/App.js';
+import type { CompareController } from '../../../src/screens/compare.js';
 import { BaseController } from '../../../src/screens/controller.js';
 import { KeyRegistry } from '../../../src/screens/keymap.js';
 import type { AppView, LabController } from '../../../src/screens/model.js';
@@ -54,8 +55,8 @@ export class FakeController extends BaseController implements LabController {
   }
 }
 
-export function renderApp(controller: LabController, initial: Route, registry?: KeyRegistry) {
-  const r = render(<App controller={controller} initial={initial} color={false} {...(registry ? { registry } : {})} />);
+export function renderApp(controller: LabController, initial: Route, registry?: KeyRegistry, extra: { compare?: CompareController; makeCompare?: MakeCompare } = {}) {
+  const r = render(<App controller={controller} initial={initial} color={false} {...(registry ? { registry } : {})} {...extra} />);
   return {
     ...r,
     /** The last frame, as the user sees it. */

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Key } from 'ink';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CompareController } from '../../../src/screens/compare.js';
 import { barHints, conflicts, contextStack, helpLines, match, pressesOf, type Binding } from '../../../src/screens/keys.js';
 import { KeyRegistry } from '../../../src/screens/keymap.js';
 import { kernelEra, kernelSource } from '../../../src/screens/profileKernel.js';
@@ -87,17 +88,20 @@ describe('every screen', () => {
   });
 
   const run = { profile: 'default', status: 'ready' as const, stages: [], console: [] };
-  const cases: Array<[Route, () => FakeController | ReturnType<typeof replayed>]> = [
+  const saved = { compare: () => new CompareController({ sides: [{ kind: 'run', file: fixture('vmsplice-vs-punch-xfs.jsonl') }, { kind: 'run', file: fixture('vmsplice-vs-punch-xfs.jsonl') }] }) };
+  const cases: Array<[Route, () => FakeController | ReturnType<typeof replayed>, { compare?: () => CompareController }?]> = [
     ['profiles', () => new FakeController()],
     ['boot', () => new FakeController({ boot: { ...run, status: 'failed', error: 'boot watchdog' } })],
     ['scenarios', () => new FakeController({ boot: run })],
     ['live', () => replayed(fixture('vmsplice-vs-punch-xfs.jsonl'))],
     ['guided', () => replayed(fixture('vmsplice-vs-punch-xfs.jsonl'))],
     ['report', () => replayed(fixture('dma-vs-truncate-xfs.jsonl'))],
+    ['compare', () => new FakeController(), saved],
+    ['compareReport', () => new FakeController(), saved],
   ];
-  it.each(cases)('%s: the bar shows the rows in force, the help lists every row once, no key is claimed twice', async (route, make) => {
+  it.each(cases)('%s: the bar shows the rows in force, the help lists every row once, no key is claimed twice', async (route, make, extra) => {
     const registry = new KeyRegistry();
-    const app = renderApp(make(), route, registry);
+    const app = renderApp(make(), route, registry, extra?.compare ? { compare: extra.compare() } : {});
     cleanup = app.unmount;
     await delay();
     const rows = registry.rows();
