@@ -5,7 +5,7 @@ import { Box, Text } from 'ink';
 import React, { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { useCompare, useNav } from './App.js';
 import type { CompareController, CompareView } from './compare.js';
-import { alignedGrid, alignedReadout, sideTimeline, stepMarks, stepRows, stepTime, stepLabel, type CompareRow, type CompareSide } from './compareModel.js';
+import { alignedGrid, alignedReadout, sideTimeline, stepMarks, stepRows, stepTime, stepLabel, sideName, type CompareRow, type CompareSide } from './compareModel.js';
 import { useTerminalSize } from './hooks.js';
 import { moveBinding, type Binding } from './keys.js';
 import { KeyBar, useKeymap } from './keymap.js';
@@ -35,7 +35,7 @@ function sideLine(name: 'A' | 'B', s: CompareSide) {
   const tone: Tone = s.status === 'failed' ? 'bad' : s.status === 'finished' ? (s.exitCode === 0 ? 'ok' : s.exitCode === 1 ? 'hot' : 'warn') : 'accent';
   return (
     <Text key={name}>
-      <T bold>{name}</T> {s.label}
+      <T bold>{name}</T> {sideName(s)}
       {s.release ? <T tone="dim"> {s.release}</T> : null} <T tone={tone}>{s.status}</T>
       {s.note ? <T tone="dim"> {s.note}</T> : null}
     </Text>
@@ -151,8 +151,8 @@ export function Compare() {
   const title = (
     <TitleBar screen={shown === 'timeline' ? 'compare timelines' : 'compare'}>
       <T bold>{view.scenario?.id ?? '?'}</T>
-      <Text>A {a!.label}</Text>
-      <Text>B {b!.label}</Text>
+      <Text>A {sideName(a!)}</Text>
+      <Text>B {sideName(b!)}</Text>
       {view.plan ? <T tone="dim">{view.plan}</T> : null}
     </TitleBar>
   );
@@ -170,7 +170,10 @@ export function Compare() {
     const g = aligned.grid;
     const cursorCol = Math.min(col, g.cols - 1);
     const readout = alignedReadout(aligned.sa, aligned.sb, g, cursorCol);
-    const laneRoom = Math.max(4, body - 2 - Math.min(readout.length, Math.floor(body / 3)));
+    const readW = Math.max(10, Math.floor((columns - g.labelW - 5) / 2));
+    const room = Math.max(0, body - 3 - g.rows.length);
+    const laneRoom = Math.max(4, body - 3 - Math.min(readout.rows.length, Math.max(room, Math.floor(body / 3))));
+    const cursorStep = (g.segments.find((s) => cursorCol >= s.col && cursorCol < s.col + s.width)?.step ?? 0) + 1;
     return (
       <Box flexDirection="column" width={columns} height={height} overflow="hidden">
         {title}
@@ -190,18 +193,20 @@ export function Compare() {
         ))}
         <Text wrap="truncate">
           <T tone="accent" bold>
-            step {(g.segments.find((s) => cursorCol >= s.col && cursorCol < s.col + s.width)?.step ?? 0) + 1}
+            cursor in step {cursorStep}
           </T>
-          <T tone="dim"> the same fraction of the same step on both sides: {readout.filter((l) => !l.startsWith(' ')).join(' · ')}</T>
+          <T tone="dim"> (the same fraction of it on both sides)</T>
         </Text>
-        {readout
-          .filter((l) => l.startsWith(' '))
-          .slice(0, Math.max(0, body - 2 - Math.min(laneRoom, g.rows.length)))
-          .map((l, i) => (
-            <Text key={i} wrap="truncate">
-              {l}
-            </Text>
-          ))}
+        <Text wrap="truncate">
+          <T tone="dim">
+            {pad('', g.labelW)}  {pad(`A at ${readout.at[0].toFixed(3)}s`, readW)} B at {readout.at[1].toFixed(3)}s
+          </T>
+        </Text>
+        {readout.rows.slice(0, Math.max(0, body - 3 - Math.min(laneRoom, g.rows.length))).map((r) => (
+          <Text key={r.lane} wrap="truncate">
+            {pad(r.lane, g.labelW)}  {pad(r.a, readW)} {clip(r.b, readW)}
+          </Text>
+        ))}
         <Text wrap="truncate">{status}</Text>
         <KeyBar hints={hints} />
       </Box>
@@ -270,7 +275,7 @@ export function Compare() {
         <Text wrap="truncate">
           <T tone="dim">
             {'  '}
-            {pad('', labelW)} {pad(`A ${a!.label}`, colW)} {clip(`B ${b!.label}`, colW)}
+            {pad('', labelW)} {pad(`A ${sideName(a!)}`, colW)} {clip(`B ${sideName(b!)}`, colW)}
           </T>
         </Text>
         {lines.slice(top, top + body - 1)}

@@ -374,16 +374,18 @@ export function alignedGrid(a: AlignedSide, b: AlignedSide, steps: number, width
   };
 }
 
-/** Every lane of both sides at the cursor column: "A puncher blocked (S) in ...". */
-export function alignedReadout(a: AlignedSide, b: AlignedSide, grid: AlignedGrid, c: number): string[] {
-  const lines: string[] = [];
-  for (const [name, s] of [['A', a], ['B', b]] as const) {
-    const t = grid.timeAt(name, c);
-    lines.push(`${name} at ${t.toFixed(3)}s:`);
-    for (const st of statesAt(s.timeline, t)) lines.push(`  ${st.lane.padEnd(grid.labelW)} ${st.text}${st.extra ? `; ${st.extra}` : ''}`);
-  }
-  return lines;
+/** Every lane of both sides at the cursor column, side by side: what each run was doing at the same fraction of the same step. */
+export function alignedReadout(a: AlignedSide, b: AlignedSide, grid: AlignedGrid, c: number): { at: [number, number]; rows: Array<{ lane: string; a: string; b: string }> } {
+  const at: [number, number] = [grid.timeAt('A', c), grid.timeAt('B', c)];
+  const text = (s: AlignedSide, t: number) => new Map(statesAt(s.timeline, t).map((x) => [x.kind === 'lock' ? lockLabel(x.lane) : x.lane, `${x.text}${x.extra ? `; ${x.extra}` : ''}`]));
+  const ta = text(a, at[0]);
+  const tb = text(b, at[1]);
+  const lanes = unionBy([[...ta.keys()], [...tb.keys()]]);
+  return { at, rows: lanes.map((lane) => ({ lane, a: ta.get(lane) ?? '-', b: tb.get(lane) ?? '-' })) };
 }
+
+/** A side as the screen names it: the profile, or the saved run's file name. */
+export const sideName = (s: CompareSide) => (s.source === 'run' ? (s.label.split('/').pop() ?? s.label) : s.label);
 
 /** The scenario's step labels for the strip and the step line. */
 export const stepLabel = (info: ScenarioInfo | null, n: number) => info?.steps[n]?.label ?? `step ${n + 1}`;

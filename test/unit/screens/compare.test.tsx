@@ -199,7 +199,7 @@ describe('compare screens', () => {
     const lanes = s.split('\n').filter((l) => /^\s+B /.test(l) || /^puncher\s+A /.test(l));
     expect(lanes.length).toBeGreaterThan(1);
     await app.press('n', 'n');
-    expect(app.screen()).toMatch(/step 3 the same fraction/);
+    expect(app.screen()).toMatch(/cursor in step 3 /);
     await app.press(KEY.esc);
     expect(app.screen()).toContain('step 5/14');
     await app.press('r');
