@@ -38,6 +38,7 @@ export const hostChecks: HostCheck[] = [
   { id: 'zstd', why: "extracts vmlinux from zstd-compressed bzImages (6.12 and later) and zstd modules", package: 'zstd', file: '/usr/bin/zstd' },
   { id: 'flex', why: "the kconfig test runs the kernel's own make olddefconfig", package: 'flex', file: '/usr/bin/flex' },
   { id: 'bison', why: "the kconfig test runs the kernel's own make olddefconfig", package: 'bison', file: '/usr/bin/bison' },
+  { id: 'pahole', why: "kernel builds with BTF (and the kconfig test: DEBUG_INFO_BTF_MODULES needs pahole >= 1.19 on the host)", package: 'dwarves', file: '/usr/bin/pahole' },
   { id: 'tmux', why: 'the TUI end-to-end test drives daxlab in a real terminal', package: 'tmux', file: '/usr/bin/tmux' },
 ];
 

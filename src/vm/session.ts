@@ -214,7 +214,8 @@ export class GuestSession {
       await this.bootOnce(this.accel.accel, progress, this.accel.probe ? KVM_PROBE_MS : parseDuration(this.profile.bootTimeout));
       if (this.accel.probe) rememberAccel(decision.key, 'kvm', 'KVM booted the guest');
     } catch (err) {
-      if (!this.accel.probe) throw err;
+      // A KVM boot cut short by Ctrl-C or SIGTERM says nothing about KVM: no fallback, no memo.
+      if (!this.accel.probe || stoppedBy) throw stoppedBy ? new InterruptedError(stoppedBy) : err;
       const why = `KVM did not boot the guest (${(err as Error).message.split('\n')[0]}): using TCG`;
       progress.log('accel', why);
       rememberAccel(decision.key, 'tcg', why);
@@ -235,6 +236,7 @@ export class GuestSession {
 
   private async bootOnce(accel: Accel, progress: Progress, timeoutMs: number): Promise<void> {
     const began = performance.now();
+    if (stoppedBy) throw new InterruptedError(stoppedBy);
     progress.start('qemu', `starting QEMU (${accel})`);
     for (const [i, file] of this.files.nvdimmFiles.entries()) {
       // Fresh sparse backing files: no namespace metadata left from another boot.
