@@ -3,7 +3,7 @@
 // say what a kernel of another era reports (each variant names what it changes and why).
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { compareRuns, CompareError, kernelLine, type ComparedRun, type RunReport } from '../../src/lab/compare.js';
 import { compareText } from '../../src/screens/compareReport.js';
 
@@ -204,5 +204,58 @@ describe('compare: one guest after the other, or both at once', () => {
     expect(concurrency(two, { cpus: 2, freeMemory: 20 * 2 ** 30 }).why).toContain('the guests want 4 vCPUs, this machine has 2 cores');
     expect(concurrency(two, { cpus: 8, freeMemory: 4 * 2 ** 30 })).toMatchObject({ parallel: false });
     expect(concurrency(two, { cpus: 8, freeMemory: 6 * 2 ** 30 })).toMatchObject({ parallel: true });
+  });
+});
+
+describe('daxlab compare --run: a side that already ran', () => {
+  const transcript = path.join(fixtures, 'vmsplice-vs-punch-xfs.jsonl');
+  /** The compare command in-process (the CLI's own dispatch imports it by a name vite cannot follow). */
+  async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+    const { compareCommand } = await import('../../src/commands/compare.js');
+    let out = '';
+    let err = '';
+    const o = vi.spyOn(process.stdout, 'write').mockImplementation((c) => ((out += String(c)), true));
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((err += String(c)), true));
+    try {
+      return { code: await compareCommand(args.slice(1)), out, err };
+    } finally {
+      o.mockRestore();
+      e.mockRestore();
+    }
+  }
+
+  it('sides in the order the command line names them, --profile and --run mixed', async () => {
+    const { sidesOf } = await import('../../src/commands/compare.js');
+    expect(sidesOf(['x', '--run', 'a.jsonl', '-p', 'sid', '--json'])).toEqual([
+      { kind: 'run', file: 'a.jsonl' },
+      { kind: 'profile', profile: 'sid' },
+    ]);
+    expect(sidesOf(['--profile=default,sid'])).toEqual([
+      { kind: 'profile', profile: 'default' },
+      { kind: 'profile', profile: 'sid' },
+    ]);
+  });
+
+  it('two saved runs: no guest, the table from their reports, the scenario named by them, exit as diff(1)', async () => {
+    const r = await cli(['compare', '--run', transcript, '--run', transcript]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('daxlab compare: vmsplice-vs-punch');
+    expect(r.out).toContain('outcome: the kernels agree');
+    const json = await cli(['compare', '--run', transcript, '--run', transcript, '--json']);
+    expect(JSON.parse(json.out).exitCode).toBe(0);
+  });
+
+  it('a saved run of another scenario, a missing file, a third side: usage mistakes (exit 2) that say what to fix', async () => {
+    const { noStack } = await import('./cliHarness.js');
+    const other = await cli(['compare', 'dma-vs-truncate', '--run', transcript, '--profile', 'sid']);
+    expect(other.code).toBe(2);
+    expect(other.err).toContain('the saved run is of vmsplice-vs-punch, not dma-vs-truncate');
+    const missing = await cli(['compare', '--run', '/nonexistent/run.jsonl', '--profile', 'sid']);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('no such saved run: /nonexistent/run.jsonl');
+    const three = await cli(['compare', 'x', '-p', 'a', '-p', 'b', '--run', transcript]);
+    expect(three.code).toBe(2);
+    expect(three.err).toContain('name exactly two sides');
+    for (const e of [other.err, missing.err, three.err]) noStack(e);
   });
 });
