@@ -18,7 +18,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentError, type AgentLink } from '../wire/link.js';
 import { LabDriver } from './driver.js';
-import { eventObservability, measuredFsdaxIdle, type ObserveReply, type TraceReply } from './era.js';
+import { eventObservability, measuredFsdaxIdle, type ObserveReply, type ProbeHits, type TraceReply } from './era.js';
 import { traceCommand } from './trace.js';
 import { putPath, type PutPath, type RefWatchReply, type RefWatchStatus } from './putpath.js';
 import { ensureNullBlk, ensureRdma, type GuestShell } from './guestPrep.js';
@@ -246,6 +246,7 @@ class Run {
         this.finishHangDetector();
       }
     } finally {
+      await this.recordProbeHits();
       try {
         cleanup = await this.cleanup();
       } finally {
@@ -256,6 +257,17 @@ class Run {
     const report = this.report(cleanup, Math.round(performance.now() - began));
     this.emit({ kind: 'run-ended', report });
     return report;
+  }
+
+  /** How often each lab kprobe fired in this run: "attached, fired N times" (kprobe_profile). */
+  private async recordProbeHits(): Promise<void> {
+    if (!this.traced) return;
+    try {
+      const hits = (await this.target.channel.request({ cmd: 'probe-hits' })) as ProbeHits;
+      this.measurements.probeHits = Object.fromEntries(hits.probes.filter((p) => (this.traced?.kprobes ?? []).includes(p.name)).map((p) => [p.name, p.hits]));
+    } catch {
+      // an agent without the command, or a guest gone: the run's verdicts do not depend on it
+    }
   }
 
   private report(cleanup: ScenarioReport['cleanup'], durationMs: number): ScenarioReport {

@@ -91,7 +91,7 @@ export type Baseline = {
 };
 
 /** The agent's "observe" reply: the sampling rate and the baselines in force. */
-export type ObserveReply = { hz?: number; baselines?: { fsdax?: Baseline; anon?: Baseline; pagecache?: Baseline } };
+export type ObserveReply = { hz?: number; baselines?: { fsdax?: Baseline; devdax?: Baseline; anon?: Baseline; pagecache?: Baseline } };
 
 /** The fsdax idle refcount the agent measured, or null when it could not. */
 export function measuredFsdaxIdle(reply: ObserveReply): number | null {
@@ -114,6 +114,31 @@ export function expectedFsdaxIdle(release: string): number {
 }
 
 export const FSDAX_IDLE_RULE = 'fsdax pages idle at 1 before v6.15, 0 from v6.15';
+
+/** The device-dax idle refcount the agent measured, or null when it could not (no device-dax). */
+export function measuredDevdaxIdle(reply: ObserveReply): number | null {
+  const b = reply.baselines?.devdax;
+  return b?.known ? (b.idle ?? null) : null;
+}
+
+/**
+ * History of device-dax (MEMORY_DEVICE_GENERIC) pages: idle at 1 on every era (7.2's
+ * __init_zone_device_page() leaves them at 1 and free_zone_device_folio() resets them to 1,
+ * unlike fsdax); mappings hold nothing before v6.15 (pfn-mapped devmap PMDs) and a reference
+ * and a mapcount each from v6.15 (drivers/dax/device.c vmf_insert_folio_pmd()). A prediction
+ * the self-test checks against the calibration.
+ */
+const DEVDAX_HISTORY: ReadonlyArray<{ from: string; idle: number; mappingsHoldRefs: boolean }> = [
+  { from: '0.0', idle: 1, mappingsHoldRefs: false },
+  { from: '6.15', idle: 1, mappingsHoldRefs: true },
+];
+
+export function expectedDevdax(release: string): { idle: number; mappingsHoldRefs: boolean } {
+  const h = DEVDAX_HISTORY.filter((x) => releaseAtLeast(release, x.from)).at(-1)!;
+  return { idle: h.idle, mappingsHoldRefs: h.mappingsHoldRefs };
+}
+
+export const DEVDAX_IDLE_RULE = 'device-dax pages idle at 1 on every era; from v6.15 each mapping holds a reference and a mapcount';
 
 // ---------------------------------------------------------------------------------------
 // The kernel as the lab sees it.
@@ -146,9 +171,35 @@ export type TraceReply = {
   eventsFailed?: string[];
   kprobes?: string[];
   kprobesFailed?: string[];
-  kprobeStatus?: Array<{ name: string; function: string; status: string; why?: string }>;
+  kprobeStatus?: ProbeStatus[];
   tracepoints?: string[];
+  /** How the agent measured whether each probe point is called (a scan of the kernel's code and data). */
+  callScan?: { measured: boolean; ms?: number; error?: string };
 };
+
+/**
+ * One lab kprobe on this kernel (trace.c probe_status): "attached", "not called" (the
+ * function exists, and nothing in the kernel's or the modules' code and data calls it or
+ * takes its address: its callers inlined it) or "unavailable", and the measurement.
+ */
+export type ProbeStatus = {
+  name: string;
+  function: string;
+  status: string;
+  why?: string;
+  attached?: boolean;
+  /** call / jmp / jcc rel32 to the function, in the kernel's text and the modules'. */
+  callSites?: number;
+  /** lea of its address, and 8-byte words in data equal to it (ops tables). */
+  addressRefs?: number;
+  /** The first call sites, by symbol: "xfs_break_layouts+0x4c [xfs], ...". */
+  callers?: string;
+  /** Why calls were not measured. */
+  callsMeasured?: string;
+};
+
+/** The agent's "probe-hits" reply: kprobe_profile. */
+export type ProbeHits = { probes: Array<{ name: string; hits: number; missed: number }> };
 
 /** Whether an event a check waits for can happen on this kernel at all. */
 export type Observability = { observable: true } | { observable: false; why: string };

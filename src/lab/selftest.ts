@@ -3,7 +3,7 @@
 // independent source (a kprobe that fetches the same field, /proc/vmstat).
 import type { HelloResult, PageState, SnapshotMessage } from '../wire/protocol.js';
 import type { LabDriver } from './driver.js';
-import { expectedFsdaxIdle, FSDAX_IDLE_RULE, GUP_PIN_COUNTING_BIAS, measuredFsdaxIdle, type ObserveReply } from './era.js';
+import { DEVDAX_IDLE_RULE, expectedDevdax, expectedFsdaxIdle, FSDAX_IDLE_RULE, GUP_PIN_COUNTING_BIAS, measuredFsdaxIdle, type ObserveReply, type ProbeHits, type ProbeStatus } from './era.js';
 import { BREAK_LAYOUTS_FRAME } from './scenarios/threads.js';
 import { traceCommand } from './trace.js';
 
@@ -22,7 +22,7 @@ export type Check = {
 };
 
 export type SelftestReport = {
-  kernel: { release: string; idleBaseline: number | null; baselineEvidence: unknown };
+  kernel: { release: string; idleBaseline: number | null; baselineEvidence: unknown; devdaxBaseline?: unknown };
   fs: string;
   checks: Check[];
   held: boolean;
@@ -48,9 +48,10 @@ const vmstat = (snap: SnapshotMessage, key: string) => snap.vmstat[key] ?? NaN;
 export type TraceReply = {
   kprobes: string[];
   kprobesFailed: string[];
-  kprobeStatus?: Array<{ name: string; function: string; status: string; why?: string }>;
+  kprobeStatus?: ProbeStatus[];
   tracepoints?: string[];
   symbols?: string;
+  callScan?: { measured: boolean; ms?: number; error?: string };
 };
 
 /**
@@ -83,12 +84,13 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   const statIntervalMs = 1000;
   const sysctl = await driver.busybox('sysctl', '-w', 'vm.stat_interval=1');
   if (sysctl.status !== 0) throw new Error(`sysctl vm.stat_interval=1 failed: ${sysctl.stderr}`);
-  const trace = (await driver.channel.request(traceCommand())) as TraceReply;
+  // Probes measured as never called are attached as well: the check below watches them not fire.
+  const trace = (await driver.channel.request({ ...traceCommand(), attachUncalled: true })) as TraceReply;
   log(`tracing: kprobes ${trace.kprobes.join(', ')}${trace.kprobesFailed.length ? `; unavailable: ${trace.kprobesFailed.join(', ')}` : ''}`);
   for (const st of trace.kprobeStatus ?? []) if (st.status !== 'attached') log(`  ${st.name}: ${st.status}${st.why ? ` (${st.why})` : ''}`);
   const observe = (await driver.channel.request({ cmd: 'observe', hz: 0 })) as ObserveReply;
 
-  for (const actor of ['holder', 'truncator', 'anon']) await driver.startActor(actor);
+  for (const actor of ['holder', 'truncator', 'anon', 'writer', 'reader']) await driver.startActor(actor);
   const size = 2 * 1024 * 1024;
   await driver.ok('holder', { op: 'open', path: 'victim', create: true, size });
   await driver.ok('holder', { op: 'mmap', length: size, flags: ['MAP_SHARED'] });
@@ -125,6 +127,14 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
       idlePage.aboveIdle === 0,
   });
   log(`fsdax idle: ref ${idlePage.ref} (pfn ${idlePage.pfn})`);
+
+  // 1b. The idle refcount of a device-dax page, calibrated on its own (its pgmap type,
+  // MEMORY_DEVICE_GENERIC, stays 1-based where fsdax became 0-based).
+  const devdaxCheck = await devdaxIdle(driver, hello, release, observe);
+  if (devdaxCheck) {
+    checks.push(devdaxCheck);
+    log(`device-dax idle: ${JSON.stringify(devdaxCheck.observed)}`);
+  } else log('device-dax idle: this profile has no devdax namespace (not checked)');
 
   // 2. vmsplice takes a reference outside any page table; draining the pipe drops it.
   const vmsplice = await driver.act('holder', { op: 'vmsplice', pages: [0] });
@@ -230,6 +240,7 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   });
 
   // 5. Truncate while the page is referenced: it must wait in break-layouts.
+  for (const a of ['writer', 'reader']) await driver.ok(a, { op: 'open', path: 'victim' });
   await driver.ok('holder', { op: 'vmsplice', pages: [0] });
   const referenced = pageOf(await driver.sample(), 'victim', 0);
   const truncateEvents = driver.collectEvents();
@@ -249,6 +260,10 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
       locksSeen.get(key)!.add(state + (l.waiters.length ? ` +${l.waiters.length} waiting` : ''));
     }
   };
+  // 5b. Queue a writer, then a reader, behind the i_rwsem the truncator holds for write:
+  // the observer's wait list (read from the rw_semaphore through kcore; 7.2 has no list
+  // anchor any more) against each waiter's own /proc/<pid>/stack.
+  const queued = await queueWaiters(driver);
   const heldFor: SnapshotMessage[] = [];
   const holdUntil = Date.now() + 1000;
   while (Date.now() < holdUntil) {
@@ -261,6 +276,7 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   const truncator = (heldFor.at(-1) ?? blocked)?.actors.find((a) => a.name === 'truncator');
   const drain = await driver.ok('holder', { op: 'drain' });
   const end = await Promise.race([truncate.end, sleep(10_000).then(() => null)]);
+  const queuedEnds = await Promise.race([Promise.all(queued.ends), sleep(10_000).then(() => null)]);
   await sleep(300);
   const busy = truncateEvents.stop().filter((e) => e.name === 'dax_layout_busy_page_range__return' && String(e.fields.page) === referenced.addr);
   const busyRefs = [...new Set(busy.map((e) => Number(e.fields.ref)))];
@@ -299,10 +315,177 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
       !end.error,
   });
 
+  checks.push(waitersCheck(queued, queuedEnds));
+  const stackFrames = new Set(
+    [blocked, ...heldFor]
+      .flatMap((snap) => snap?.actors.find((a) => a.name === 'truncator')?.stack ?? [])
+      .map(frameFunction)
+      .filter((f): f is string => !!f),
+  );
+  const hits = (await driver.channel.request({ cmd: 'probe-hits' })) as ProbeHits;
+  checks.push(probesCalledCheck(trace, hits, stackFrames));
+
   return {
-    kernel: { release, idleBaseline: measuredFsdaxIdle(observe), baselineEvidence: base },
+    kernel: { release, idleBaseline: measuredFsdaxIdle(observe), baselineEvidence: base, devdaxBaseline: observe.baselines?.devdax ?? null },
     fs,
     checks,
     held: checks.every((c) => c.held && (c.crossCheck?.held ?? true)),
+  };
+}
+
+/**
+ * A device-dax page mapped, then unmapped: "above idle" must be 0 both times, and the
+ * unmapped page's refcount is the idle refcount itself, read on a page the calibration
+ * never touched (it maps the device's last chunk twice): that is the cross-check. The
+ * era's history (DEVDAX_IDLE_RULE) is the prediction both are held against.
+ */
+async function devdaxIdle(driver: LabDriver, hello: HelloResult, release: string, observe: ObserveReply): Promise<Check | null> {
+  const ns = hello.nvdimms.find((n) => n.mode === 'devdax');
+  const chardev = (ns?.daxregion as { devices?: Array<{ chardev?: string }> } | undefined)?.devices?.[0]?.chardev;
+  if (!chardev) return null;
+  const size = 2 * 1024 * 1024;
+  await driver.startActor('devdax');
+  await driver.ok('devdax', { op: 'open', path: `/dev/${chardev}` });
+  await driver.ok('devdax', { op: 'mmap', length: size, flags: ['MAP_SHARED'] });
+  await driver.ok('devdax', { op: 'touch', pages: [0], write: false });
+  await driver.watchPages('devdax', [0], 'devdax');
+  const mapped = pageOf(await driver.sample(), 'devdax', 0);
+  await driver.ok('devdax', { op: 'munmap' });
+  const unmapped = pageOf(await driver.sample(), 'devdax', 0);
+  const predicted = expectedDevdax(release);
+  const base = observe.baselines?.devdax ?? { known: false, error: 'the agent reported no device-dax baseline' };
+  const holds = base.mappingsHoldRefs ?? false;
+  const fmc = (p: PageState) => p.folioMapcount ?? p.mapcount;
+  const view = (p: PageState) => ({ ref: p.ref, folioMapcount: fmc(p), idle: p.idle, aboveIdle: p.aboveIdle, baseline: p.baseline ?? null, pfn: p.pfn });
+  return {
+    id: 'devdax-idle-refcount',
+    description: 'refcount of a device-dax page that nothing else references, mapped and after munmap (calibrated apart from fsdax)',
+    observed: { mapped: view(mapped), unmapped: view(unmapped) },
+    expected: {
+      idle: predicted.idle,
+      mappingsHoldRefs: predicted.mappingsHoldRefs,
+      mappedRef: predicted.idle + (predicted.mappingsHoldRefs ? fmc(mapped) : 0),
+      unmappedRef: predicted.idle,
+      aboveIdle: 0,
+      rule: DEVDAX_IDLE_RULE,
+    },
+    crossCheck: {
+      source: "calibration: the device's last 2 MiB mapped twice, refcount and mapcount after each fault (a page this check never touched)",
+      value: base,
+      held: base.known && base.idle === unmapped.ref && (base.idle ?? NaN) + (holds ? fmc(mapped) : 0) === mapped.ref,
+    },
+    held:
+      mapped.zoneDevice &&
+      mapped.baseline === 'devdax' &&
+      base.idle === predicted.idle &&
+      holds === predicted.mappingsHoldRefs &&
+      mapped.aboveIdle === 0 &&
+      unmapped.aboveIdle === 0 &&
+      unmapped.ref === predicted.idle &&
+      fmc(unmapped) === 0,
+  };
+}
+
+/** The slow paths a task queued on an rw_semaphore sleeps in (kernel/locking/rwsem.c, 6.1 to 7.2). */
+const RWSEM_SLOWPATH = { write: /rwsem_down_write_slowpath/, read: /rwsem_down_read_slowpath/ } as const;
+
+type Queued = {
+  ends: Array<Promise<{ t: number; error?: string }>>;
+  /** The snapshot that saw both queued (null: they never were within 5 s). */
+  snap: SnapshotMessage | null;
+  pids: { writer: number | null; reader: number | null };
+};
+
+/**
+ * While the truncator holds i_rwsem for write: a write(2) (xfs_file_dax_write() /
+ * ext4_dax_write_iter() take it for write), then, once that one waits, a read(2) (shared):
+ * two waiters, in that order.
+ */
+async function queueWaiters(driver: LabDriver): Promise<Queued> {
+  const rwsem = (s: SnapshotMessage) => s.locks.find((l) => l.lock === 'i_rwsem' && l.file === 'victim');
+  const pidOf = (s: SnapshotMessage, name: string) => s.actors.find((a) => a.name === name)?.pid ?? null;
+  const writer = await driver.start('writer', { op: 'write', offset: 0, length: 4096 });
+  const w = await driver.waitFor((s) => (rwsem(s)?.waiters.length ?? 0) >= 1, 5000);
+  const reader = await driver.start('reader', { op: 'read', offset: 0, length: 4096 });
+  const snap = w ? await driver.waitFor((s) => (rwsem(s)?.waiters.length ?? 0) >= 2, 5000) : null;
+  const last = snap ?? (await driver.sample());
+  return { ends: [writer.end, reader.end], snap, pids: { writer: pidOf(last, 'writer'), reader: pidOf(last, 'reader') } };
+}
+
+function waitersCheck(q: Queued, ends: Array<{ t: number; error?: string }> | null): Check {
+  const lock = q.snap?.locks.find((l) => l.lock === 'i_rwsem' && l.file === 'victim');
+  const waiters = lock?.waiters ?? [];
+  const expected = [
+    { pid: q.pids.writer, type: 'write' as const },
+    { pid: q.pids.reader, type: 'read' as const },
+  ];
+  // The independent source: each queued task's own kernel stack, read from /proc/<pid>/stack
+  // in the same snapshot, sleeping in the slow path of the kind the observer says.
+  const stacks = expected.map((e) => {
+    const actor = q.snap?.actors.find((a) => a.pid === e.pid);
+    return { pid: e.pid, type: e.type, state: actor?.state ?? null, wchan: actor?.wchan ?? null, inSlowpath: !!actor?.stack.some((f) => RWSEM_SLOWPATH[e.type].test(f)) };
+  });
+  return {
+    id: 'rwsem-waiters',
+    description: "a writer and then a reader queued behind the truncator's i_rwsem: the observer's wait list, in order, with each waiter's kind",
+    observed: { owner: lock?.owner ?? null, state: lock?.state ?? null, waiters, finishedAfterDrain: ends ? ends.map((e) => e.error ?? 'ok') : 'not within 10 s' },
+    expected: { state: 'write', waiters: expected },
+    crossCheck: {
+      source: "each waiter's /proc/<pid>/stack in the same snapshot (rwsem_down_write_slowpath / rwsem_down_read_slowpath)",
+      value: stacks,
+      held: stacks.every((x) => x.pid !== null && x.inSlowpath),
+    },
+    held:
+      !!q.snap &&
+      lock?.state === 'write' &&
+      waiters.length === 2 &&
+      expected.every((e, i) => waiters[i]?.pid === e.pid && waiters[i]?.type === e.type) &&
+      !!ends &&
+      ends.every((e) => !e.error),
+  };
+}
+
+/** "[<0>] xfs_break_layouts+0x4c/0x1a0 [xfs]" -> "xfs_break_layouts". */
+export function frameFunction(frame: string): string | null {
+  return /^(?:\[<[^>]*>\]\s*)?([A-Za-z0-9_.$]+)\+0x/.exec(frame.trim())?.[1] ?? null;
+}
+
+/**
+ * Whether each probe point is called, as the agent measured it (a scan of the kernel's and
+ * the modules' code and data for calls to it and references to its address), against what
+ * the probes did during the self-test (kprobe_profile hits): a probe measured as not called
+ * must not fire; one whose function the truncator's /proc/<pid>/stack showed (the
+ * independent source) must have been measured as called, and must have fired.
+ */
+export function probesCalledCheck(trace: TraceReply, hits: ProbeHits, stackFrames: Set<string>): Check {
+  const hitsOf = (name: string) => hits.probes.find((p) => p.name === name)?.hits ?? null;
+  const rows = (trace.kprobeStatus ?? [])
+    .filter((st) => st.attached)
+    .map((st) => ({
+      name: st.name,
+      status: st.status,
+      callSites: st.callSites ?? null,
+      addressRefs: st.addressRefs ?? null,
+      hits: hitsOf(st.name),
+      onStack: stackFrames.has(st.function),
+    }));
+  const uncalledFired = rows.filter((r) => r.status === 'not called' && r.hits !== 0);
+  const stackNotFired = rows.filter((r) => r.onStack && !(r.hits && r.hits > 0));
+  const stackNotMeasured = rows.filter((r) => r.onStack && r.status !== 'attached');
+  const measured = trace.callScan?.measured === true;
+  return {
+    id: 'probes-called',
+    description: 'whether each probe point is called, measured in the kernel\'s code (call sites), against the probes\' hits during the self-test',
+    observed: { callScan: trace.callScan ?? null, probes: rows },
+    expected: { notCalledHits: 0, onTruncatorStack: 'measured as called, fired at least once' },
+    note: rows.some((r) => r.status === 'not called')
+      ? `measured as not called here (attached anyway, to watch them not fire): ${rows.filter((r) => r.status === 'not called').map((r) => r.name).join(', ')}`
+      : undefined,
+    crossCheck: {
+      source: "the truncator's /proc/<pid>/stack while it waited: functions the kernel did enter",
+      value: [...stackFrames],
+      held: stackNotFired.length === 0 && stackNotMeasured.length === 0,
+    },
+    held: measured && uncalledFired.length === 0 && rows.every((r) => r.hits !== null),
   };
 }

@@ -1,12 +1,14 @@
 // Boot: each stage with a spinner while it runs and its time when done, the accel
 // decision and its reason, the tail of the guest console; a failure with its cause and
-// the console log path.
+// the console log path; a kernel the lab cannot read as "could not test"; each kprobe
+// and whether it attached, is not called on this kernel (measured) or is unavailable.
 import { Box, Text } from 'ink';
 import Spinner from 'ink-spinner';
 import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
 import type { Binding } from './keys.js';
 import { KeyBar, useKeymap } from './keymap.js';
+import type { ProbeView } from './model.js';
 import { Panel } from './panels/Panel.js';
 import { TitleBar } from './panels/TitleBar.js';
 import { T } from './theme.js';
@@ -43,8 +45,8 @@ export function Boot() {
     <Box flexDirection="column" width={columns}>
       <TitleBar screen="boot">
         <Text>profile {b.profile}</Text>
-        <T tone={b.status === 'failed' ? 'bad' : b.status === 'ready' ? 'ok' : 'warn'} bold>
-          {b.status}
+        <T tone={b.couldNotTest ? 'warn' : b.status === 'failed' ? 'bad' : b.status === 'ready' ? 'ok' : 'warn'} bold>
+          {b.couldNotTest ? 'could not test' : b.status}
         </T>
       </TitleBar>
       <Panel title="Stages" width={columns}>
@@ -77,7 +79,16 @@ export function Boot() {
           {b.mount ? `, ${b.mount}` : ''}
         </Text>
       )}
-      {b.status === 'failed' && (
+      {b.status === 'failed' && b.couldNotTest && (
+        <Box flexDirection="column">
+          <T tone="warn" bold>
+            Could not test this kernel: {b.couldNotTest}
+          </T>
+          <T tone="dim">Not a finding and not a bug of the lab: this kernel lacks what the lab needs to observe it.</T>
+          {b.consoleLog && <Text>console log: {b.consoleLog}</Text>}
+        </Box>
+      )}
+      {b.status === 'failed' && !b.couldNotTest && (
         <Box flexDirection="column">
           <T tone="bad" bold>
             Boot failed: {b.error}
@@ -85,6 +96,7 @@ export function Boot() {
           {b.consoleLog && <Text>console log: {b.consoleLog}</Text>}
         </Box>
       )}
+      {b.probes && b.probes.length > 0 && <ProbesPanel probes={b.probes} width={columns} />}
       <Panel title="Guest console" extra={b.consoleLog ? clip(b.consoleLog, columns - 30) : undefined} width={columns}>
         {b.console.length === 0 && <T tone="dim">  (nothing yet)</T>}
         {b.console.map((l, i) => (
@@ -96,5 +108,35 @@ export function Boot() {
       {b.status === 'ready' && <T tone="ok">The lab is up: enter picks a scenario.</T>}
       <KeyBar hints={hints} />
     </Box>
+  );
+}
+
+const PROBE_TONE = { attached: 'ok', 'not called': 'warn', unavailable: 'dim' } as const;
+
+/**
+ * Each lab kprobe on this kernel: the attached ones on one line, then each one that is not
+ * called here (measured) or unavailable, with why.
+ */
+function ProbesPanel({ probes, width }: { probes: ProbeView[]; width: number }) {
+  const count = (st: string) => probes.filter((p) => p.status === st).length;
+  const attached = probes.filter((p) => p.status === 'attached');
+  const others = probes.filter((p) => p.status !== 'attached');
+  const nameW = Math.min(34, Math.max(0, ...others.map((p) => p.name.length)) + 1);
+  return (
+    <Panel title="Probes" extra={`${count('attached')} attached · ${count('not called')} not called · ${count('unavailable')} unavailable`} width={width}>
+      {attached.length > 0 && (
+        <Text wrap="truncate">
+          {'  '}
+          <T tone="ok">attached</T> <T tone="dim">{clip(attached.map((p) => p.name).join(', '), width - 14)}</T>
+        </Text>
+      )}
+      {others.map((p) => (
+        <Text key={p.name} wrap="truncate">
+          {'  '}
+          {pad(p.name, nameW)}
+          <T tone={p.status === 'not called' ? 'warn' : 'dim'}>{pad(p.status, 12)}</T> <T tone="dim">{clip(p.why ?? '', width - nameW - 17)}</T>
+        </Text>
+      ))}
+    </Panel>
   );
 }

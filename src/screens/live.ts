@@ -15,6 +15,8 @@ import { BaseController } from './controller.js';
 import { runScenario, type LabTarget, type RunEvent, type ScenarioReport, type StepHook } from '../lab/engine.js';
 import type { Scenario } from '../lab/scenario.js';
 import { traceCommand } from '../lab/trace.js';
+import type { TraceReply } from '../lab/era.js';
+import { classify, isCannotTest } from '../exit.js';
 import { builtinScenarios, profileScenarios } from '../lab/scenarios/index.js';
 import { stepShape } from '../lab/timeline.js';
 import { engineExpectations, engineScenarioInfo, findingView, kernelTimer, verdictView } from './engineRun.js';
@@ -101,7 +103,7 @@ export class LiveController extends BaseController implements LabController {
   private async doBoot(profileName: string): Promise<void> {
     if (this.session) await this.stopGuest();
     this.stopped = false;
-    this.updateBoot({ profile: profileName, status: 'booting', stages: [], console: [] });
+    this.updateBoot({ profile: profileName, status: 'booting', stages: [], console: [], couldNotTest: undefined, probes: undefined });
     this.update({ run: null, transcript: null });
     const progress = this.progress();
     try {
@@ -134,15 +136,19 @@ export class LiveController extends BaseController implements LabController {
       const hz = this.profile.sampling.hz;
       progress.start('observer', `tracepoints and kprobes, sampling at ${hz} Hz`);
       const t0 = performance.now();
-      const traced = (await session.channel.request(traceCommand())) as { kprobesFailed?: string[]; eventsFailed?: string[] };
+      const traced = (await session.channel.request(traceCommand())) as TraceReply;
+      this.updateBoot({ probes: (traced.kprobeStatus ?? []).map((p) => ({ name: p.name, status: p.status, ...(p.why ? { why: p.why } : {}) })) });
       await session.channel.request({ cmd: 'observe', hz });
-      const failed = [...(traced.eventsFailed ?? []), ...(traced.kprobesFailed ?? [])];
-      progress.done('observer', Math.round(performance.now() - t0), failed.length ? `unavailable: ${failed.join(', ')}` : undefined);
+      progress.done('observer', Math.round(performance.now() - t0), probeSummary(traced));
       this.updateBoot({ status: 'ready' });
     } catch (err) {
       const e = err as Error;
+      // A kernel the lab cannot read (no BTF, a member it needs missing) or one that lacks
+      // what the lab needs: could not test, said as such, not a failure of the lab.
+      const cannot = isCannotTest(err) ? classify(err).message.replace(/^could not test: /, '') : undefined;
       this.updateBoot({
         status: 'failed',
+        ...(cannot ? { couldNotTest: cannot } : {}),
         error: e instanceof BootError ? e.message.split('\n--- console tail')[0]! : e.message,
         ...(e instanceof BootError && e.consoleLog ? { consoleLog: e.consoleLog } : {}),
         ...(e instanceof BootError && e.consoleTail ? { console: e.consoleTail.split('\n').slice(-CONSOLE_LINES) } : {}),
@@ -332,4 +338,15 @@ export class LiveController extends BaseController implements LabController {
     this.store.flush();
     this.store.dispose();
   }
+}
+
+/** The observer stage's note: how many probes attached, and which did not and why (in short). */
+export function probeSummary(traced: TraceReply): string | undefined {
+  const st = traced.kprobeStatus ?? [];
+  const count = (status: string) => st.filter((p) => p.status === status).length;
+  const parts = [`kprobes: ${count('attached')} attached`];
+  if (count('not called')) parts.push(`${count('not called')} not called (${st.filter((p) => p.status === 'not called').map((p) => p.name).join(', ')})`);
+  if (count('unavailable')) parts.push(`${count('unavailable')} unavailable`);
+  if (traced.eventsFailed?.length) parts.push(`tracepoints unavailable: ${traced.eventsFailed.join(', ')}`);
+  return st.length || traced.eventsFailed?.length ? parts.join(', ') : undefined;
 }

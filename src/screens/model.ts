@@ -87,7 +87,16 @@ export type BootView = {
   runDir?: string;
   kernel?: string;
   mount?: string;
+  /**
+   * The lab cannot test this kernel (it cannot read its state, or it lacks what the lab
+   * needs): why. Not an error of the lab's, not the kernel's fault; status is "failed".
+   */
+  couldNotTest?: string;
+  /** Each lab kprobe on this kernel: attached, not called (measured), unavailable, and why. */
+  probes?: ProbeView[];
 };
+
+export type ProbeView = { name: string; status: 'attached' | 'not called' | 'unavailable' | string; why?: string };
 
 export type AppView = {
   source: 'live' | 'replay';

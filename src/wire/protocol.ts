@@ -82,13 +82,20 @@ export const pageState = z.object({
   zoneDevice: z.boolean(),
   /** Raw struct page _refcount. */
   ref: z.number(),
-  /** The kernel's idle refcount for this page type (fsdax: 1 before v6.15, 0 from v6.15). */
+  /**
+   * The kernel's idle refcount for this page type, as the agent calibrated it (fsdax: 1
+   * before v6.15, 0 from v6.15; device-dax: 1 on every era).
+   */
   idle: z.number(),
+  /** Which calibrated model `idle` comes from (ZONE_DEVICE pages by their pgmap type). */
+  baseline: z.enum(['fsdax', 'devdax', 'anon', 'pagecache']).optional(),
   /** ref - idle. */
   aboveIdle: z.number(),
   /** FOLL_PIN pins: (aboveIdle / 1024) for small folios, _pincount for large ones. */
   pins: z.number(),
   mapcount: z.number(),
+  /** The folio's mappings, PTE and PMD (folio_mapcount()): a PMD-mapped folio's head has mapcount 0. */
+  folioMapcount: z.number().optional(),
   /** Not yet on the LRU: a per-CPU batch holds one reference (counted apart from aboveIdle). */
   lruBatch: z.boolean().optional(),
   flags: z.array(z.string()),
@@ -255,7 +262,10 @@ export type HostCommand =
   | { cmd: 'unwatch' }
   | { cmd: 'observe'; hz: number }
   | { cmd: 'sample' }
-  | { cmd: 'trace'; events: string[]; kprobes?: string[] }
+  /** attachUncalled: attach the kprobes measured as never called too (the self-test watches them not fire). */
+  | { cmd: 'trace'; events: string[]; kprobes?: string[]; attachUncalled?: boolean }
+  /** How often each lab kprobe fired (tracefs kprobe_profile). */
+  | { cmd: 'probe-hits' }
   | { cmd: 'exec'; argv: string[]; timeoutMs?: number }
   | { cmd: 'ping' }
   | { cmd: 'ready' }

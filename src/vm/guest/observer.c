@@ -137,12 +137,15 @@ static void cmd_observe(int id, struct json_object *req)
 	}
 	if (!fsdax_base.known)
 		idle_calibrate_fsdax();
+	if (!devdax_base.known)
+		idle_calibrate_devdax();
 	interval = hz ? 1.0 / hz : 0;
 	next_sample = mono_now();
 	result = json_object_new_object();
 	json_object_object_add(result, "hz", json_object_new_double(hz));
 	v = json_object_new_object();
 	json_object_object_add(v, "fsdax", baseline_json(&fsdax_base));
+	json_object_object_add(v, "devdax", baseline_json(&devdax_base));
 	json_object_object_add(v, "anon", baseline_json(&anon_base));
 	json_object_object_add(v, "pagecache", baseline_json(&pagecache_base));
 	json_object_object_add(result, "baselines", v);

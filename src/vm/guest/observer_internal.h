@@ -44,6 +44,8 @@ struct baseline {
 	int mappings_hold_refs;	/* each mapping adds one to the refcount */
 	int r1, m1, r2, m2;	/* calibration evidence */
 	char error[128];
+	char probe[128];	/* what was mapped to calibrate */
+	uint64_t pfn;
 };
 
 /* observer.c: the kernel reader, opened at the first command that needs it. */
@@ -68,9 +70,12 @@ extern const char *const lock_kinds[LOCK_KINDS];
 uint64_t lock_addr(const struct watched_file *f, int kind);
 
 /* idle.c: what an unreferenced page's refcount is, per page kind, on this kernel. */
-extern struct baseline fsdax_base, anon_base, pagecache_base;
+extern struct baseline fsdax_base, devdax_base, anon_base, pagecache_base;
 void idle_calibrate_fsdax(void);
+void idle_calibrate_devdax(void);
 const struct baseline *baseline_of(const struct kpage *pg);
+/* "fsdax", "devdax", "anon" or "pagecache": which model baseline_of() chose. */
+const char *baseline_name(const struct kpage *pg);
 struct json_object *baseline_json(const struct baseline *b);
 
 /* A folio's refcount: a tail page's own _refcount is 0. */

@@ -75,9 +75,11 @@ struct json_object *page_json(struct watched_page *w)
 	json_object_object_add(o, "zoneDevice", json_object_new_boolean(pg.zone_device));
 	json_object_object_add(o, "ref", json_object_new_int(ref));
 	json_object_object_add(o, "idle", json_object_new_int(b->idle));
+	json_object_object_add(o, "baseline", json_object_new_string(baseline_name(&pg)));
 	json_object_object_add(o, "aboveIdle", json_object_new_int(split.above_idle));
 	json_object_object_add(o, "pins", json_object_new_int(split.pins));
 	json_object_object_add(o, "mapcount", json_object_new_int(pg.mapcount));
+	json_object_object_add(o, "folioMapcount", json_object_new_int(kpage_folio_mapcount(&pg)));
 	json_object_object_add(o, "lruBatch", json_object_new_boolean(batched));
 	json_object_object_add(o, "flags", flags);
 	json_object_object_add(o, "mapping", mapping ? json_object_new_string(mapping) : NULL);

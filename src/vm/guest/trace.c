@@ -19,7 +19,9 @@
 
 #include "agent.h"
 #include "kstate/kstate.h"
+#include "observer_internal.h"
 #include "trace.h"
+#include "util.h"
 
 #define TRACEFS "/sys/kernel/tracing"
 #define MAX_NAMES 256
@@ -151,70 +153,279 @@ struct kprobe_def {
 	const char *fn;
 	int ret;		/* kretprobe */
 	const char *args;	/* fetch args; %REF% becomes page._refcount's offset */
-	/*
-	 * Where this function exists, @fn is still in the kernel but no longer
-	 * called on the paths the lab drives (inlined into every caller): a
-	 * kprobe on it would attach and never fire, so it is not attached.
-	 */
-	const char *superseded_by;
-	const char *why;
 };
 
 /*
  * x86_64 calling convention: arguments in di, si, dx, cx, r8, r9.
  * Signatures as in 6.1, 6.12 and 7.2 (mm/gup.c, fs/xfs/xfs_inode.c,
  * fs/ext4/inode.c, fs/dax.c, fs/pipe.c); a function the kernel lacks is
- * skipped and reported, with the reason.
+ * skipped and reported, with the reason, and so is one it has but never
+ * calls (measured: see calls_of()). 7.x's xfs_break_dax_layouts() is the
+ * known case: its callers inlined it, and it waits in dax_break_layout().
  */
 static const struct kprobe_def kprobe_defs[] = {
-	{ "gup", "pin_user_pages_fast", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32", NULL, NULL },
-	{ "gup", "get_user_pages_fast", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32", NULL, NULL },
-	{ "gup", "pin_user_pages", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32", NULL, NULL },
-	{ "gup", "get_user_pages", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32", NULL, NULL },
-	{ "gup", "iov_iter_get_pages2", 0, "maxsize=%dx:u64", NULL, NULL },
-	{ "gup", "iov_iter_extract_pages", 0, "maxsize=%dx:u64", NULL, NULL },
-	{ "gup", "unpin_user_page", 0, "page=%di:x64", NULL, NULL },
-	{ "gup", "unpin_user_pages", 0, "pages=%di:x64 npages=%si:u64", NULL, NULL },
-	/*
-	 * 7.x: xfs_break_dax_layouts() is left with no callers (inlined into
-	 * xfs_break_layouts() and xfs_ilock2_io_mmap()); the wait is
-	 * dax_break_layout(), which ext4's truncate also calls directly.
-	 */
-	{ "layouts", "xfs_break_dax_layouts", 0, "inode=%di:x64", "dax_break_layout",
-	  "inlined into its callers where dax_break_layout() exists (7.x)" },
-	{ "layouts", "xfs_break_dax_layouts", 1, "ret=$retval:s32", "dax_break_layout",
-	  "inlined into its callers where dax_break_layout() exists (7.x)" },
-	{ "layouts", "dax_break_layout", 0, "inode=%di:x64 start=%si:s64 end=%dx:s64", NULL, NULL },
-	{ "layouts", "dax_break_layout", 1, "ret=$retval:s32", NULL, NULL },
-	{ "layouts", "xfs_break_layouts", 0, "inode=%di:x64", NULL, NULL },
-	{ "layouts", "xfs_break_layouts", 1, "ret=$retval:s32", NULL, NULL },
-	{ "layouts", "ext4_break_layouts", 0, "inode=%di:x64", NULL, NULL },
-	{ "layouts", "ext4_break_layouts", 1, "ret=$retval:s32", NULL, NULL },
+	{ "gup", "pin_user_pages_fast", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32" },
+	{ "gup", "get_user_pages_fast", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32" },
+	{ "gup", "pin_user_pages", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32" },
+	{ "gup", "get_user_pages", 0, "start=%di:x64 nr=%si:u64 gup_flags=%dx:x32" },
+	{ "gup", "iov_iter_get_pages2", 0, "maxsize=%dx:u64" },
+	{ "gup", "iov_iter_extract_pages", 0, "maxsize=%dx:u64" },
+	{ "gup", "unpin_user_page", 0, "page=%di:x64" },
+	{ "gup", "unpin_user_pages", 0, "pages=%di:x64 npages=%si:u64" },
+	{ "layouts", "xfs_break_dax_layouts", 0, "inode=%di:x64" },
+	{ "layouts", "xfs_break_dax_layouts", 1, "ret=$retval:s32" },
+	{ "layouts", "dax_break_layout", 0, "inode=%di:x64 start=%si:s64 end=%dx:s64" },
+	{ "layouts", "dax_break_layout", 1, "ret=$retval:s32" },
+	{ "layouts", "xfs_break_layouts", 0, "inode=%di:x64" },
+	{ "layouts", "xfs_break_layouts", 1, "ret=$retval:s32" },
+	{ "layouts", "ext4_break_layouts", 0, "inode=%di:x64" },
+	{ "layouts", "ext4_break_layouts", 1, "ret=$retval:s32" },
 	/* The page truncate finds busy, and the refcount the kernel itself read. */
-	{ "layouts", "dax_layout_busy_page_range", 1, "page=$retval:x64 ref=+%REF%($retval):s32", NULL, NULL },
+	{ "layouts", "dax_layout_busy_page_range", 1, "page=$retval:x64 ref=+%REF%($retval):s32" },
 	/* A pipe buffer's page as it is released (drain): pointer and refcount. */
-	{ "pipe", "generic_pipe_buf_release", 0, "page=+0(%si):x64 ref=+%REF%(+0(%si)):s32", NULL, NULL },
-	{ "pipe", "page_cache_pipe_buf_release", 0, "page=+0(%si):x64 ref=+%REF%(+0(%si)):s32", NULL, NULL },
+	{ "pipe", "generic_pipe_buf_release", 0, "page=+0(%si):x64 ref=+%REF%(+0(%si)):s32" },
+	{ "pipe", "page_cache_pipe_buf_release", 0, "page=+0(%si):x64 ref=+%REF%(+0(%si)):s32" },
 };
 
-/* One line of the reply's kprobeStatus: what became of a probe and why. */
+#define NR_DEFS (sizeof(kprobe_defs) / sizeof(kprobe_defs[0]))
+
+/*
+ * Who calls each probe point, measured once per set of loaded modules: the
+ * kernel's text (_stext.._etext) and every module's memory scanned through
+ * /proc/kcore for call/jmp rel32 to the function, lea of its address, and
+ * its address in the kernel's data (ops tables). kstate/textscan.c.
+ */
+static struct calls {
+	const char *fn;
+	int exists;
+	struct ktext_target t;
+	char callers[256];	/* "xfs_break_layouts+0x4c [xfs], ..." */
+} calls[NR_DEFS];
+static int nr_calls;
+static char calls_error[160];	/* why there is no measurement */
+static long long calls_key = -1;	/* the module set it was measured with */
+static double calls_ms;
+
+struct range {
+	uint64_t start, end;
+	char what[64];
+};
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Module memory from /proc/modules ("name size refs deps state 0xaddr"), sorted and merged. */
+static int module_ranges(struct range *r, int max, long long *key)
+{
+	char line[512], name[64];
+	unsigned long long size, addr;
+	FILE *f = fopen("/proc/modules", "re");
+	int n = 0, m = 0;
+
+	*key = 0;
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %llu %*s %*s %*s %llx", name, &size, &addr) != 3 || !addr)
+			continue;
+		r[n].start = addr;
+		r[n].end = addr + size;
+		snprintf(r[n].what, sizeof(r[n].what), "%s", name);
+		*key = *key * 31 + (long long)(addr ^ size);
+		n++;
+	}
+	fclose(f);
+	qsort(r, n, sizeof(*r), range_cmp);
+	for (int i = 0; i < n; i++) {
+		if (m && r[i].start <= r[m - 1].end) {
+			if (r[i].end > r[m - 1].end)
+				r[m - 1].end = r[i].end;
+			continue;
+		}
+		r[m++] = r[i];
+	}
+	return m;
+}
+
+/* Name each call site by the kallsyms symbol at or below it: "fn+0x4c [mod]". */
+static void name_callers(void)
+{
+	struct best {
+		uint64_t addr;
+		char name[96];
+	} best[NR_DEFS][KTEXT_SITES];
+	char line[512], name[96], mod[64], type;
+	unsigned long long addr;
+	FILE *f = fopen("/proc/kallsyms", "re");
+
+	memset(best, 0, sizeof(best));
+	while (f && fgets(line, sizeof(line), f)) {
+		mod[0] = '\0';
+		if (sscanf(line, "%llx %c %95s [%63[^]]]", &addr, &type, name, mod) < 3 ||
+		    (type != 't' && type != 'T'))
+			continue;
+		for (int i = 0; i < nr_calls; i++)
+			for (unsigned int j = 0; j < calls[i].t.nr_sites; j++)
+				if (addr <= calls[i].t.site[j] && addr > best[i][j].addr) {
+					best[i][j].addr = addr;
+					snprintf(best[i][j].name, sizeof(best[i][j].name), "%.60s%s%.30s%s", name,
+						 mod[0] ? " [" : "", mod, mod[0] ? "]" : "");
+				}
+	}
+	if (f)
+		fclose(f);
+	for (int i = 0; i < nr_calls; i++) {
+		size_t len = 0;
+
+		calls[i].callers[0] = '\0';
+		for (unsigned int j = 0; j < calls[i].t.nr_sites && len < sizeof(calls[i].callers) - 1; j++) {
+			char *sp = strchr(best[i][j].name, ' ');
+			int base = sp ? (int)(sp - best[i][j].name) : (int)strlen(best[i][j].name);
+
+			len += snprintf(calls[i].callers + len, sizeof(calls[i].callers) - len, "%s%.*s+0x%llx%s",
+					j ? ", " : "", base, best[i][j].name,
+					(unsigned long long)(calls[i].t.site[j] - best[i][j].addr), sp ? sp : "");
+		}
+	}
+}
+
+/* kallsyms: a text symbol's address (module ones too), 0 if none. */
+static void kallsyms_lookup(const char *const *want, uint64_t *addr, int n)
+{
+	char line[512], name[128], type;
+	unsigned long long a;
+	FILE *f = fopen("/proc/kallsyms", "re");
+
+	for (int i = 0; i < n; i++)
+		addr[i] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %127s", &a, &type, name) != 3)
+			continue;
+		for (int i = 0; i < n; i++)
+			if (!addr[i] && !strcmp(name, want[i]))
+				addr[i] = a;
+	}
+	if (f)
+		fclose(f);
+}
+
+static void measure_calls(void)
+{
+	static const char *const bounds[] = { "_stext", "_etext", "__start_rodata", "__end_rodata", "_sdata", "_edata" };
+	const char *want[NR_DEFS + 6];
+	uint64_t addr[NR_DEFS + 6];
+	struct ktext_target t[NR_DEFS];
+	struct range mods[256];
+	long long key;
+	int nmods = module_ranges(mods, 256, &key), n = 0, ret;
+	const char *kerr;
+	double t0 = mono_now();
+
+	if (calls_key == key && !calls_error[0])
+		return;
+	calls_key = key;
+	nr_calls = 0;
+	calls_error[0] = '\0';
+	for (size_t i = 0; i < NR_DEFS; i++) {
+		int seen = 0;
+
+		for (int j = 0; j < nr_calls; j++)
+			seen |= !strcmp(calls[j].fn, kprobe_defs[i].fn);
+		if (seen)
+			continue;
+		memset(&calls[nr_calls], 0, sizeof(calls[0]));
+		calls[nr_calls].fn = kprobe_defs[i].fn;
+		calls[nr_calls].exists = function_exists(kprobe_defs[i].fn);
+		nr_calls++;
+	}
+	if ((kerr = observer_open_kstate())) {
+		snprintf(calls_error, sizeof(calls_error), "kernel memory unreadable: %.120s", kerr);
+		return;
+	}
+	for (int i = 0; i < 6; i++)
+		want[i] = bounds[i];
+	for (int i = 0; i < nr_calls; i++)
+		want[6 + i] = calls[i].fn;
+	kallsyms_lookup(want, addr, 6 + nr_calls);
+	if (!addr[0] || !addr[1] || addr[1] <= addr[0]) {
+		snprintf(calls_error, sizeof(calls_error), "no _stext/_etext in /proc/kallsyms");
+		return;
+	}
+	/* only the functions that exist; t[k] <-> calls[idx[k]] */
+	int idx[NR_DEFS];
+
+	for (int i = 0; i < nr_calls; i++) {
+		if (!calls[i].exists || !addr[6 + i])
+			continue;
+		memset(&t[n], 0, sizeof(t[n]));
+		t[n].addr = addr[6 + i];
+		idx[n++] = i;
+	}
+	ret = kstate_scan_range(obs_ks, addr[0], addr[1], true, t, n);
+	if (!ret && addr[2] && addr[3] > addr[2])
+		ret = kstate_scan_range(obs_ks, addr[2], addr[3], false, t, n);
+	if (!ret && addr[4] && addr[5] > addr[4])
+		ret = kstate_scan_range(obs_ks, addr[4], addr[5], false, t, n);
+	/* module memory: text and data alike (its parts are not told apart here) */
+	for (int i = 0; !ret && i < nmods; i++) {
+		ret = kstate_scan_range(obs_ks, mods[i].start, mods[i].end, true, t, n);
+		if (!ret)
+			ret = kstate_scan_range(obs_ks, mods[i].start, mods[i].end, false, t, n);
+	}
+	if (ret) {
+		snprintf(calls_error, sizeof(calls_error), "scanning kernel memory failed: %.120s", kstate_errmsg(obs_ks));
+		return;
+	}
+	for (int k = 0; k < n; k++)
+		calls[idx[k]].t = t[k];
+	name_callers();
+	calls_ms = (mono_now() - t0) * 1000;
+}
+
+static const struct calls *calls_of(const char *fn)
+{
+	for (int i = 0; i < nr_calls; i++)
+		if (!strcmp(calls[i].fn, fn))
+			return &calls[i];
+	return NULL;
+}
+
+/* One line of the reply's kprobeStatus: what became of a probe and why, with who calls it. */
 static void probe_status(struct json_object *status, const char *name, const char *fn,
-			 const char *state, const char *why)
+			 const char *state, const char *why, int attached)
 {
 	struct json_object *o = json_object_new_object();
+	const struct calls *c = calls_of(fn);
 
 	json_object_object_add(o, "name", json_object_new_string(name));
 	json_object_object_add(o, "function", json_object_new_string(fn));
 	json_object_object_add(o, "status", json_object_new_string(state));
+	json_object_object_add(o, "attached", json_object_new_boolean(attached));
 	if (why)
 		json_object_object_add(o, "why", json_object_new_string(why));
+	if (c && c->exists && !calls_error[0]) {
+		json_object_object_add(o, "callSites", json_object_new_int(c->t.calls + c->t.jumps));
+		json_object_object_add(o, "addressRefs", json_object_new_int(c->t.refs));
+		if (c->callers[0])
+			json_object_object_add(o, "callers", json_object_new_string(c->callers));
+	} else if (c && c->exists) {
+		json_object_object_add(o, "callsMeasured", json_object_new_string(calls_error));
+	}
 	json_object_array_add(status, o);
 }
 
-static void add_kprobes(const char *set, struct json_object *ok, struct json_object *failed,
+/*
+ * @uncalled: attach even what is measured as never called (the self-test
+ * does, to see it never fire); it stays out of @ok, listed as "not called".
+ */
+static void add_kprobes(const char *set, int uncalled, struct json_object *ok, struct json_object *failed,
 			struct json_object *status)
 {
-	char def[512], ref[16] = "52", err[128], why[256];
+	char def[512], ref[16] = "52", err[128], why[512];
 	struct kfield f;
 	struct btf *btf = kbtf_open(NULL, err, sizeof(err));
 	int ret;
@@ -223,28 +434,43 @@ static void add_kprobes(const char *set, struct json_object *ok, struct json_obj
 		snprintf(ref, sizeof(ref), "%u", f.off);
 	if (btf)
 		btf__free(btf);
-	for (size_t i = 0; i < sizeof(kprobe_defs) / sizeof(kprobe_defs[0]); i++) {
+	for (size_t i = 0; i < NR_DEFS; i++) {
 		const struct kprobe_def *k = &kprobe_defs[i];
+		const struct calls *c = calls_of(k->fn);
 		char args[256], *p, name[96];
+		int not_called;
 
 		if (strcmp(k->set, set))
 			continue;
 		snprintf(name, sizeof(name), "%s%s", k->fn, k->ret ? "__return" : "");
 		if (!btf && strstr(k->args, "%REF%")) {
 			json_object_array_add(failed, json_object_new_string(name));
-			probe_status(status, name, k->fn, "unavailable", err);
+			probe_status(status, name, k->fn, "unavailable", err, 0);
 			continue;
 		}
-		if (!function_exists(k->fn)) {
+		if (!c || !c->exists) {
 			json_object_array_add(failed, json_object_new_string(name));
 			snprintf(why, sizeof(why), "no function %s in %s", k->fn, symbol_source());
-			probe_status(status, name, k->fn, "unavailable", why);
+			probe_status(status, name, k->fn, "unavailable", why, 0);
 			continue;
 		}
-		if (k->superseded_by && function_exists(k->superseded_by)) {
+		/* Measured: no call, no jump, no reference to its address anywhere. */
+		not_called = !calls_error[0] && !c->t.calls && !c->t.jumps && !c->t.refs;
+		if (not_called)
+			snprintf(why, sizeof(why),
+				 "exists but is not called: no call or jump to it and no reference to its address in the "
+				 "kernel's or the loaded modules' code and data (inlined into its callers)");
+		else if (!calls_error[0] && !c->t.calls && !c->t.jumps)
+			snprintf(why, sizeof(why), "no direct caller; its address is taken %u time%s (called through a pointer)",
+				 c->t.refs, c->t.refs == 1 ? "" : "s");
+		else if (!calls_error[0])
+			snprintf(why, sizeof(why), "%u direct call site%s: %s", c->t.calls + c->t.jumps,
+				 c->t.calls + c->t.jumps == 1 ? "" : "s", c->callers);
+		else
+			snprintf(why, sizeof(why), "whether it is called was not measured: %s", calls_error);
+		if (not_called && !uncalled) {
 			json_object_array_add(failed, json_object_new_string(name));
-			snprintf(why, sizeof(why), "exists but is not called: %s", k->why);
-			probe_status(status, name, k->fn, "not called", why);
+			probe_status(status, name, k->fn, "not called", why, 0);
 			continue;
 		}
 		snprintf(args, sizeof(args), "%s", k->args);
@@ -261,13 +487,18 @@ static void add_kprobes(const char *set, struct json_object *ok, struct json_obj
 			json_object_array_add(failed, json_object_new_string(name));
 			snprintf(why, sizeof(why), "kprobe_events refused it: %s (kprobe blacklist, notrace?)",
 				 strerror(-ret));
-			probe_status(status, name, k->fn, "unavailable", why);
+			probe_status(status, name, k->fn, "unavailable", why, 0);
 			continue;
 		}
 		snprintf(def, sizeof(def), "events/daxlab/%s/enable", name);
 		tracefs_write(def, "1", 0);
+		if (not_called) {
+			json_object_array_add(failed, json_object_new_string(name));
+			probe_status(status, name, k->fn, "not called", why, 1);
+			continue;
+		}
 		json_object_array_add(ok, json_object_new_string(name));
-		probe_status(status, name, k->fn, "attached", NULL);
+		probe_status(status, name, k->fn, "attached", why, 1);
 	}
 }
 
@@ -283,7 +514,7 @@ int trace_probe(struct json_object *status, const char *name, const char *fn, co
 
 	if (!function_exists(fn)) {
 		snprintf(why, sizeof(why), "no function %s in %s", fn, symbol_source());
-		probe_status(status, name, fn, "unavailable", why);
+		probe_status(status, name, fn, "unavailable", why, 0);
 		return -ENOENT;
 	}
 	snprintf(path, sizeof(path), "events/daxlab/%s/enable", name);
@@ -294,20 +525,56 @@ int trace_probe(struct json_object *status, const char *name, const char *fn, co
 	ret = tracefs_write("kprobe_events", def, 1);
 	if (ret) {
 		snprintf(why, sizeof(why), "kprobe_events refused it: %s", strerror(-ret));
-		probe_status(status, name, fn, "unavailable", why);
+		probe_status(status, name, fn, "unavailable", why, 0);
 		return ret;
 	}
 	snprintf(path, sizeof(path), "events/daxlab/%s/filter", name);
 	if (filter && (ret = tracefs_write(path, filter, 0))) {
 		snprintf(why, sizeof(why), "its filter was refused: %s", strerror(-ret));
-		probe_status(status, name, fn, "unavailable", why);
+		probe_status(status, name, fn, "unavailable", why, 0);
 		return ret;
 	}
 	snprintf(path, sizeof(path), "events/daxlab/%s/enable", name);
 	tracefs_write(path, "1", 0);
 	learn_names("daxlab");
-	probe_status(status, name, fn, "attached", NULL);
+	probe_status(status, name, fn, "attached", NULL, 1);
 	return 0;
+}
+
+/*
+ * {"cmd":"probe-hits"}: how often each of the lab's kprobes fired
+ * (kprobe_profile: "  name  hits  missed"), the evidence that a probe
+ * point is called on this kernel.
+ */
+static void cmd_probe_hits(int id, struct json_object *req)
+{
+	struct json_object *result = json_object_new_object(), *hits = json_object_new_array();
+	char line[512], name[128];
+	unsigned long long nhit, nmiss;
+	FILE *f = fopen(TRACEFS "/kprobe_profile", "re");
+
+	(void)req;
+	if (!f) {
+		json_object_put(result);
+		json_object_put(hits);
+		send_error(id, "trace", "no " TRACEFS "/kprobe_profile (CONFIG_KPROBE_EVENTS?)", NULL);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct json_object *o;
+
+		if (sscanf(line, "%127s %llu %llu", name, &nhit, &nmiss) != 3)
+			continue;
+		o = json_object_new_object();
+		/* "daxlab/name" on kernels that print the group */
+		json_object_object_add(o, "name", json_object_new_string(strchr(name, '/') ? strchr(name, '/') + 1 : name));
+		json_object_object_add(o, "hits", json_object_new_int64(nhit));
+		json_object_object_add(o, "missed", json_object_new_int64(nmiss));
+		json_object_array_add(hits, o);
+	}
+	fclose(f);
+	json_object_object_add(result, "probes", hits);
+	send_reply(id, result);
 }
 
 void trace_set_locks(const uint64_t *addrs, const char *const *lock_names, int n)
@@ -511,11 +778,15 @@ static void cmd_trace(int id, struct json_object *req)
 		 * kprobe_events cannot be cleared while one of its events is enabled (EBUSY):
 		 * a second run in the same guest then failed every definition with EEXIST.
 		 */
+		int uncalled = json_object_object_get_ex(req, "attachUncalled", &v) && json_object_get_boolean(v);
+
 		tracefs_write("events/daxlab/enable", "0", 0);
 		tracefs_write("kprobe_events", "", 0);
+		/* after the clear: an optimized kprobe rewrites the probed function's first bytes */
+		measure_calls();
 		for (size_t i = 0; i < json_object_array_length(kprobes); i++)
-			add_kprobes(json_object_get_string(json_object_array_get_idx(kprobes, i)), kp_ok, kp_failed,
-				    kp_status);
+			add_kprobes(json_object_get_string(json_object_array_get_idx(kprobes, i)), uncalled, kp_ok,
+				    kp_failed, kp_status);
 		learn_names("daxlab");
 	}
 	overrun_base = read_overruns();
@@ -533,6 +804,17 @@ static void cmd_trace(int id, struct json_object *req)
 	/* Which probes were chosen on this kernel, and why the others were not. */
 	json_object_object_add(result, "kprobeStatus", kp_status);
 	json_object_object_add(result, "symbols", json_object_new_string(symbol_source()));
+	/* How "is called" was measured, and what it cost. */
+	if (json_object_object_get_ex(req, "kprobes", &kprobes)) {
+		struct json_object *m = json_object_new_object();
+
+		json_object_object_add(m, "measured", json_object_new_boolean(!calls_error[0]));
+		if (calls_error[0])
+			json_object_object_add(m, "error", json_object_new_string(calls_error));
+		else
+			json_object_object_add(m, "ms", json_object_new_double(calls_ms));
+		json_object_object_add(result, "callScan", m);
+	}
 	/* The tracepoints this kernel has of what was asked ("fs_dax:dax_pmd_fault", ...). */
 	json_object_object_add(result, "tracepoints", tracepoints);
 	send_reply(id, result);
@@ -541,4 +823,5 @@ static void cmd_trace(int id, struct json_object *req)
 void trace_init(void)
 {
 	agent_register_cmd("trace", cmd_trace);
+	agent_register_cmd("probe-hits", cmd_probe_hits);
 }

@@ -165,6 +165,8 @@ static void cmd_watch_pages(int id, struct json_object *req)
 		}
 		if (pg.zone_device && !fsdax_base.known)
 			idle_calibrate_fsdax();
+		if (pg.dev_kind == KPAGE_DEV_GENERIC && !devdax_base.known)
+			idle_calibrate_devdax();
 		if (nr_watched_pages == MAX_PAGES) {
 			snprintf(err, sizeof(err), "at most %d watched pages", MAX_PAGES);
 			goto fail;

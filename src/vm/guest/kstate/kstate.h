@@ -379,6 +379,33 @@ int32_t kpage_folio_mapcount(const struct kpage *pg);
 uint64_t kpage_compound_head(const struct kstate_layout *l, uint64_t page_addr,
 			     uint64_t info);
 
+/* ------------------------------------------------- who calls a function */
+
+/*
+ * Direct callers of a function and references to its address, counted in
+ * kernel code and data (textscan.c says what counts).  A function with no
+ * call, jump or reference anywhere was inlined into every caller: a kprobe
+ * on it would attach and never fire.
+ */
+#define KTEXT_SITES 8
+struct ktext_target {
+	uint64_t addr;		/* the function (kallsyms) */
+	unsigned int calls;	/* call rel32 */
+	unsigned int jumps;	/* jmp / jcc rel32: tail calls */
+	unsigned int refs;	/* lea rel32(%rip), 8-byte words in data */
+	unsigned int nr_sites;
+	uint64_t site[KTEXT_SITES];	/* the first call and jump sites */
+};
+
+/* Pure: scan @code (@len bytes at @base; instructions start below @scan_len). */
+void ktext_scan_code(const uint8_t *code, size_t len, size_t scan_len, uint64_t base,
+		     struct ktext_target *t, unsigned int n);
+/* Pure: 8-byte words of @data equal to a target's address. */
+void ktext_scan_data(const uint8_t *data, size_t len, struct ktext_target *t, unsigned int n);
+/* Read [@start, @end) through kcore and scan it as code or as data.  0 or -errno. */
+int kstate_scan_range(struct kstate *ks, uint64_t start, uint64_t end, bool code,
+		      struct ktext_target *t, unsigned int n);
+
 /* ------------------------------------------------------ address_space */
 
 struct kmapping {

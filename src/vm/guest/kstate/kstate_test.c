@@ -1560,6 +1560,81 @@ static struct era eras[] = {
 
 #define NR_ERAS (sizeof(eras) / sizeof(eras[0]))
 
+/* ------------------------------------------------- who calls a function */
+
+static void put_rel(uint8_t *code, size_t at, const uint8_t *op, size_t oplen,
+		    uint64_t base, uint64_t target)
+{
+	size_t end = at + oplen + 4;
+	int32_t rel = (int32_t)(int64_t)(target - (base + end));
+
+	memcpy(code + at, op, oplen);
+	memcpy(code + at + oplen, &rel, 4);
+}
+
+static void t_textscan(const void *arg)
+{
+	static const uint8_t call[] = { 0xe8 }, jmp[] = { 0xe9 }, jne[] = { 0x0f, 0x85 },
+			     lea[] = { 0x48, 0x8d, 0x05 }, mov[] = { 0x48, 0xc7, 0xc7 };
+	const uint64_t base = 0xffffffff81000000ULL;
+	uint8_t code[16384], data[64];
+	struct ktext_target t[2];
+	uint64_t fn = base + 0x1000, other = base + 0x1800, w;
+
+	(void)arg;
+	/* int3 filler: no opcode of interest */
+	memset(code, 0xcc, sizeof(code));
+	memset(t, 0, sizeof(t));
+	t[0].addr = fn;
+	t[1].addr = other;
+	put_rel(code, 0x10, call, 1, base, fn);		/* direct call */
+	put_rel(code, 0x20, call, 1, base, fn - 16);	/* into __pfx_fn */
+	put_rel(code, 0x30, call, 1, base, fn - 17);	/* before the prefix: not fn's */
+	put_rel(code, 0x40, jmp, 1, base, fn);		/* tail call */
+	put_rel(code, 0x50, jmp, 1, base, fn + 1);	/* a jump into it: not a call */
+	put_rel(code, 0x60, jne, 2, base, fn);		/* conditional tail call */
+	put_rel(code, 0x70, lea, 3, base, fn);		/* address taken */
+	put_rel(code, 0x80, call, 1, base, other);
+	/* an immediate that is not rel32: mov $imm32 with fn's low bits */
+	memcpy(code + 0x90, mov, sizeof(mov));
+	memcpy(code + 0x93, &fn, 4);
+	/* a call straddling a chunk border at 0x1ffe */
+	put_rel(code, 0x1ffe, call, 1, base, other);
+
+	/* in two chunks, the first one's last 8 bytes only there to finish it */
+	ktext_scan_code(code, 0x2000 + 8, 0x2000, base, t, 2);
+	ktext_scan_code(code + 0x2000, sizeof(code) - 0x2000, sizeof(code) - 0x2000, base + 0x2000, t, 2);
+	CHECK_EQ(t[0].calls, 2);
+	CHECK_EQ(t[0].jumps, 2);
+	CHECK_EQ(t[0].refs, 1);
+	CHECK_EQ(t[0].nr_sites, 4);
+	CHECK_EQ(t[0].site[0], base + 0x10);
+	CHECK_EQ(t[0].site[1], base + 0x20);
+	CHECK_EQ(t[0].site[2], base + 0x40);
+	CHECK_EQ(t[0].site[3], base + 0x60);
+	CHECK_EQ(t[1].calls, 2);
+	CHECK_EQ(t[1].jumps + t[1].refs, 0);
+	CHECK_EQ(t[1].site[1], base + 0x1ffe);
+
+	/* the same text with the border call cut off at the end: not counted */
+	memset(t, 0, sizeof(t));
+	t[1].addr = other;
+	ktext_scan_code(code, 0x2001, 0x2001, base, &t[1], 1);
+	CHECK_EQ(t[1].calls, 1);
+
+	/* data: an ops table with the address, and a user address that is not */
+	memset(data, 0, sizeof(data));
+	memset(t, 0, sizeof(t));
+	t[0].addr = fn;
+	memcpy(data + 8, &fn, 8);
+	memcpy(data + 20, &fn, 8);		/* unaligned: not a pointer */
+	w = fn & 0xffffffffffffULL;
+	memcpy(data + 32, &w, 8);
+	ktext_scan_data(data, sizeof(data), t, 1);
+	CHECK_EQ(t[0].refs, 1);
+	CHECK_EQ(t[0].calls + t[0].jumps, 0);
+}
+
 static void t_pure(const void *arg)
 {
 	(void)arg;
@@ -1671,6 +1746,7 @@ int main(int argc, char **argv)
 	tap_run("compound head: pointer and 7.x mask", t_compound_head, NULL);
 	tap_run("page-table walk and iomem", t_pt_walk, NULL);
 	tap_run("error messages", t_errors, NULL);
+	tap_run("call sites and address references in code and data", t_textscan, NULL);
 	if (host) {
 		tap_run("host BTF", t_host_btf, NULL);
 		tap_run("fake kcore, host BTF, 5-level", t_e2e_host, &five);
