@@ -190,208 +190,79 @@ static const struct kprobe_def kprobe_defs[] = {
 #define NR_DEFS (sizeof(kprobe_defs) / sizeof(kprobe_defs[0]))
 
 /*
- * Who calls each probe point, measured once per set of loaded modules: the
- * kernel's text (_stext.._etext) and every module's memory scanned through
- * /proc/kcore for call/jmp rel32 to the function, lea of its address, and
- * its address in the kernel's data (ops tables). kstate/textscan.c.
+ * Who calls each probe point, measured once per set of loaded modules
+ * (kstate_callers(): the kernel's text, data and rodata, and every module's
+ * memory, scanned through /proc/kcore for calls and tail calls to the
+ * function and references to its address).
  */
-static struct calls {
-	const char *fn;
-	int exists;
-	struct ktext_target t;
-	char callers[256];	/* "xfs_break_layouts+0x4c [xfs], ..." */
-} calls[NR_DEFS];
-static int nr_calls;
-static char calls_error[160];	/* why there is no measurement */
-static long long calls_key = -1;	/* the module set it was measured with */
-static double calls_ms;
+static struct kcallers calls[NR_DEFS];
+static struct kcallers_scan calls_how;
+static unsigned int nr_calls;
+static char calls_error[320];	/* why there is no measurement */
+static char calls_key[4096];	/* /proc/modules as it was measured with */
 
-struct range {
-	uint64_t start, end;
-	char what[64];
-};
-
-static int range_cmp(const void *a, const void *b)
+static void modules_key(char *buf, size_t len)
 {
-	const struct range *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* Module memory from /proc/modules ("name size refs deps state 0xaddr"), sorted and merged. */
-static int module_ranges(struct range *r, int max, long long *key)
-{
-	char line[512], name[64];
-	unsigned long long size, addr;
 	FILE *f = fopen("/proc/modules", "re");
-	int n = 0, m = 0;
+	size_t n = f ? fread(buf, 1, len - 1, f) : 0;
 
-	*key = 0;
-	if (!f)
-		return 0;
-	while (n < max && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%63s %llu %*s %*s %*s %llx", name, &size, &addr) != 3 || !addr)
-			continue;
-		r[n].start = addr;
-		r[n].end = addr + size;
-		snprintf(r[n].what, sizeof(r[n].what), "%s", name);
-		*key = *key * 31 + (long long)(addr ^ size);
-		n++;
-	}
-	fclose(f);
-	qsort(r, n, sizeof(*r), range_cmp);
-	for (int i = 0; i < n; i++) {
-		if (m && r[i].start <= r[m - 1].end) {
-			if (r[i].end > r[m - 1].end)
-				r[m - 1].end = r[i].end;
-			continue;
-		}
-		r[m++] = r[i];
-	}
-	return m;
-}
-
-/* Name each call site by the kallsyms symbol at or below it: "fn+0x4c [mod]". */
-static void name_callers(void)
-{
-	struct best {
-		uint64_t addr;
-		char name[96];
-	} best[NR_DEFS][KTEXT_SITES];
-	char line[512], name[96], mod[64], type;
-	unsigned long long addr;
-	FILE *f = fopen("/proc/kallsyms", "re");
-
-	memset(best, 0, sizeof(best));
-	while (f && fgets(line, sizeof(line), f)) {
-		mod[0] = '\0';
-		if (sscanf(line, "%llx %c %95s [%63[^]]]", &addr, &type, name, mod) < 3 ||
-		    (type != 't' && type != 'T'))
-			continue;
-		for (int i = 0; i < nr_calls; i++)
-			for (unsigned int j = 0; j < calls[i].t.nr_sites; j++)
-				if (addr <= calls[i].t.site[j] && addr > best[i][j].addr) {
-					best[i][j].addr = addr;
-					snprintf(best[i][j].name, sizeof(best[i][j].name), "%.60s%s%.30s%s", name,
-						 mod[0] ? " [" : "", mod, mod[0] ? "]" : "");
-				}
-	}
-	if (f)
-		fclose(f);
-	for (int i = 0; i < nr_calls; i++) {
-		size_t len = 0;
-
-		calls[i].callers[0] = '\0';
-		for (unsigned int j = 0; j < calls[i].t.nr_sites && len < sizeof(calls[i].callers) - 1; j++) {
-			char *sp = strchr(best[i][j].name, ' ');
-			int base = sp ? (int)(sp - best[i][j].name) : (int)strlen(best[i][j].name);
-
-			len += snprintf(calls[i].callers + len, sizeof(calls[i].callers) - len, "%s%.*s+0x%llx%s",
-					j ? ", " : "", base, best[i][j].name,
-					(unsigned long long)(calls[i].t.site[j] - best[i][j].addr), sp ? sp : "");
-		}
-	}
-}
-
-/* kallsyms: a text symbol's address (module ones too), 0 if none. */
-static void kallsyms_lookup(const char *const *want, uint64_t *addr, int n)
-{
-	char line[512], name[128], type;
-	unsigned long long a;
-	FILE *f = fopen("/proc/kallsyms", "re");
-
-	for (int i = 0; i < n; i++)
-		addr[i] = 0;
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%llx %c %127s", &a, &type, name) != 3)
-			continue;
-		for (int i = 0; i < n; i++)
-			if (!addr[i] && !strcmp(name, want[i]))
-				addr[i] = a;
-	}
+	buf[n] = '\0';
 	if (f)
 		fclose(f);
 }
 
 static void measure_calls(void)
 {
-	static const char *const bounds[] = { "_stext", "_etext", "__start_rodata", "__end_rodata", "_sdata", "_edata" };
-	const char *want[NR_DEFS + 6];
-	uint64_t addr[NR_DEFS + 6];
-	struct ktext_target t[NR_DEFS];
-	struct range mods[256];
-	long long key;
-	int nmods = module_ranges(mods, 256, &key), n = 0, ret;
+	char key[sizeof(calls_key)];
 	const char *kerr;
-	double t0 = mono_now();
+	int ret;
 
-	if (calls_key == key && !calls_error[0])
+	modules_key(key, sizeof(key));
+	if (nr_calls && !calls_error[0] && !strcmp(key, calls_key))
 		return;
-	calls_key = key;
+	memcpy(calls_key, key, sizeof(key));
 	nr_calls = 0;
 	calls_error[0] = '\0';
 	for (size_t i = 0; i < NR_DEFS; i++) {
 		int seen = 0;
 
-		for (int j = 0; j < nr_calls; j++)
+		for (unsigned int j = 0; j < nr_calls; j++)
 			seen |= !strcmp(calls[j].fn, kprobe_defs[i].fn);
-		if (seen)
-			continue;
-		memset(&calls[nr_calls], 0, sizeof(calls[0]));
-		calls[nr_calls].fn = kprobe_defs[i].fn;
-		calls[nr_calls].exists = function_exists(kprobe_defs[i].fn);
-		nr_calls++;
+		if (!seen) {
+			memset(&calls[nr_calls], 0, sizeof(calls[0]));
+			calls[nr_calls++].fn = kprobe_defs[i].fn;
+		}
 	}
 	if ((kerr = observer_open_kstate())) {
 		snprintf(calls_error, sizeof(calls_error), "kernel memory unreadable: %.120s", kerr);
 		return;
 	}
-	for (int i = 0; i < 6; i++)
-		want[i] = bounds[i];
-	for (int i = 0; i < nr_calls; i++)
-		want[6 + i] = calls[i].fn;
-	kallsyms_lookup(want, addr, 6 + nr_calls);
-	if (!addr[0] || !addr[1] || addr[1] <= addr[0]) {
-		snprintf(calls_error, sizeof(calls_error), "no _stext/_etext in /proc/kallsyms");
-		return;
-	}
-	/* only the functions that exist; t[k] <-> calls[idx[k]] */
-	int idx[NR_DEFS];
-
-	for (int i = 0; i < nr_calls; i++) {
-		if (!calls[i].exists || !addr[6 + i])
-			continue;
-		memset(&t[n], 0, sizeof(t[n]));
-		t[n].addr = addr[6 + i];
-		idx[n++] = i;
-	}
-	ret = kstate_scan_range(obs_ks, addr[0], addr[1], true, t, n);
-	if (!ret && addr[2] && addr[3] > addr[2])
-		ret = kstate_scan_range(obs_ks, addr[2], addr[3], false, t, n);
-	if (!ret && addr[4] && addr[5] > addr[4])
-		ret = kstate_scan_range(obs_ks, addr[4], addr[5], false, t, n);
-	/* module memory: text and data alike (its parts are not told apart here) */
-	for (int i = 0; !ret && i < nmods; i++) {
-		ret = kstate_scan_range(obs_ks, mods[i].start, mods[i].end, true, t, n);
-		if (!ret)
-			ret = kstate_scan_range(obs_ks, mods[i].start, mods[i].end, false, t, n);
-	}
-	if (ret) {
-		snprintf(calls_error, sizeof(calls_error), "scanning kernel memory failed: %.120s", kstate_errmsg(obs_ks));
-		return;
-	}
-	for (int k = 0; k < n; k++)
-		calls[idx[k]].t = t[k];
-	name_callers();
-	calls_ms = (mono_now() - t0) * 1000;
+	ret = kstate_callers(obs_ks, calls, nr_calls, &calls_how);
+	if (ret)
+		snprintf(calls_error, sizeof(calls_error), "scanning the kernel's code failed: %.120s", kstate_errmsg(obs_ks));
+	else if (!calls_how.complete)
+		snprintf(calls_error, sizeof(calls_error),
+			 "the kernel's data was not all scanned (%s), so a function called only through a pointer cannot be "
+			 "told from an inlined one", calls_how.unreadable ? "part of it unreadable through kcore" :
+			 "no __start_rodata/__end_rodata or _sdata/_edata in kallsyms: CONFIG_KALLSYMS_ALL?");
 }
 
-static const struct calls *calls_of(const char *fn)
+static const struct kcallers *calls_of(const char *fn)
 {
-	for (int i = 0; i < nr_calls; i++)
+	for (unsigned int i = 0; i < nr_calls; i++)
 		if (!strcmp(calls[i].fn, fn))
 			return &calls[i];
 	return NULL;
+}
+
+/* "xfs_break_layouts+0x4c [xfs], ..." */
+static void callers_text(const struct kcallers *c, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned int j = 0; j < c->t.nr_sites && n < len - 1; j++)
+		n += snprintf(buf + n, len - n, "%s%s", j ? ", " : "", c->site_name[j][0] ? c->site_name[j] : "?");
 }
 
 /* One line of the reply's kprobeStatus: what became of a probe and why, with who calls it. */
@@ -399,7 +270,8 @@ static void probe_status(struct json_object *status, const char *name, const cha
 			 const char *state, const char *why, int attached)
 {
 	struct json_object *o = json_object_new_object();
-	const struct calls *c = calls_of(fn);
+	const struct kcallers *c = calls_of(fn);
+	char callers[1024];
 
 	json_object_object_add(o, "name", json_object_new_string(name));
 	json_object_object_add(o, "function", json_object_new_string(fn));
@@ -407,12 +279,14 @@ static void probe_status(struct json_object *status, const char *name, const cha
 	json_object_object_add(o, "attached", json_object_new_boolean(attached));
 	if (why)
 		json_object_object_add(o, "why", json_object_new_string(why));
-	if (c && c->exists && !calls_error[0]) {
+	if (c && c->found && (!calls_error[0] || calls_how.ms > 0)) {
 		json_object_object_add(o, "callSites", json_object_new_int(c->t.calls + c->t.jumps));
 		json_object_object_add(o, "addressRefs", json_object_new_int(c->t.refs));
-		if (c->callers[0])
-			json_object_object_add(o, "callers", json_object_new_string(c->callers));
-	} else if (c && c->exists) {
+		callers_text(c, callers, sizeof(callers));
+		if (callers[0])
+			json_object_object_add(o, "callers", json_object_new_string(callers));
+	}
+	if (c && c->found && calls_error[0]) {
 		json_object_object_add(o, "callsMeasured", json_object_new_string(calls_error));
 	}
 	json_object_array_add(status, o);
@@ -436,8 +310,8 @@ static void add_kprobes(const char *set, int uncalled, struct json_object *ok, s
 		btf__free(btf);
 	for (size_t i = 0; i < NR_DEFS; i++) {
 		const struct kprobe_def *k = &kprobe_defs[i];
-		const struct calls *c = calls_of(k->fn);
-		char args[256], *p, name[96];
+		const struct kcallers *c = calls_of(k->fn);
+		char args[256], *p, name[96], callers[1024];
 		int not_called;
 
 		if (strcmp(k->set, set))
@@ -448,24 +322,27 @@ static void add_kprobes(const char *set, int uncalled, struct json_object *ok, s
 			probe_status(status, name, k->fn, "unavailable", err, 0);
 			continue;
 		}
-		if (!c || !c->exists) {
+		/* kallsyms, or available_filter_functions where it exists */
+		if (!function_exists(k->fn)) {
 			json_object_array_add(failed, json_object_new_string(name));
 			snprintf(why, sizeof(why), "no function %s in %s", k->fn, symbol_source());
 			probe_status(status, name, k->fn, "unavailable", why, 0);
 			continue;
 		}
 		/* Measured: no call, no jump, no reference to its address anywhere. */
-		not_called = !calls_error[0] && !c->t.calls && !c->t.jumps && !c->t.refs;
+		not_called = c && c->found && !calls_error[0] && !c->t.calls && !c->t.jumps && !c->t.refs;
+		if (c)
+			callers_text(c, callers, sizeof(callers));
 		if (not_called)
 			snprintf(why, sizeof(why),
 				 "exists but is not called: no call or jump to it and no reference to its address in the "
 				 "kernel's or the loaded modules' code and data (inlined into its callers)");
-		else if (!calls_error[0] && !c->t.calls && !c->t.jumps)
+		else if (c && c->found && !calls_error[0] && !c->t.calls && !c->t.jumps)
 			snprintf(why, sizeof(why), "no direct caller; its address is taken %u time%s (called through a pointer)",
 				 c->t.refs, c->t.refs == 1 ? "" : "s");
-		else if (!calls_error[0])
-			snprintf(why, sizeof(why), "%u direct call site%s: %s", c->t.calls + c->t.jumps,
-				 c->t.calls + c->t.jumps == 1 ? "" : "s", c->callers);
+		else if (c && c->found && !calls_error[0])
+			snprintf(why, sizeof(why), "%u direct call site%s: %.400s", c->t.calls + c->t.jumps,
+				 c->t.calls + c->t.jumps == 1 ? "" : "s", callers);
 		else
 			snprintf(why, sizeof(why), "whether it is called was not measured: %s", calls_error);
 		if (not_called && !uncalled) {
@@ -811,8 +688,11 @@ static void cmd_trace(int id, struct json_object *req)
 		json_object_object_add(m, "measured", json_object_new_boolean(!calls_error[0]));
 		if (calls_error[0])
 			json_object_object_add(m, "error", json_object_new_string(calls_error));
-		else
-			json_object_object_add(m, "ms", json_object_new_double(calls_ms));
+		json_object_object_add(m, "ms", json_object_new_double(calls_how.ms));
+		json_object_object_add(m, "codeBytes", json_object_new_int64(calls_how.code_bytes));
+		json_object_object_add(m, "dataBytes", json_object_new_int64(calls_how.data_bytes));
+		json_object_object_add(m, "moduleBytes", json_object_new_int64(calls_how.module_bytes));
+		json_object_object_add(m, "modules", json_object_new_int(calls_how.modules));
 		json_object_object_add(result, "callScan", m);
 	}
 	/* The tracepoints this kernel has of what was asked ("fs_dax:dax_pmd_fault", ...). */

@@ -50,6 +50,7 @@ struct kstate {
 	unsigned int nr_seg;
 	unsigned int last_seg;
 	char kallsyms_path[256];
+	char modules_path[256];
 	struct kstate_memmap mm;
 	uint64_t top_pa;		/* physical address of init_top_pgt */
 

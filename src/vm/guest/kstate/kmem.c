@@ -331,6 +331,8 @@ int kmem_open(struct kstate *ks, const struct kstate_opts *opts)
 	int ret;
 
 	snprintf(ks->kallsyms_path, sizeof(ks->kallsyms_path), "%s", syms);
+	snprintf(ks->modules_path, sizeof(ks->modules_path), "%s",
+		 opts->modules_path ? opts->modules_path : "/proc/modules");
 	ks->kcore_fd = open(kcore, O_RDONLY | O_CLOEXEC);
 	if (ks->kcore_fd < 0)
 		return kstate_fail(ks, -errno, "%s: %s%s", kcore, strerror(errno),

@@ -130,6 +130,7 @@ struct kstate_opts {
 	const char *btf_path;		/* NULL: /sys/kernel/btf/vmlinux */
 	const char *kcore_path;		/* NULL: /proc/kcore */
 	const char *kallsyms_path;	/* NULL: /proc/kallsyms */
+	const char *modules_path;	/* NULL: /proc/modules */
 	bool btf_only;			/* no memory access (host tests) */
 };
 
@@ -402,9 +403,40 @@ void ktext_scan_code(const uint8_t *code, size_t len, size_t scan_len, uint64_t 
 		     struct ktext_target *t, unsigned int n);
 /* Pure: 8-byte words of @data equal to a target's address. */
 void ktext_scan_data(const uint8_t *data, size_t len, struct ktext_target *t, unsigned int n);
-/* Read [@start, @end) through kcore and scan it as code or as data.  0 or -errno. */
+/*
+ * Read [@start, @end) through kcore and scan it as code or as data.  Pages
+ * that cannot be read are scanned as zeroes and added to @unreadable.
+ * 0 or -errno.
+ */
 int kstate_scan_range(struct kstate *ks, uint64_t start, uint64_t end, bool code,
-		      struct ktext_target *t, unsigned int n);
+		      struct ktext_target *t, unsigned int n, uint64_t *unreadable);
+
+/* One function whose callers kstate_callers() counts. */
+struct kcallers {
+	const char *fn;			/* in: a text symbol (a module's too) */
+	bool found;			/* out: in kallsyms */
+	struct ktext_target t;		/* out: counts and the first sites */
+	uint64_t site_sym[KTEXT_SITES];
+	char site_name[KTEXT_SITES][112];	/* "xfs_break_layouts+0x4c [xfs]" */
+};
+
+struct kcallers_scan {
+	uint64_t code_bytes, data_bytes, module_bytes;
+	int modules;
+	bool rodata, data;	/* __start_rodata.., _sdata.._edata found and scanned */
+	uint64_t unreadable;	/* bytes of the kernel's own that could not be read */
+	uint64_t module_holes;	/* unmapped bytes between module allocations */
+	/* code and data scanned, all of it read: "no reference anywhere" means not called */
+	bool complete;
+	double ms;
+};
+
+/*
+ * Count, for each of @c, the calls, tail calls and address references in the
+ * running kernel: its text (_stext.._etext), its data and rodata, and every
+ * module's memory (/proc/modules), read through kcore.  0 or -errno.
+ */
+int kstate_callers(struct kstate *ks, struct kcallers *c, unsigned int n, struct kcallers_scan *how);
 
 /* ------------------------------------------------------ address_space */
 

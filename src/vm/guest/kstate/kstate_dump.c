@@ -22,7 +22,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: kstate_dump [--btf P] [--kcore P] [--kallsyms P] [--no-iomem]\n"
 		"         --pfn N | --rwsem ADDR | --xa MAPPING INDEX | --mapping ADDR\n"
-		"         | --task ADDR | --translate VA | --read VA LEN | --layout\n");
+		"         | --task ADDR | --translate VA | --read VA LEN | --layout\n"
+		"         | --callers FN[,FN...]   (calls, tail calls, address references)\n");
 	exit(2);
 }
 
@@ -264,8 +265,40 @@ static void use_iomem_ranges(struct kstate *ks)
 		kstate_set_device_ranges(ks, r, n);
 }
 
+/* --callers fn,fn,...: who calls each, measured in kernel code and data */
+static int dump_callers(struct kstate *ks, char *list)
+{
+	struct kcallers c[32];
+	struct kcallers_scan how;
+	unsigned int n = 0;
+	int ret;
+
+	for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok && n < 32; tok = strtok_r(NULL, ",", &save)) {
+		memset(&c[n], 0, sizeof(c[n]));
+		c[n++].fn = tok;
+	}
+	ret = kstate_callers(ks, c, n, &how);
+	if (ret)
+		return ret;
+	printf("scanned: code %llu bytes, data %llu (rodata %s, data %s), %d module ranges %llu bytes, %.0f ms\n",
+	       (unsigned long long)how.code_bytes, (unsigned long long)how.data_bytes, how.rodata ? "yes" : "no",
+	       how.data ? "yes" : "no", how.modules, (unsigned long long)how.module_bytes, how.ms);
+	for (unsigned int i = 0; i < n; i++) {
+		if (!c[i].found) {
+			printf("%s: no such function\n", c[i].fn);
+			continue;
+		}
+		printf("%s at %#llx: calls %u, tail calls %u, address references %u\n", c[i].fn,
+		       (unsigned long long)c[i].t.addr, c[i].t.calls, c[i].t.jumps, c[i].t.refs);
+		for (unsigned int j = 0; j < c[i].t.nr_sites; j++)
+			printf("  %#llx %s\n", (unsigned long long)c[i].t.site[j], c[i].site_name[j]);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	char *callers = NULL;
 	struct kstate_opts opts = { 0 };
 	const char *cmd = NULL;
 	uint64_t a = 0, b = 0;
@@ -287,6 +320,9 @@ int main(int argc, char **argv)
 			opts.kcore_path = argv[++i];
 		} else if (!strcmp(o, "--kallsyms") && i + 1 < argc) {
 			opts.kallsyms_path = argv[++i];
+		} else if (!strcmp(o, "--callers") && i + 1 < argc) {
+			cmd = o;
+			callers = argv[++i];
 		} else if (!strcmp(o, "--no-iomem")) {
 			iomem = false;
 		} else if (!strcmp(o, "--layout")) {
@@ -326,6 +362,8 @@ int main(int argc, char **argv)
 		ret = dump_translate(ks, a);
 	else if (!strcmp(cmd, "--task"))
 		ret = dump_task(ks, a);
+	else if (!strcmp(cmd, "--callers"))
+		ret = dump_callers(ks, callers);
 	if (ret)
 		fprintf(stderr, "kstate_dump: %s\n", kstate_errmsg(ks));
 	kstate_close(ks);

@@ -17,8 +17,10 @@
  * MiB of text that is a few in a billion per position and target.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -95,7 +97,7 @@ void ktext_scan_data(const uint8_t *data, size_t len, struct ktext_target *t, un
 #define CHUNK	(1U << 20)
 
 int kstate_scan_range(struct kstate *ks, uint64_t start, uint64_t end, bool code,
-		      struct ktext_target *t, unsigned int n)
+		      struct ktext_target *t, unsigned int n, uint64_t *unreadable)
 {
 	uint8_t *buf = malloc(CHUNK + 8);
 	uint64_t va;
@@ -103,11 +105,26 @@ int kstate_scan_range(struct kstate *ks, uint64_t start, uint64_t end, bool code
 
 	if (!buf)
 		return -ENOMEM;
+	/* chunks overlap by 8 bytes: each one finishes the instructions the last one began */
 	start &= ~7ULL;
 	for (va = start; va < end; va += CHUNK - 8) {
 		size_t len = end - va < CHUNK ? end - va : CHUNK;
 
 		ret = kstate_read(ks, va, buf, len);
+		if (ret) {
+			/* a hole (module memory is not one allocation): page by page, zeroes for what is unmapped */
+			ret = 0;
+			for (size_t off = 0; off < len; off += 4096 - ((va + off) & 4095)) {
+				size_t piece = 4096 - ((va + off) & 4095);
+
+				if (piece > len - off)
+					piece = len - off;
+				if (kstate_read(ks, va + off, buf + off, piece)) {
+					memset(buf + off, 0, piece);
+					*unreadable += piece;
+				}
+			}
+		}
 		if (ret)
 			break;
 		if (code)
@@ -119,4 +136,165 @@ int kstate_scan_range(struct kstate *ks, uint64_t start, uint64_t end, bool code
 	}
 	free(buf);
 	return ret;
+}
+
+/* ------------------------------------------------- the running kernel */
+
+struct range {
+	uint64_t start, end;
+};
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Module memory from /proc/modules ("name size refs deps state 0xaddr"), sorted, merged. */
+static int module_ranges(const char *path, struct range *r, int max)
+{
+	char line[512];
+	unsigned long long size, addr;
+	FILE *f = fopen(path, "re");
+	int n = 0, m = 0;
+
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %llu %*s %*s %*s %llx", &size, &addr) != 2 || !addr)
+			continue;
+		r[n].start = addr;
+		r[n].end = addr + size;
+		n++;
+	}
+	fclose(f);
+	qsort(r, n, sizeof(*r), range_cmp);
+	for (int i = 0; i < n; i++) {
+		if (m && r[i].start <= r[m - 1].end) {
+			if (r[i].end > r[m - 1].end)
+				r[m - 1].end = r[i].end;
+			continue;
+		}
+		r[m++] = r[i];
+	}
+	return m;
+}
+
+enum { B_STEXT, B_ETEXT, B_RODATA, B_ERODATA, B_SDATA, B_EDATA, NR_BOUNDS };
+static const char *const bounds[NR_BOUNDS] = {
+	"_stext", "_etext", "__start_rodata", "__end_rodata", "_sdata", "_edata",
+};
+
+/* Name each site by the text symbol at or below it: "fn+0x4c [mod]". */
+static void name_sites(const char *path, struct kcallers *c, unsigned int n)
+{
+	char line[512], name[96], mod[64], type;
+	unsigned long long addr;
+	FILE *f = fopen(path, "re");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		mod[0] = '\0';
+		if (sscanf(line, "%llx %c %95s [%63[^]]]", &addr, &type, name, mod) < 3 ||
+		    (type != 't' && type != 'T'))
+			continue;
+		for (unsigned int i = 0; i < n; i++)
+			for (unsigned int j = 0; j < c[i].t.nr_sites; j++) {
+				uint64_t site = c[i].t.site[j];
+
+				if (addr > site || addr <= c[i].site_sym[j])
+					continue;
+				c[i].site_sym[j] = addr;
+				snprintf(c[i].site_name[j], sizeof(c[i].site_name[j]), "%.60s+0x%llx%s%.30s%s",
+					 name, (unsigned long long)(site - addr), mod[0] ? " [" : "", mod,
+					 mod[0] ? "]" : "");
+			}
+	}
+	if (f)
+		fclose(f);
+}
+
+int kstate_callers(struct kstate *ks, struct kcallers *c, unsigned int n, struct kcallers_scan *how)
+{
+	char line[512], name[128], type;
+	unsigned long long a;
+	uint64_t b[NR_BOUNDS] = { 0 };
+	struct ktext_target *t;
+	struct range mods[512];
+	int nmods, ret = 0;
+	unsigned int k;
+	struct timespec t0, t1;
+	uint64_t hole = 0;
+	FILE *f;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(how, 0, sizeof(*how));
+	for (k = 0; k < n; k++) {
+		memset(&c[k].t, 0, sizeof(c[k].t));
+		memset(c[k].site_sym, 0, sizeof(c[k].site_sym));
+		memset(c[k].site_name, 0, sizeof(c[k].site_name));
+		c[k].found = false;
+	}
+	/* one pass over kallsyms: the functions (module ones too) and the kernel's bounds */
+	f = fopen(ks->kallsyms_path, "re");
+	if (!f)
+		return kstate_fail(ks, -errno, "%s: %s", ks->kallsyms_path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %127s", &a, &type, name) != 3)
+			continue;
+		for (int i = 0; i < NR_BOUNDS; i++)
+			if (!b[i] && !strcmp(name, bounds[i]))
+				b[i] = a;
+		if (type != 't' && type != 'T')
+			continue;
+		for (k = 0; k < n; k++)
+			if (!c[k].found && !strcmp(name, c[k].fn)) {
+				c[k].t.addr = a;
+				c[k].found = true;
+			}
+	}
+	fclose(f);
+	if (!b[B_STEXT] || b[B_ETEXT] <= b[B_STEXT])
+		return kstate_fail(ks, -ENOENT, "no _stext/_etext in %s", ks->kallsyms_path);
+	t = calloc(n ? n : 1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (k = 0; k < n; k++)
+		t[k].addr = c[k].found ? c[k].t.addr : 1;	/* 1: never a target */
+	ret = kstate_scan_range(ks, b[B_STEXT], b[B_ETEXT], true, t, n, &how->unreadable);
+	how->code_bytes = b[B_ETEXT] - b[B_STEXT];
+	/* the kernel's data: its ops tables hold the functions called through pointers */
+	if (!ret && b[B_RODATA] && b[B_ERODATA] > b[B_RODATA]) {
+		ret = kstate_scan_range(ks, b[B_RODATA], b[B_ERODATA], false, t, n, &how->unreadable);
+		how->data_bytes += b[B_ERODATA] - b[B_RODATA];
+		how->rodata = true;
+	}
+	if (!ret && b[B_SDATA] && b[B_EDATA] > b[B_SDATA]) {
+		ret = kstate_scan_range(ks, b[B_SDATA], b[B_EDATA], false, t, n, &how->unreadable);
+		how->data_bytes += b[B_EDATA] - b[B_SDATA];
+		how->data = true;
+	}
+	/* each module's memory, as code and as data (its parts are not told apart here) */
+	nmods = module_ranges(ks->modules_path, mods, 512);
+	for (int i = 0; !ret && i < nmods; i++) {
+		ret = kstate_scan_range(ks, mods[i].start, mods[i].end, true, t, n, &how->module_holes);
+		if (!ret)
+			ret = kstate_scan_range(ks, mods[i].start, mods[i].end, false, t, n, &hole);
+		how->module_bytes += mods[i].end - mods[i].start;
+	}
+	how->modules = nmods;
+	for (k = 0; k < n; k++) {
+		uint64_t addr = c[k].t.addr;
+
+		c[k].t = t[k];
+		c[k].t.addr = c[k].found ? addr : 0;
+	}
+	free(t);
+	if (ret)
+		return ret;
+	name_sites(ks->kallsyms_path, c, n);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	how->ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	how->complete = how->rodata && how->data && !how->unreadable;
+	return 0;
 }
