@@ -473,6 +473,8 @@ export function probesCalledCheck(trace: TraceReply, hits: ProbeHits, stackFrame
   const stackNotFired = rows.filter((r) => r.onStack && !(r.hits && r.hits > 0));
   const stackNotMeasured = rows.filter((r) => r.onStack && r.status !== 'attached');
   const measured = trace.callScan?.measured === true;
+  // Without a measurement every probe that exists is attached as called: the hits are then
+  // only reported, and the cross-check does not apply.
   return {
     id: 'probes-called',
     description: 'whether each probe point is called, measured in the kernel\'s code (call sites), against the probes\' hits during the self-test',
@@ -481,11 +483,13 @@ export function probesCalledCheck(trace: TraceReply, hits: ProbeHits, stackFrame
     note: rows.some((r) => r.status === 'not called')
       ? `measured as not called here (attached anyway, to watch them not fire): ${rows.filter((r) => r.status === 'not called').map((r) => r.name).join(', ')}`
       : undefined,
-    crossCheck: {
-      source: "the truncator's /proc/<pid>/stack while it waited: functions the kernel did enter",
-      value: [...stackFrames],
-      held: stackNotFired.length === 0 && stackNotMeasured.length === 0,
-    },
-    held: measured && uncalledFired.length === 0 && rows.every((r) => r.hits !== null),
+    crossCheck: measured
+      ? {
+          source: "the truncator's /proc/<pid>/stack while it waited: functions the kernel did enter",
+          value: [...stackFrames],
+          held: stackNotFired.length === 0 && stackNotMeasured.length === 0,
+        }
+      : notApplicable('the call-site measurement', `not applicable: the agent could not measure who calls the probe points here (${trace.callScan?.error ?? 'no measurement in its reply'})`),
+    held: uncalledFired.length === 0 && rows.every((r) => r.hits !== null),
   };
 }

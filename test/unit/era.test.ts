@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compareVersion, eraOf, eventObservability, expectedFsdaxIdle, GUP_PIN_COUNTING_BIAS, kernelVersion, longtermRefusals, measuredFsdaxIdle, releaseAtLeast } from '../../src/lab/era.js';
+import { compareVersion, eraOf, eventObservability, expectedDevdax, expectedFsdaxIdle, GUP_PIN_COUNTING_BIAS, kernelVersion, longtermRefusals, measuredDevdaxIdle, measuredFsdaxIdle, releaseAtLeast } from '../../src/lab/era.js';
 
 describe('kernel era', () => {
   it('parses releases as the distributions write them', () => {
@@ -33,6 +33,16 @@ describe('kernel era', () => {
     expect(era.fsdaxIdle).toBe(0);
     expect(expectedFsdaxIdle(era.release)).toBe(1);
     expect(expectedFsdaxIdle('7.2.13+deb14-amd64')).toBe(0);
+  });
+
+  it('keeps device-dax apart from fsdax: 1-based on every era, mappings counted from v6.15', () => {
+    // The prediction the self-test holds the calibration against; the lab uses the calibration.
+    expect(expectedDevdax('6.1.0-57-amd64')).toEqual({ idle: 1, mappingsHoldRefs: false });
+    expect(expectedDevdax('6.12.95+deb12-amd64')).toEqual({ idle: 1, mappingsHoldRefs: false });
+    expect(expectedDevdax('7.2.13+deb14-amd64')).toEqual({ idle: 1, mappingsHoldRefs: true });
+    expect(expectedFsdaxIdle('7.2.13+deb14-amd64')).not.toBe(expectedDevdax('7.2.13+deb14-amd64').idle);
+    expect(measuredDevdaxIdle({ baselines: { fsdax: { known: true, idle: 0 }, devdax: { known: true, idle: 1 } } })).toBe(1);
+    expect(measuredDevdaxIdle({ baselines: { devdax: { known: false, error: 'no device-dax device' } } })).toBeNull();
   });
 
   it("knows io_uring's own refusal of device-dax only where the source has it", () => {

@@ -1,7 +1,7 @@
 // The self-test turns a probe the kernel lacks (or has but never calls) into a cross-check
 // that is not applicable, with the agent's reason, instead of a failed one.
-import { expect, it } from 'vitest';
-import { probeUnavailable, type TraceReply } from '../../src/lab/selftest.js';
+import { describe, expect, it } from 'vitest';
+import { frameFunction, probesCalledCheck, probeUnavailable, type TraceReply } from '../../src/lab/selftest.js';
 
 const trace: TraceReply = {
   kprobes: ['dax_break_layout', 'dax_layout_busy_page_range__return', 'generic_pipe_buf_release'],
@@ -22,4 +22,49 @@ it('a probe that is missing or never called makes it not applicable, saying why'
   expect(why).toMatch(/^not applicable: xfs_break_dax_layouts unavailable on this kernel/);
   expect(why).toContain('inlined into its callers');
   expect(probeUnavailable({ kprobes: [], kprobesFailed: [] }, ['a', 'b'])).toBe('not applicable: none of a, b unavailable on this kernel (a: not attached; b: not attached)');
+});
+
+it('names the function of a /proc stack frame', () => {
+  expect(frameFunction('[<0>] xfs_break_layouts+0x4c/0x1a0 [xfs]')).toBe('xfs_break_layouts');
+  expect(frameFunction('dax_break_layout+0x97/0x1f0')).toBe('dax_break_layout');
+  expect(frameFunction('xfs_break_dax_layouts.isra.0+0x12/0x80 [xfs]')).toBe('xfs_break_dax_layouts.isra.0');
+  expect(frameFunction('garbage')).toBeNull();
+});
+
+describe('probes-called: the call-site measurement against the hits', () => {
+  const traced: TraceReply = {
+    kprobes: ['xfs_break_layouts', 'dax_break_layout'],
+    kprobesFailed: ['xfs_break_dax_layouts'],
+    callScan: { measured: true, ms: 300 },
+    kprobeStatus: [
+      { name: 'xfs_break_layouts', function: 'xfs_break_layouts', status: 'attached', attached: true, callSites: 3, addressRefs: 0 },
+      { name: 'dax_break_layout', function: 'dax_break_layout', status: 'attached', attached: true, callSites: 2, addressRefs: 0 },
+      { name: 'xfs_break_dax_layouts', function: 'xfs_break_dax_layouts', status: 'not called', attached: true, callSites: 0, addressRefs: 0 },
+      { name: 'ext4_break_layouts', function: 'ext4_break_layouts', status: 'unavailable', attached: false },
+    ],
+  };
+  const hits = (n: Record<string, number>) => ({ probes: Object.entries(n).map(([name, h]) => ({ name, hits: h, missed: 0 })) });
+  const stack = new Set(['xfs_break_layouts', 'dax_break_layout', 'xfs_wait_dax_page']);
+
+  it('holds when the uncalled one never fired and the ones on the stack did', () => {
+    const c = probesCalledCheck(traced, hits({ xfs_break_layouts: 2, dax_break_layout: 2, xfs_break_dax_layouts: 0 }), stack);
+    expect(c.held && c.crossCheck?.held).toBe(true);
+    expect(c.note).toContain('xfs_break_dax_layouts');
+  });
+
+  it('fails when a probe measured as not called fires', () => {
+    const c = probesCalledCheck(traced, hits({ xfs_break_layouts: 2, dax_break_layout: 2, xfs_break_dax_layouts: 1 }), stack);
+    expect(c.held).toBe(false);
+  });
+
+  it('fails the cross-check when a function on the stack never fired, or was measured as not called', () => {
+    expect(probesCalledCheck(traced, hits({ xfs_break_layouts: 0, dax_break_layout: 2, xfs_break_dax_layouts: 0 }), stack).crossCheck?.held).toBe(false);
+    const onStack = new Set([...stack, 'xfs_break_dax_layouts']);
+    expect(probesCalledCheck(traced, hits({ xfs_break_layouts: 2, dax_break_layout: 2, xfs_break_dax_layouts: 0 }), onStack).crossCheck?.held).toBe(false);
+  });
+
+  it('without a measurement the cross-check is not applicable, with the reason', () => {
+    const c = probesCalledCheck({ ...traced, callScan: { measured: false, error: 'kernel memory unreadable' } }, hits({ xfs_break_layouts: 2, dax_break_layout: 2, xfs_break_dax_layouts: 0 }), stack);
+    expect(c.crossCheck?.notApplicable).toContain('kernel memory unreadable');
+  });
 });
