@@ -387,7 +387,7 @@ async function devdaxIdle(driver: LabDriver, hello: HelloResult, release: string
 }
 
 /** The slow paths a task queued on an rw_semaphore sleeps in (kernel/locking/rwsem.c, 6.1 to 7.2). */
-const RWSEM_SLOWPATH = { write: /rwsem_down_write_slowpath/, read: /rwsem_down_read_slowpath/ } as const;
+const RWSEM_SLOWPATH = { write: /^(?:\[<[^>]*>\]\s*)?(?:rwsem_down_write_slowpath|down_write(?:_killable)?)\+/, read: /^(?:\[<[^>]*>\]\s*)?(?:rwsem_down_read_slowpath|down_read(?:_killable|_interruptible)?)\+/ } as const;
 
 type Queued = {
   ends: Array<Promise<{ t: number; error?: string }>>;
@@ -423,7 +423,7 @@ function waitersCheck(q: Queued, ends: Array<{ t: number; error?: string }> | nu
   // in the same snapshot, sleeping in the slow path of the kind the observer says.
   const stacks = expected.map((e) => {
     const actor = q.snap?.actors.find((a) => a.pid === e.pid);
-    return { pid: e.pid, type: e.type, state: actor?.state ?? null, wchan: actor?.wchan ?? null, inSlowpath: !!actor?.stack.some((f) => RWSEM_SLOWPATH[e.type].test(f)) };
+    return { pid: e.pid, type: e.type, state: actor?.state ?? null, wchan: actor?.wchan ?? null, inSlowpath: !!actor?.stack.some((f) => RWSEM_SLOWPATH[e.type].test(f.trim())), stack: actor?.stack ?? [] };
   });
   return {
     id: 'rwsem-waiters',
@@ -431,7 +431,7 @@ function waitersCheck(q: Queued, ends: Array<{ t: number; error?: string }> | nu
     observed: { owner: lock?.owner ?? null, state: lock?.state ?? null, waiters, finishedAfterDrain: ends ? ends.map((e) => e.error ?? 'ok') : 'not within 10 s' },
     expected: { state: 'write', waiters: expected },
     crossCheck: {
-      source: "each waiter's /proc/<pid>/stack in the same snapshot (rwsem_down_write_slowpath / rwsem_down_read_slowpath)",
+      source: "each waiter's /proc/<pid>/stack in the same snapshot: asleep in the rwsem slow path of its kind (rwsem_down_write_slowpath / down_write, rwsem_down_read_slowpath / down_read)",
       value: stacks,
       held: stacks.every((x) => x.pid !== null && x.inSlowpath),
     },

@@ -8,8 +8,8 @@ import { useNav } from './App.js';
 import { useAppView, useController, useTerminalSize } from './hooks.js';
 import type { Binding } from './keys.js';
 import { KeyBar, useKeymap } from './keymap.js';
-import type { ProbeView } from './model.js';
 import { Panel } from './panels/Panel.js';
+import { ProbesPanel } from './panels/ProbesPanel.js';
 import { TitleBar } from './panels/TitleBar.js';
 import { T } from './theme.js';
 import { clip, fmtMs, pad } from './view.js';
@@ -112,31 +112,3 @@ export function Boot() {
 }
 
 const PROBE_TONE = { attached: 'ok', 'not called': 'warn', unavailable: 'dim' } as const;
-
-/**
- * Each lab kprobe on this kernel: the attached ones on one line, then each one that is not
- * called here (measured) or unavailable, with why.
- */
-function ProbesPanel({ probes, width }: { probes: ProbeView[]; width: number }) {
-  const count = (st: string) => probes.filter((p) => p.status === st).length;
-  const attached = probes.filter((p) => p.status === 'attached');
-  const others = probes.filter((p) => p.status !== 'attached');
-  const nameW = Math.min(34, Math.max(0, ...others.map((p) => p.name.length)) + 1);
-  return (
-    <Panel title="Probes" extra={`${count('attached')} attached · ${count('not called')} not called · ${count('unavailable')} unavailable`} width={width}>
-      {attached.length > 0 && (
-        <Text wrap="truncate">
-          {'  '}
-          <T tone="ok">attached</T> <T tone="dim">{clip(attached.map((p) => p.name).join(', '), width - 14)}</T>
-        </Text>
-      )}
-      {others.map((p) => (
-        <Text key={p.name} wrap="truncate">
-          {'  '}
-          {pad(p.name, nameW)}
-          <T tone={p.status === 'not called' ? 'warn' : 'dim'}>{pad(p.status, 12)}</T> <T tone="dim">{clip(p.why ?? '', width - nameW - 17)}</T>
-        </Text>
-      ))}
-    </Panel>
-  );
-}

@@ -17,6 +17,7 @@ import { T } from './theme.js';
 import { interventionBindings, moveBinding, textBindings, typeText, type Binding } from './keys.js';
 import { KeyBar, useKeymap } from './keymap.js';
 import { TimelinePanel } from './panels/TimelinePanel.js';
+import { ProbesPanel } from './panels/ProbesPanel.js';
 import { runTimeline } from './timelineText.js';
 import { focusTime, type Timeline } from '../lab/timeline.js';
 import { InputLine, useEditor, useRefState } from './ui.js';
@@ -41,15 +42,16 @@ export function RunLine({ view }: { view: AppView }) {
   const parts: React.ReactNode[] = [];
   if (run) {
     const step = run.scenario.steps[Math.min(run.current, run.scenario.steps.length - 1)];
-    const tone = run.status === 'failed' ? 'bad' : run.status === 'finished' ? 'ok' : run.status === 'running' ? 'accent' : 'warn';
+    const tone = run.couldNotTest ? 'warn' : run.status === 'failed' ? 'bad' : run.status === 'finished' ? 'ok' : run.status === 'running' ? 'accent' : 'warn';
     parts.push(
       <Text key="run">
         <T bold>{run.scenario.id}</T>
         {run.guided ? ' (guided)' : ''} · step {Math.min(run.current + 1, run.scenario.steps.length)}/{run.scenario.steps.length}
         {step ? ` ${step.label}` : ''} ·{' '}
         <T tone={tone} bold>
-          {run.status}
+          {run.couldNotTest ? 'could not test' : run.status}
         </T>
+        {run.couldNotTest ? <T tone="warn"> {run.couldNotTest}</T> : ''}
         {run.error ? <T tone="bad"> {run.error}</T> : ''}
         {run.note ? <T tone="dim"> · {run.note}</T> : ''}
       </Text>,
@@ -186,6 +188,7 @@ export function Live() {
   const [kind, setKind] = useState<LogKind | null>(null);
   const [filter, setFilter] = useState('');
   const [hideAgent, setHideAgent] = useState(true);
+  const [showProbes, setShowProbes] = useState(false);
   const editor = useEditor();
   const editing = editor.editing;
   const [shown, shownRef, setShown] = useRefState<'panels' | 'timeline'>('panels');
@@ -243,6 +246,7 @@ export function Live() {
       },
     },
     { context: 'live', keys: ['a'], bar: hideAgent ? 'agent evts' : 'hide agent', help: "shows or hides the agent's own events", run: () => setHideAgent((h) => !h) },
+    { context: 'live', keys: ['o'], bar: showProbes ? 'events' : 'probes', help: "the lab's kprobes on this kernel (attached, not called, unavailable, and why) in place of the events", run: () => setShowProbes((v) => !v) },
     moveBinding('live', 'moves in the focused panel', move, { bar: 'move' }),
     ...textBindings('live.filter', setFilter, (how) => {
       if (how === 'cancel') setFilter('');
@@ -306,7 +310,17 @@ export function Live() {
         <ExpectationsPanel expectations={run?.expectations ?? []} width={columns} maxRows={expH - 1} />
       </Box>
       <Box height={eventsH} overflow="hidden">
-        <EventsPanel state={state} width={columns} maxRows={eventsH - 1} focused={focus === 'events'} kind={kind} text={filter} scroll={sel.events} hideAgent={hideAgent} />
+        {showProbes ? (
+          view.boot.probes?.length ? (
+            <ProbesPanel probes={view.boot.probes} width={columns} maxRows={eventsH - 1} />
+          ) : (
+            <Text>
+              <T tone="dim">  no probe status: {view.source === 'replay' ? 'a replay has none' : 'tracing was not set up'} (o: back to the events)</T>
+            </Text>
+          )
+        ) : (
+          <EventsPanel state={state} width={columns} maxRows={eventsH - 1} focused={focus === 'events'} kind={kind} text={filter} scroll={sel.events} hideAgent={hideAgent} />
+        )}
       </Box>
       {filterLine ? <InputLine label="filter events: " value={filter} editing={editing} /> : null}
       <StatusLine state={state} width={columns} />

@@ -246,13 +246,16 @@ export class LiveController extends BaseController implements LabController {
   }
 
   private finishRun(report: ScenarioReport): void {
+    const hits = report.measurements.probeHits as Record<string, number> | undefined;
+    if (hits && this.view.boot.probes) this.updateBoot({ probes: this.view.boot.probes.map((p) => (p.name in hits ? { ...p, hits: hits[p.name]! } : p)) });
     this.updateRun({
-      status: report.verdict === 'cannot-test' ? 'failed' : 'finished',
+      // could not test is an outcome (exit 125), not a failure of the lab
+      status: 'finished',
+      ...(report.cannotTest ? { couldNotTest: report.cannotTest } : {}),
       expectations: report.expectations.map((v) => verdictView(v, v.step === null ? undefined : v.step - 1)),
       findings: report.findings.map(findingView),
       tables: report.tables,
       record: { run: report, steps: this.view.run?.record?.steps ?? [] },
-      ...(report.cannotTest ? { error: `could not test: ${report.cannotTest}` } : {}),
       note: `exit code ${report.exitCode} (${report.verdict})`,
     });
     this.writeRunRecord(report);

@@ -67,6 +67,8 @@ export type RunView = {
   /** Tables the scenario fills in (pin-accounting: reference and pin deltas per way and memory). */
   tables?: Record<string, Table>;
   error?: string;
+  /** The run could not test this kernel (exit 125): why. Not an error; status is "finished". */
+  couldNotTest?: string;
   /** A note for the user ("drain sent", "killed truncator"). */
   note?: string;
   /** What the timeline reads: the run's record (steps and verdicts with their times) and the scenario's steps. */
@@ -96,7 +98,7 @@ export type BootView = {
   probes?: ProbeView[];
 };
 
-export type ProbeView = { name: string; status: 'attached' | 'not called' | 'unavailable' | string; why?: string };
+export type ProbeView = { name: string; status: 'attached' | 'not called' | 'unavailable' | string; why?: string; /** Fired this often in the last run. */ hits?: number };
 
 export type AppView = {
   source: 'live' | 'replay';

@@ -124,6 +124,43 @@ describe('Boot', () => {
     expect(s).toContain('daxlab-init: modules loaded at 2.77s');
   });
 
+  it('a kernel the lab cannot read is "could not test", not a failed boot', async () => {
+    const c = new FakeController();
+    c.set({ boot: { profile: 'sid', status: 'failed', stages: [{ id: 'observer', detail: 'observer', state: 'failed' }], console: [], error: 'kernel-unreadable: BTF has no member page.compound_head', couldNotTest: "the agent cannot read this kernel's state: BTF has no member page.compound_head" } });
+    const app = renderApp(c, 'boot');
+    cleanup = app.unmount;
+    await delay();
+    const s = app.screen();
+    expect(s).toContain('could not test');
+    expect(s.replace(/\s+/g, ' ')).toContain("Could not test this kernel: the agent cannot read this kernel's state: BTF has no member page.compound_head");
+    expect(s).not.toContain('Boot failed');
+  });
+
+  it('shows each probe: the attached ones, and why the others are not', async () => {
+    const c = new FakeController();
+    c.set({
+      boot: {
+        profile: 'sid',
+        status: 'booting',
+        stages: [],
+        console: [],
+        probes: [
+          { name: 'dax_break_layout', status: 'attached', why: '2 direct call sites: xfs_break_layouts+0x4c [xfs]' },
+          { name: 'xfs_break_dax_layouts', status: 'not called', why: 'exists but is not called: no call or jump to it' },
+          { name: 'iov_iter_get_pages2', status: 'unavailable', why: 'no function iov_iter_get_pages2 in /proc/kallsyms' },
+        ],
+      },
+    });
+    const app = renderApp(c, 'boot');
+    cleanup = app.unmount;
+    await delay();
+    const s = app.screen();
+    expect(s).toMatch(/Probes.*1 attached · 1 not called · 1 unavailable/);
+    expect(s).toMatch(/attached dax_break_layout/);
+    expect(s).toMatch(/xfs_break_dax_layouts\s+not called\s+exists but is not called/);
+    expect(s).toMatch(/iov_iter_get_pages2\s+unavailable\s+no function iov_iter_get_pages2/);
+  });
+
   it('a failed boot shows the cause and the console log path; ready opens the scenarios', async () => {
     const c = new FakeController();
     c.set({ boot: { profile: 'default', status: 'failed', stages: [{ id: 'kernel', detail: 'booting', state: 'failed' }], console: ['Kernel panic - not syncing'], error: 'boot watchdog: the guest agent did not start within 180 s (tcg)', consoleLog: '/runs/x/console.log' } });

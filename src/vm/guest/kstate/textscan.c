@@ -49,6 +49,18 @@ static void note(struct ktext_target *t, uint64_t site, unsigned int *count)
 void ktext_scan_code(const uint8_t *code, size_t len, size_t scan_len, uint64_t base,
 		     struct ktext_target *t, unsigned int n)
 {
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	/* a target outside [lo - prefix, hi] is nobody's: most positions stop there */
+	for (unsigned int i = 0; i < n; i++) {
+		if (t[i].addr < lo)
+			lo = t[i].addr;
+		if (t[i].addr > hi)
+			hi = t[i].addr;
+	}
+	if (!n)
+		return;
+	lo -= PFX_BYTES;
 	for (size_t p = 0; p < scan_len && p + 5 <= len; p++) {
 		uint8_t op = code[p];
 		uint64_t target;
@@ -56,6 +68,8 @@ void ktext_scan_code(const uint8_t *code, size_t len, size_t scan_len, uint64_t 
 
 		if (op == 0xe8 || op == 0xe9) {
 			target = base + p + 5 + (int64_t)rel32(code + p + 1);
+			if (target < lo || target > hi)
+				continue;
 			for (i = 0; i < n; i++) {
 				if (op == 0xe8 && target <= t[i].addr && target + PFX_BYTES >= t[i].addr)
 					note(&t[i], base + p, &t[i].calls);
@@ -64,15 +78,19 @@ void ktext_scan_code(const uint8_t *code, size_t len, size_t scan_len, uint64_t 
 			}
 			continue;
 		}
-		if (p + 6 > len)
+		if ((op != 0x0f && op != 0x8d) || p + 6 > len)
 			continue;
 		if (op == 0x0f && (code[p + 1] & 0xf0) == 0x80) {
 			target = base + p + 6 + (int64_t)rel32(code + p + 2);
+			if (target < lo || target > hi)
+				continue;
 			for (i = 0; i < n; i++)
 				if (target == t[i].addr)
 					note(&t[i], base + p, &t[i].jumps);
 		} else if (op == 0x8d && (code[p + 1] & 0xc7) == 0x05) {
 			target = base + p + 6 + (int64_t)rel32(code + p + 2);
+			if (target < lo || target > hi)
+				continue;
 			for (i = 0; i < n; i++)
 				if (target == t[i].addr)
 					t[i].refs++;
@@ -82,11 +100,19 @@ void ktext_scan_code(const uint8_t *code, size_t len, size_t scan_len, uint64_t 
 
 void ktext_scan_data(const uint8_t *data, size_t len, struct ktext_target *t, unsigned int n)
 {
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (t[i].addr < lo)
+			lo = t[i].addr;
+		if (t[i].addr > hi)
+			hi = t[i].addr;
+	}
 	for (size_t p = 0; p + 8 <= len; p += 8) {
 		uint64_t v;
 
 		memcpy(&v, data + p, sizeof(v));
-		if (v >> 48 != 0xffff)
+		if (v < lo || v > hi)
 			continue;
 		for (unsigned int i = 0; i < n; i++)
 			if (v == t[i].addr)
@@ -186,17 +212,53 @@ static const char *const bounds[NR_BOUNDS] = {
 	"_stext", "_etext", "__start_rodata", "__end_rodata", "_sdata", "_edata",
 };
 
+/*
+ * "ffffffff81234560 t name\t[module]" without sscanf (kallsyms has ~200k
+ * lines, read twice per measurement under TCG): 0 and the fields, or -1.
+ */
+static int ksym_parse(char *line, uint64_t *addr, char *type, char **name, char **mod)
+{
+	char *p = line, *end;
+
+	*addr = strtoull(p, &end, 16);
+	if (end == p || end[0] != ' ' || !end[1] || end[2] != ' ')
+		return -1;
+	*type = end[1];
+	*name = end + 3;
+	p = *name + strcspn(*name, " \t\n");
+	*mod = NULL;
+	if (*p == '\t' || *p == ' ') {
+		char *m = strchr(p, '[');
+
+		if (m) {
+			*mod = m + 1;
+			m[1 + strcspn(m + 1, "]\n")] = '\0';
+		}
+	}
+	*p = '\0';
+	return 0;
+}
+
 /* Name each site by the text symbol at or below it: "fn+0x4c [mod]". */
 static void name_sites(const char *path, struct kcallers *c, unsigned int n)
 {
-	char line[512], name[96], mod[64], type;
-	unsigned long long addr;
-	FILE *f = fopen(path, "re");
+	uint64_t lo = UINT64_MAX, hi = 0;
+	char line[512], *name, *mod, type;
+	uint64_t addr;
+	FILE *f;
 
+	for (unsigned int i = 0; i < n; i++)
+		for (unsigned int j = 0; j < c[i].t.nr_sites; j++) {
+			if (c[i].t.site[j] < lo)
+				lo = c[i].t.site[j];
+			if (c[i].t.site[j] > hi)
+				hi = c[i].t.site[j];
+		}
+	if (!hi)
+		return;
+	f = fopen(path, "re");
 	while (f && fgets(line, sizeof(line), f)) {
-		mod[0] = '\0';
-		if (sscanf(line, "%llx %c %95s [%63[^]]]", &addr, &type, name, mod) < 3 ||
-		    (type != 't' && type != 'T'))
+		if (ksym_parse(line, &addr, &type, &name, &mod) || addr > hi || (type != 't' && type != 'T'))
 			continue;
 		for (unsigned int i = 0; i < n; i++)
 			for (unsigned int j = 0; j < c[i].t.nr_sites; j++) {
@@ -206,8 +268,8 @@ static void name_sites(const char *path, struct kcallers *c, unsigned int n)
 					continue;
 				c[i].site_sym[j] = addr;
 				snprintf(c[i].site_name[j], sizeof(c[i].site_name[j]), "%.60s+0x%llx%s%.30s%s",
-					 name, (unsigned long long)(site - addr), mod[0] ? " [" : "", mod,
-					 mod[0] ? "]" : "");
+					 name, (unsigned long long)(site - addr), mod ? " [" : "", mod ? mod : "",
+					 mod ? "]" : "");
 			}
 	}
 	if (f)
@@ -216,8 +278,8 @@ static void name_sites(const char *path, struct kcallers *c, unsigned int n)
 
 int kstate_callers(struct kstate *ks, struct kcallers *c, unsigned int n, struct kcallers_scan *how)
 {
-	char line[512], name[128], type;
-	unsigned long long a;
+	char line[512], *name, *mod, type;
+	uint64_t a;
 	uint64_t b[NR_BOUNDS] = { 0 };
 	struct ktext_target *t;
 	struct range mods[512];
@@ -240,7 +302,7 @@ int kstate_callers(struct kstate *ks, struct kcallers *c, unsigned int n, struct
 	if (!f)
 		return kstate_fail(ks, -errno, "%s: %s", ks->kallsyms_path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%llx %c %127s", &a, &type, name) != 3)
+		if (ksym_parse(line, &a, &type, &name, &mod))
 			continue;
 		for (int i = 0; i < NR_BOUNDS; i++)
 			if (!b[i] && !strcmp(name, bounds[i]))
