@@ -18,7 +18,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentError, type AgentLink } from '../wire/link.js';
 import { LabDriver } from './driver.js';
-import { eventObservability, measuredFsdaxIdle, type ObserveReply, type ProbeHits, type TraceReply } from './era.js';
+import { eventObservability, measuredDevdaxIdle, measuredFsdaxIdle, type ObserveReply, type ProbeHits, type TraceReply } from './era.js';
 import { traceCommand } from './trace.js';
 import { putPath, type PutPath, type RefWatchReply, type RefWatchStatus } from './putpath.js';
 import { ensureNullBlk, ensureRdma, type GuestShell } from './guestPrep.js';
@@ -126,7 +126,7 @@ export type StepRecord = {
 
 export type ScenarioReport = {
   scenario: { id: string; title: string; summary: string; threads: Scenario['threads']; era: string[] };
-  kernel: { release: string; version: string; fsdaxIdleRefcount: number | null };
+  kernel: { release: string; version: string; fsdaxIdleRefcount: number | null; devdaxIdleRefcount?: number | null };
   profile: { name: string; fs: string };
   seed: number;
   /** "held": every expectation held; "finding": the kernel did something an expectation rules out; "cannot-test". */
@@ -174,6 +174,7 @@ class Run {
   private cannotTest: string | null = null;
   private vars: DurationVars = { 'lease-break-time': NaN };
   private idleBaseline: number | null = null;
+  private devdaxIdle: number | null = null;
   /** What tracing this run got: the tracepoints and kprobes placed, and those that could not be. */
   private traced: TraceReply | null = null;
   /** The refcount watchpoints (putpath.ts): the pages asked for, and what the agent armed. */
@@ -280,7 +281,7 @@ class Run {
     this.measurements.snapshots = { taken: this.state.snapshotCount, missed: this.state.missedSnapshots, dropped: this.state.dropped };
     return {
       scenario: { id: s.id, title: s.title, summary: s.summary, threads: s.threads, era: s.era },
-      kernel: { release: this.target.ready.release, version: this.target.ready.version, fsdaxIdleRefcount: this.idleBaseline },
+      kernel: { release: this.target.ready.release, version: this.target.ready.version, fsdaxIdleRefcount: this.idleBaseline, devdaxIdleRefcount: this.devdaxIdle },
       profile: { name: this.target.profile.name, fs: this.target.hello.mount.fstype },
       seed: this.seed,
       verdict: exitCode === 1 ? 'finding' : exitCode === 125 ? 'cannot-test' : 'held',
@@ -329,6 +330,7 @@ class Run {
     const hz = Math.max(this.target.profile.sampling.hz, s.sampleHz ?? 20);
     const observe = (await this.target.channel.request({ cmd: 'observe', hz })) as ObserveReply;
     this.idleBaseline = measuredFsdaxIdle(observe);
+    this.devdaxIdle = measuredDevdaxIdle(observe);
     // Tracing for the dashboard is set up when the guest comes up; a run asks again (the self-test, another client may have changed it).
     this.traced = (await this.target.channel.request(traceCommand())) as TraceReply;
     this.measurements.tracing = this.traced;

@@ -6,7 +6,7 @@ import { cellFacts } from './tables.js';
 export function formatReport(r: ScenarioReport): string {
   const lines: string[] = [];
   lines.push(`${r.scenario.id}: ${r.scenario.title}`);
-  lines.push(`kernel ${r.kernel.release} (fsdax idle refcount ${r.kernel.fsdaxIdleRefcount ?? '?'}), ${r.profile.fs}, profile ${r.profile.name}, seed ${r.seed}`);
+  lines.push(`kernel ${r.kernel.release} (fsdax idle refcount ${r.kernel.fsdaxIdleRefcount ?? '?'}${r.kernel.devdaxIdleRefcount == null ? '' : `, device-dax ${r.kernel.devdaxIdleRefcount}`}), ${r.profile.fs}, profile ${r.profile.name}, seed ${r.seed}`);
   for (const v of r.expectations) {
     const mark = v.status === 'held' ? 'held    ' : v.status === 'violated' ? 'VIOLATED' : 'n/a     ';
     lines.push(`  ${mark} ${v.id}: ${v.description}`);

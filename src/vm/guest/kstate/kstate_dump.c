@@ -296,9 +296,47 @@ static int dump_callers(struct kstate *ks, char *list)
 	return 0;
 }
 
+/*
+ * --near FN START LEN: where call/jmp rel32 in [START, START+LEN) land
+ * around FN (-64..+64), to see how this kernel's calls address a function
+ * (its own address, the __pfx_ padding, past ENDBR...).
+ */
+static int dump_near(struct kstate *ks, const char *fn, uint64_t start, uint64_t len)
+{
+	static uint8_t buf[(1 << 20) + 8];
+	unsigned int hist[2][129] = { { 0 } };
+	uint64_t addr, va;
+	int ret = kstate_symbol(ks, fn, &addr);
+
+	if (ret)
+		return ret;
+	for (va = start; va < start + len; va += 1 << 20) {
+		size_t n = start + len - va < (1 << 20) + 8 ? start + len - va : (1 << 20) + 8;
+
+		if (kstate_read(ks, va, buf, n))
+			memset(buf, 0, n);
+		for (size_t p = 0; p + 5 <= n && p < (1 << 20); p++) {
+			int32_t rel;
+			int64_t d;
+
+			if (buf[p] != 0xe8 && buf[p] != 0xe9)
+				continue;
+			memcpy(&rel, buf + p + 1, 4);
+			d = (int64_t)(va + p + 5 + rel - addr);
+			if (d >= -64 && d <= 64)
+				hist[buf[p] == 0xe9][d + 64]++;
+		}
+	}
+	printf("%s at %#llx\n", fn, (unsigned long long)addr);
+	for (int d = 0; d < 129; d++)
+		if (hist[0][d] || hist[1][d])
+			printf("  %+d: call %u, jmp %u\n", d - 64, hist[0][d], hist[1][d]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	char *callers = NULL;
+	char *callers = NULL, *near = NULL;
 	struct kstate_opts opts = { 0 };
 	const char *cmd = NULL;
 	uint64_t a = 0, b = 0;
@@ -320,6 +358,11 @@ int main(int argc, char **argv)
 			opts.kcore_path = argv[++i];
 		} else if (!strcmp(o, "--kallsyms") && i + 1 < argc) {
 			opts.kallsyms_path = argv[++i];
+		} else if (!strcmp(o, "--near") && i + 3 < argc) {
+			cmd = o;
+			near = argv[++i];
+			a = num(argv[++i]);
+			b = num(argv[++i]);
 		} else if (!strcmp(o, "--callers") && i + 1 < argc) {
 			cmd = o;
 			callers = argv[++i];
@@ -362,6 +405,8 @@ int main(int argc, char **argv)
 		ret = dump_translate(ks, a);
 	else if (!strcmp(cmd, "--task"))
 		ret = dump_task(ks, a);
+	else if (!strcmp(cmd, "--near"))
+		ret = dump_near(ks, near, a, b);
 	else if (!strcmp(cmd, "--callers"))
 		ret = dump_callers(ks, callers);
 	if (ret)

@@ -1622,6 +1622,14 @@ static void t_textscan(const void *arg)
 	ktext_scan_code(code, 0x2001, 0x2001, base, &t[1], 1);
 	CHECK_EQ(t[1].calls, 1);
 
+	/* a function kallsyms lacks (address 0) among the targets changes nothing */
+	memset(t, 0, sizeof(t));
+	t[0].addr = 0;
+	t[1].addr = other;
+	ktext_scan_code(code, sizeof(code), sizeof(code), base, t, 2);
+	CHECK_EQ(t[1].calls, 2);
+	CHECK_EQ(t[0].calls + t[0].jumps + t[0].refs, 0);
+
 	/* data: an ops table with the address, and a user address that is not */
 	memset(data, 0, sizeof(data));
 	memset(t, 0, sizeof(t));
@@ -1631,6 +1639,10 @@ static void t_textscan(const void *arg)
 	w = fn & 0xffffffffffffULL;
 	memcpy(data + 32, &w, 8);
 	ktext_scan_data(data, sizeof(data), t, 1);
+	CHECK_EQ(t[0].refs, 1);
+	t[0].refs = 0;
+	t[1].addr = 0;
+	ktext_scan_data(data, sizeof(data), t, 2);
 	CHECK_EQ(t[0].refs, 1);
 	CHECK_EQ(t[0].calls + t[0].jumps, 0);
 }

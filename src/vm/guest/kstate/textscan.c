@@ -25,6 +25,7 @@
 #include "internal.h"
 
 #define PFX_BYTES	16	/* CONFIG_FUNCTION_PADDING_BYTES on x86-64 */
+#define KERNEL_HALF	0xffff800000000000ULL
 
 static int32_t rel32(const uint8_t *p)
 {
@@ -42,6 +43,26 @@ static void note(struct ktext_target *t, uint64_t site, unsigned int *count)
 }
 
 /*
+ * The lowest and highest kernel address among @t (an address below the
+ * kernel half, such as 0 for a function kallsyms lacks, is nobody's):
+ * false when there is none.
+ */
+static bool target_bounds(const struct ktext_target *t, unsigned int n, uint64_t *lo, uint64_t *hi)
+{
+	*lo = UINT64_MAX;
+	*hi = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		if (t[i].addr < KERNEL_HALF)
+			continue;
+		if (t[i].addr < *lo)
+			*lo = t[i].addr;
+		if (t[i].addr > *hi)
+			*hi = t[i].addr;
+	}
+	return *hi != 0;
+}
+
+/*
  * @code holds @len bytes at kernel address @base; instructions may start at
  * positions [0, @scan_len), and @len - @scan_len bytes past them are there
  * to finish the last ones (the next chunk starts at @scan_len).
@@ -49,16 +70,10 @@ static void note(struct ktext_target *t, uint64_t site, unsigned int *count)
 void ktext_scan_code(const uint8_t *code, size_t len, size_t scan_len, uint64_t base,
 		     struct ktext_target *t, unsigned int n)
 {
-	uint64_t lo = UINT64_MAX, hi = 0;
+	uint64_t lo, hi;
 
 	/* a target outside [lo - prefix, hi] is nobody's: most positions stop there */
-	for (unsigned int i = 0; i < n; i++) {
-		if (t[i].addr < lo)
-			lo = t[i].addr;
-		if (t[i].addr > hi)
-			hi = t[i].addr;
-	}
-	if (!n)
+	if (!target_bounds(t, n, &lo, &hi))
 		return;
 	lo -= PFX_BYTES;
 	for (size_t p = 0; p < scan_len && p + 5 <= len; p++) {
@@ -100,14 +115,10 @@ void ktext_scan_code(const uint8_t *code, size_t len, size_t scan_len, uint64_t 
 
 void ktext_scan_data(const uint8_t *data, size_t len, struct ktext_target *t, unsigned int n)
 {
-	uint64_t lo = UINT64_MAX, hi = 0;
+	uint64_t lo, hi;
 
-	for (unsigned int i = 0; i < n; i++) {
-		if (t[i].addr < lo)
-			lo = t[i].addr;
-		if (t[i].addr > hi)
-			hi = t[i].addr;
-	}
+	if (!target_bounds(t, n, &lo, &hi))
+		return;
 	for (size_t p = 0; p + 8 <= len; p += 8) {
 		uint64_t v;
 
@@ -322,7 +333,7 @@ int kstate_callers(struct kstate *ks, struct kcallers *c, unsigned int n, struct
 	if (!t)
 		return -ENOMEM;
 	for (k = 0; k < n; k++)
-		t[k].addr = c[k].found ? c[k].t.addr : 1;	/* 1: never a target */
+		t[k].addr = c[k].found ? c[k].t.addr : 0;	/* 0: never a target */
 	ret = kstate_scan_range(ks, b[B_STEXT], b[B_ETEXT], true, t, n, &how->unreadable);
 	how->code_bytes = b[B_ETEXT] - b[B_STEXT];
 	/* the kernel's data: its ops tables hold the functions called through pointers */
