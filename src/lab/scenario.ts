@@ -5,45 +5,21 @@
 // error names its path ("steps[3].expect[0].within: ...").
 //
 // Expectations are general predicates the engine evaluates over the lab state (state.ts)
-// and the events, each with its time bound; `check` says which predicate:
-//   blocked        the actor sleeps (S/D) in a kernel function matching `in`, within T
-//   still-blocked  the actor's running action has not returned for T (and still sleeps)
-//   finishes       the actor's running action returns within T after a reference time:
-//                  the step's start, another step's end, or the moment a page's refcount
-//                  came back to its idle baseline (the wake-up check of the 2022 thread)
-//   returns        a step's action returned ok / an errno / a signal / a result
-//   page           a watched page's aboveIdle, pins, or their rise since a step began
-//                  ("rose by the pin bias", "rose by 1")
-//   lock           an rwsem of a watched file: free / read / write, and by whom
-//   lease          /proc/locks as the observer reads it: ACTIVE, BREAKING, absent
-//   signal         an actor received a signal (the lease break) within T
-//   vmstat         a /proc/vmstat counter rose by N (read after folding the per-CPU deltas)
-//   event          a trace event was (or was not) seen within T
-//   no-data-mismatch   every data check of the run found what the shadow copy predicts
+// and the events, each with its time bound; `check` says which predicate, one module per
+// kind under checks/ (blocked, still-blocked, finishes, returns, page, lock, lease,
+// signal, vmstat, event, no-data-mismatch; checks/index.ts is the registry).
 // A scenario-level hang detector adds "no task blocked longer than N s".
 import { z } from 'zod';
 import { durationValue, parseDuration, parseScenarioDuration, parseSize, sizeValue, type DurationVars } from '../config/units.js';
 import { scenarioOpSchema, type ScenarioOp } from '../wire/ops.js';
-import { compareVersion, kernelVersion } from './era.js';
+import { checkRefs, predicateSchema, type Predicate } from './checks/index.js';
+import { AVAILABLE, conditionSchema, fsType, name, pageRef, stepId } from './scenarioBasics.js';
 import { CannotTestError } from '../exit.js';
 import { checkDocument, scenarioValueProblems, type Problem } from '../config/limits.js';
 
-const name = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, '1-15 characters of [A-Za-z0-9_.-] (it becomes the task comm)');
-const stepId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and "-"');
-/** A watched page: "<label>#<index in the watching actor's mapping>". */
-export const pageRef = z.string().regex(/^[A-Za-z0-9_.-]+#\d+$/, 'a watched page: "<label>#<index>", e.g. "victim#0"');
-/** A lock of a watched file: "<label>:<lock>". */
-export const lockRef = z.string().regex(/^[A-Za-z0-9_.-]+:(invalidate_lock|i_mmap_rwsem|i_rwsem)$/, 'a lock: "<label>:invalidate_lock", ":i_mmap_rwsem" or ":i_rwsem"');
-const regex = z.string().superRefine((value, ctx) => {
-  try {
-    new RegExp(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `not a regular expression: ${(err as Error).message}` });
-  }
-});
 const pages = z.array(z.number().int().nonnegative()).min(1);
-const fsType = z.enum(['xfs', 'ext4']);
-const version = z.string().regex(/^\d+\.\d+$/, 'a kernel version: "6.15"');
+
+export { ACTION_TIMEOUT, AVAILABLE, conditionHolds, conditionSchema, lockRef, pageRef, type Condition, type ConditionContext } from './scenarioBasics.js';
 
 // ---------------------------------------------------------------------------------------
 // Actions: the actor ops as scenarios write them (src/wire/ops.ts, one entry per op).
@@ -52,130 +28,9 @@ export const opSchema = scenarioOpSchema;
 export type { ScenarioOp };
 
 // ---------------------------------------------------------------------------------------
-// Conditions: a step or an expectation that does not apply is skipped / not-applicable.
+// Predicates: one module per check kind (checks/*), their union from the registry.
 
-export const AVAILABLE = ['devdax', 'rdma', 'nullBlk'] as const;
-
-export const conditionSchema = z
-  .object({
-    fs: z.array(fsType).min(1).optional(),
-    /** Kernel releases from `from` (inclusive) and/or before `before`. */
-    kernel: z.object({ from: version.optional(), before: version.optional() }).strict().optional(),
-    /** Parts of the lab that must be there (a devdax namespace, soft-RoCE, null_blk). */
-    available: z.array(z.enum(AVAILABLE)).min(1).optional(),
-    /** The actor is still inside an action (e.g. a truncate that was never woken). */
-    busy: name.optional(),
-    /** That step's action returned without an error or a signal (e.g. release only what was taken). */
-    succeeded: stepId.optional(),
-    /** That step's action returned an error (the kernel refused it): check what a refusal must leave behind. */
-    failed: stepId.optional(),
-  })
-  .strict();
-export type Condition = z.infer<typeof conditionSchema>;
-
-// ---------------------------------------------------------------------------------------
-// Predicates.
-
-const rangeOrInt = z.union([z.number().int(), z.object({ min: z.number().int().optional(), max: z.number().int().optional() }).strict()]);
-/** A refcount delta: a number, or "pin-bias" (GUP_PIN_COUNTING_BIAS: a FOLL_PIN on a small folio). */
-const delta = z.union([z.number().int(), z.literal('pin-bias')]);
-const common = {
-  /** Stable id for reports (default: "<step>.<n>"). */
-  id: stepId.optional(),
-  /** The expectation in our own words (default: generated from the predicate). */
-  says: z.string().min(1).optional(),
-  when: conditionSchema.optional(),
-};
-
-export const predicateSchema = z.discriminatedUnion('check', [
-  z.object({ ...common, check: z.literal('blocked'), actor: name, in: regex, within: durationValue }).strict(),
-  z.object({ ...common, check: z.literal('still-blocked'), actor: name, for: durationValue, in: regex.optional() }).strict(),
-  z
-    .object({
-      ...common,
-      check: z.literal('finishes'),
-      actor: name,
-      within: durationValue,
-      /**
-       * Reference time: "start" (this check's start), a step's start or end (the return of
-       * its action, the delivery of its signal), or the moment a page came back to its
-       * idle refcount.
-       */
-      after: z.union([
-        z.literal('start'),
-        z.object({ step: stepId }).strict(),
-        z.object({ stepStart: stepId }).strict(),
-        z.object({ pageIdle: pageRef }).strict(),
-      ]),
-      /** And not sooner than this after the reference (a lease-break-time countdown). */
-      notBefore: durationValue.optional(),
-      /** How long a page may take to come back to idle before the check cannot apply (default 60s). */
-      idleWithin: durationValue.optional(),
-    })
-    .strict(),
-  z
-    .object({
-      ...common,
-      check: z.literal('returns'),
-      /** The step whose action is meant (default: this step). */
-      step: stepId.optional(),
-      ok: z.literal(true).optional(),
-      errno: z.union([z.string().regex(/^E[A-Z0-9]+$/), z.array(z.string().regex(/^E[A-Z0-9]+$/)).min(1)]).optional(),
-      signal: z.string().optional(),
-      ret: z.number().int().optional(),
-      /** Fields the action's result must contain (compared as JSON). */
-      result: z.record(z.string(), z.unknown()).optional(),
-    })
-    .strict(),
-  z
-    .object({
-      ...common,
-      check: z.literal('page'),
-      page: pageRef,
-      aboveIdle: rangeOrInt.optional(),
-      pins: rangeOrInt.optional(),
-      /** aboveIdle (references beyond the idle baseline) rose by one of these since the step `since` began. */
-      rose: z.object({ by: z.union([delta, z.array(delta).min(1)]), since: stepId.optional() }).strict().optional(),
-      /** pins rose by this since the step `since` began. */
-      pinsRose: z.object({ by: z.number().int(), since: stepId.optional() }).strict().optional(),
-      entry: z.enum(['unlocked', 'locked', 'empty', 'zero', 'none', 'n/a']).optional(),
-    })
-    .strict(),
-  z.object({ ...common, check: z.literal('lock'), lock: lockRef, state: z.enum(['free', 'read', 'write']), owner: name.optional() }).strict(),
-  z
-    .object({ ...common, check: z.literal('lease'), file: z.string().min(1), state: z.enum(['ACTIVE', 'BREAKING', 'BREAKER', 'absent']), within: durationValue.optional() })
-    .strict(),
-  z.object({ ...common, check: z.literal('signal'), actor: name, signal: z.string().min(1), within: durationValue }).strict(),
-  z
-    .object({
-      ...common,
-      check: z.literal('vmstat'),
-      counter: z.string().regex(/^[a-z0-9_]+$/),
-      /**
-       * Net of another counter: "nr_foll_pin_acquired less nr_foll_pin_released" is the pins
-       * held (GUP-fast may take a pin and give it back before the slow path takes it again).
-       */
-      less: z.string().regex(/^[a-z0-9_]+$/).optional(),
-      /** The counter rose by exactly this since the step `since` began (default: this step). */
-      rose: z.object({ by: z.number().int(), since: stepId.optional() }).strict(),
-    })
-    .strict(),
-  z
-    .object({
-      ...common,
-      check: z.literal('event'),
-      /** Event name, as a regular expression ("dax_layout_busy_page_range__return"). */
-      name: regex,
-      /** Fields that must match (as strings; a value starting with "~" is a regular expression). */
-      where: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
-      seen: z.boolean().default(true),
-      within: durationValue.default('1s'),
-    })
-    .strict(),
-  z.object({ ...common, check: z.literal('no-data-mismatch') }).strict(),
-]);
-export type Predicate = z.infer<typeof predicateSchema>;
-export type PredicateInput = z.input<typeof predicateSchema>;
+export { predicateSchema, type Predicate, type PredicateInput } from './checks/index.js';
 
 // ---------------------------------------------------------------------------------------
 // Races (fsx-style): a seeded sequence of rounds; in each, faulting actors and one
@@ -331,31 +186,13 @@ function crossCheck(sc: ScenarioShape, ctx: Ctx): void {
       if (expectationIds.has(p.id)) ctx.addIssue({ code: 'custom', path: [...path, 'id'], message: `expectation id "${p.id}" is used twice` });
       expectationIds.add(p.id);
     }
-    switch (p.check) {
-      case 'finishes':
-        if (typeof p.after === 'object' && 'step' in p.after) stepRef(p.after.step, [...path, 'after', 'step'], i);
-        if (typeof p.after === 'object' && 'stepStart' in p.after) stepRef(p.after.stepStart, [...path, 'after', 'stepStart'], i);
-        if (typeof p.after === 'object' && 'pageIdle' in p.after) labelRef(p.after.pageIdle, [...path, 'after', 'pageIdle']);
-        break;
-      case 'returns':
-        stepRef(p.step, [...path, 'step'], i);
-        if (!p.step && !sc.steps[i]!.do) ctx.addIssue({ code: 'custom', path, message: 'this step has no action: name the step whose action is meant ("step")' });
-        break;
-      case 'page':
-        labelRef(p.page, [...path, 'page']);
-        stepRef(p.rose?.since, [...path, 'rose', 'since'], i);
-        stepRef(p.pinsRose?.since, [...path, 'pinsRose', 'since'], i);
-        break;
-      case 'lock':
-        labelRef(p.lock, [...path, 'lock']);
-        actorRef(p.owner, [...path, 'owner']);
-        break;
-      case 'vmstat':
-        stepRef(p.rose.since, [...path, 'rose', 'since'], i);
-        break;
-      default:
-        break;
-    }
+    checkRefs(p, {
+      actor: (value, sub) => actorRef(value, [...path, ...sub]),
+      step: (value, sub) => stepRef(value, [...path, ...sub], i),
+      label: (ref, sub) => labelRef(ref, [...path, ...sub]),
+      issue: (sub, message) => ctx.addIssue({ code: 'custom', path: [...path, ...sub], message }),
+      stepHasAction: !!sc.steps[i]!.do,
+    });
   };
   sc.steps.forEach((st, i) => {
     const path = ['steps', i];
@@ -467,30 +304,6 @@ export function exportScenario(s: Scenario): string {
 
 // ---------------------------------------------------------------------------------------
 // Small helpers shared by the engine and the CLI.
-
-export type ConditionContext = {
-  fs: string;
-  release: string;
-  available: Readonly<Record<(typeof AVAILABLE)[number], boolean>>;
-  busy: (actor: string) => boolean;
-  succeeded: (stepId: string) => boolean;
-  /** The step's action returned an errno (not a signal, not still running). */
-  failed: (stepId: string) => boolean;
-};
-
-/** Whether a condition holds; when it does not, why (for "not-applicable"). */
-export function conditionHolds(c: Condition | undefined, ctx: ConditionContext): { holds: true } | { holds: false; why: string } {
-  if (!c) return { holds: true };
-  if (c.fs && !c.fs.includes(ctx.fs as 'xfs')) return { holds: false, why: `applies to ${c.fs.join('/')}, not ${ctx.fs}` };
-  const v = kernelVersion(ctx.release);
-  if (c.kernel?.from && compareVersion(v, kernelVersion(c.kernel.from)) < 0) return { holds: false, why: `applies from v${c.kernel.from}; this is ${ctx.release}` };
-  if (c.kernel?.before && compareVersion(v, kernelVersion(c.kernel.before)) >= 0) return { holds: false, why: `applies before v${c.kernel.before}; this is ${ctx.release}` };
-  for (const part of c.available ?? []) if (!ctx.available[part]) return { holds: false, why: `needs ${part}, which this run does not have` };
-  if (c.busy && !ctx.busy(c.busy)) return { holds: false, why: `${c.busy} is not inside an action any more` };
-  if (c.succeeded && !ctx.succeeded(c.succeeded)) return { holds: false, why: `step ${c.succeeded} did not succeed` };
-  if (c.failed && !ctx.failed(c.failed)) return { holds: false, why: `step ${c.failed} was not refused` };
-  return { holds: true };
-}
 
 /** What a scenario needs of a profile, in words (for `daxlab list`). */
 export function describeNeeds(s: Scenario): string[] {

@@ -5,11 +5,11 @@
 // engine's typed events (RunEvent), never from its log text.
 import type { Finding as EngineFinding, Verdict } from '../lab/engine.js';
 import type { LabState } from '../lab/state.js';
+import { watchOf } from '../lab/checks/index.js';
 import { describe as describePredicate } from '../lab/expect.js';
-import type { Predicate, Scenario, Step } from '../lab/scenario.js';
+import type { Scenario, Step } from '../lab/scenario.js';
 import { interventionOf, opLabel } from '../wire/ops.js';
 import type { ExpectationView, Finding, Intervention, ScenarioInfo, StepInfo } from './model.js';
-import type { PanelId } from './view.js';
 
 const stepId = (s: Step, i: number) => s.id ?? `step-${i + 1}`;
 
@@ -20,33 +20,6 @@ function stepLabel(s: Step): string {
   if (s.watch) return `watch ${s.watch.label} pages ${s.watch.pages.join(',')}`;
   if (s.waitFor) return `wait until ${describePredicate(s.waitFor.until)}`;
   return s.say.slice(0, 60);
-}
-
-/** Where a user should look after a step: the panel and row its first expectation is about. */
-function watchOf(s: Step): StepInfo['watch'] {
-  const preds: Predicate[] = [...(s.expect ?? []), ...(s.waitFor ? [s.waitFor.until] : [])];
-  for (const p of preds) {
-    const at = (panel: PanelId, row?: string) => ({ panel, ...(row ? { row } : {}) });
-    switch (p.check) {
-      case 'blocked':
-      case 'still-blocked':
-      case 'finishes':
-      case 'signal':
-        return at('actors', p.actor);
-      case 'page':
-        return at('pages', p.page);
-      case 'lock':
-        return at('locks', p.lock);
-      case 'lease':
-        return at('leases', p.file);
-      case 'event':
-        return at('events');
-      default:
-        break;
-    }
-  }
-  if (s.watch) return { panel: 'pages', row: `${s.watch.label}#${s.watch.pages[0]}` };
-  return undefined;
 }
 
 /** Interventions the TUI offers for built-in scenarios (the engine's model has none); keys and words from the op catalogue. */

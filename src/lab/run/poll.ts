@@ -2,12 +2,12 @@
 // an action's end (or its hang), an expectation's outcome, a precondition coming about.
 // Host-side deadlines bound every loop, so a guest whose clock stops cannot stall a run.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { boundMs, wantsSettled } from '../checks/index.js';
 import { contextEvidence, evaluate, type Outcome } from '../expect.js';
-import type { Predicate, Step } from '../scenario.js';
+import { ACTION_TIMEOUT, type Predicate, type Step } from '../scenario.js';
 import { parseScenarioDuration } from '../../config/units.js';
 import type { RunContext } from './context.js';
 
-export const ACTION_TIMEOUT = '30s';
 /** Host-side slack on top of a predicate's own bound (the guest clock moves with snapshots). */
 const SLACK_MS = 15_000;
 
@@ -41,30 +41,14 @@ export async function awaitAction(ctx: RunContext, step: Step, index: number, st
   }
 }
 
-/** How long (host time) a predicate may stay pending. */
+/** How long (host time) a predicate may stay pending: its own bound and the slack. */
 function capMs(ctx: RunContext, p: Predicate): number {
-  const d = (v: string | number | undefined) => (v === undefined ? 0 : parseScenarioDuration(v, ctx.vars));
-  switch (p.check) {
-    case 'blocked':
-    case 'signal':
-      return d(p.within) + SLACK_MS;
-    case 'still-blocked':
-      return d(p.for) + SLACK_MS;
-    case 'finishes':
-      return d(p.idleWithin ?? '60s') + d(p.within) + SLACK_MS;
-    case 'returns':
-      return parseScenarioDuration(ACTION_TIMEOUT) * 4 + SLACK_MS;
-    case 'lease':
-    case 'event':
-      return d(p.within) + SLACK_MS;
-    default:
-      return SLACK_MS;
-  }
+  return boundMs(p, ctx.vars) + SLACK_MS;
 }
 
 /** Evaluate until the outcome is known; the hang detector runs meanwhile. */
 export async function evaluateUntil(ctx: RunContext, p: Predicate, stepId: string): Promise<Outcome> {
-  if (p.check === 'vmstat') await ctx.settledSample();
+  if (wantsSettled(p)) await ctx.settledSample();
   else await ctx.sample();
   const start = ctx.now;
   const deadline = Date.now() + capMs(ctx, p);

@@ -3,6 +3,7 @@
 // async), pages watched, a precondition waited for, a race, each expectation evaluated
 // into a verdict, and a table cell recorded (pin accounting).
 import { AgentError } from '../../wire/link.js';
+import { samplingBefore } from '../checks/index.js';
 import { describe } from '../expect.js';
 import { conditionHolds, type Step } from '../scenario.js';
 import { tableCell } from '../tables.js';
@@ -43,8 +44,9 @@ export async function runStep(ctx: RunContext, step: Step, index: number): Promi
   }
   ctx.log(`[${index + 1}] ${step.say}`);
   ctx.emit({ kind: 'step-started', index, stepId, skipped: false });
-  const needsVmstat = !!step.record || (step.expect ?? []).some((p) => p.check === 'vmstat');
-  const needsBefore = needsVmstat || (step.expect ?? []).some((p) => p.check === 'page' && (p.rose || p.pinsRose));
+  const before = (step.expect ?? []).map(samplingBefore);
+  const needsVmstat = !!step.record || before.includes('settled');
+  const needsBefore = needsVmstat || before.includes('sample');
   if (needsVmstat) await ctx.settledSample();
   else if (needsBefore) await ctx.sample();
   info.before = ctx.state;
