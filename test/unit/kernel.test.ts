@@ -56,8 +56,9 @@ describe('kernel', () => {
     expect(() => bzImageRelease(fakeBzImage('6.1', { protocol: 0x0105 }))).toThrow(/names no kernel version/);
   });
 
-  it('reads the header of every real kernel image on this machine (the release matches its modules)', () => {
-    // The host's own kernels and every Debian kernel the lab has unpacked in its cache.
+  // The host's own kernels and every Debian kernel the lab has unpacked in its cache. A
+  // machine with none skips the test and says so (it used to pass over an empty list).
+  const realImages = (() => {
     const images = fs.existsSync('/boot') ? fs.readdirSync('/boot').filter((f) => f.startsWith('vmlinuz-')).map((f) => ({ image: `/boot/${f}`, release: f.slice(8) })) : [];
     const store = path.join(paths.cache, 'kernels');
     for (const dir of fs.existsSync(store) ? fs.readdirSync(store) : []) {
@@ -66,7 +67,10 @@ describe('kernel', () => {
       // Independent source: the name of the package's module directory.
       images.push({ image: found.bzImage, release: path.basename(found.modulesDir) });
     }
-    for (const { image, release } of images) expect(bzImageRelease(image)).toBe(release);
+    return images;
+  })();
+  it.skipIf(realImages.length === 0)('reads the header of every real kernel image on this machine (the release matches its modules)', () => {
+    for (const { image, release } of realImages) expect(bzImageRelease(image)).toBe(release);
   });
 
   it('names every missing option, and =m without a modules tree', () => {
