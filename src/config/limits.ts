@@ -4,6 +4,7 @@
 // signal Linux has, a page inside the mapping it indexes. A mistake found here is the
 // scenario's, "could not test" (125), never a kernel finding.
 import { parseDuration, parseSize } from './units.js';
+import { ACTOR_OP_NAMES, ACTOR_OPS } from '../wire/ops.js';
 
 export const LIMITS = {
   /** A scenario or profile file larger than this is not one a person wrote. */
@@ -198,7 +199,8 @@ export function durationProblem(value: string | number, max: number = LIMITS.sce
 // A parsed scenario, every value.
 
 const DURATION_KEYS = new Set(['within', 'for', 'notBefore', 'idleWithin', 'timeout', 'blockedLongerThan', 'completion']);
-const PAGE_OPS = new Set(['touch', 'vmsplice', 'io_uring_register', 'odirect', 'pattern_write', 'pattern_check', 'rdma_reg_mr']);
+/** The actor ops that name pages of the actor's mapping (from the op catalogue). */
+const PAGE_OPS = new Set<string>(ACTOR_OP_NAMES.filter((name) => 'pages' in ACTOR_OPS[name].scenario.shape));
 const PAGE = 4096;
 
 type Json = Record<string, unknown>;
