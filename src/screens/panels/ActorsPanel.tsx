@@ -4,7 +4,7 @@ import React from 'react';
 import type { LabState } from '../../lab/state.js';
 import { T } from '../theme.js';
 import { actorRows, clip, fmtMs, pad } from '../view.js';
-import { Empty, Line, Panel } from './Panel.js';
+import { Empty, Line, Panel, type StatePanelProps } from './Panel.js';
 
 /** Lines the panel needs to show every actor and the stacks of the blocked ones. */
 export function actorLinesNeeded(state: LabState, frames = 3): number {
@@ -20,15 +20,7 @@ export function ActorsPanel({
   focused,
   selected,
   highlight,
-}: {
-  state: LabState;
-  width: number;
-  maxRows: number;
-  frames?: number;
-  focused?: boolean;
-  selected?: number;
-  highlight?: ReadonlySet<string>;
-}) {
+}: StatePanelProps & { frames?: number }) {
   const rows = actorRows(state);
   const lines: React.ReactNode[] = [];
   rows.forEach((r, i) => {

@@ -1,9 +1,8 @@
 // Watched pages: refcount, distance from the idle refcount, pins, mapcount, flags, DAX entry,
 // and the refcount over the run as a sparkline; the vmstat pin counters in the title.
-import type { LabState } from '../../lab/state.js';
 import { T } from '../theme.js';
 import { pad, padL, pageRows, pinCounters, refSeries, sparkline } from '../view.js';
-import { Empty, Line, Panel } from './Panel.js';
+import { Empty, Line, Panel, type StatePanelProps } from './Panel.js';
 
 export function PagesPanel({
   state,
@@ -12,14 +11,7 @@ export function PagesPanel({
   focused,
   selected,
   highlight,
-}: {
-  state: LabState;
-  width: number;
-  maxRows: number;
-  focused?: boolean;
-  selected?: number;
-  highlight?: ReadonlySet<string>;
-}) {
+}: StatePanelProps) {
   const rows = pageRows(state);
   const pins = pinCounters(state);
   const extra =

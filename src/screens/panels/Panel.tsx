@@ -1,7 +1,18 @@
 // A panel: a title rule ("── Pages ── 2 watched") and its lines; the focused one is marked.
 import { Box, Text } from 'ink';
 import React from 'react';
+import type { LabState } from '../../lab/state.js';
 import { T } from '../theme.js';
+
+/** What a panel over the lab state takes: the state, its box, and the selection and highlights of the focused panel. */
+export type StatePanelProps = {
+  state: LabState;
+  width: number;
+  maxRows: number;
+  focused?: boolean;
+  selected?: number;
+  highlight?: ReadonlySet<string>;
+};
 
 export function Panel({
   title,
