@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseScenarioDuration, parseSize } from '../config/units.js';
+import { cWaitsForSleep, exportCOf } from './checks/index.js';
 import type { Condition, Predicate, Scenario, Step } from './scenario.js';
 import type { ScenarioOp } from '../wire/ops.js';
 
@@ -80,57 +81,27 @@ function generate(s: Scenario): CExport {
       unchecked.push(`${id}: ${why}`);
       return `{ .kind = CK_UNCHECKED, ${base}, .why = ${cstr(why)}, .step = -1, .actor = -1, .want_dax = -1 }`;
     };
-    switch (p.check) {
-      case 'returns': {
-        const errno = p.errno === undefined ? null : (Array.isArray(p.errno) ? p.errno : [p.errno]);
-        for (const e of errno ?? []) errnos.add(e);
-        const extra = Object.keys(p.result ?? {}).filter((key) => key !== 'dax');
-        if (p.signal) return none('the signal an action ended with is not followed');
-        const dax = p.result && 'dax' in p.result ? (p.result.dax ? 1 : 0) : -1;
-        const says2 = extra.length ? `${says} (result fields ${extra.join(', ')} not checked)` : says;
-        return `{ .kind = CK_RETURNS, .id = ${cstr(id)}, .says = ${cstr(says2)}, .when = ${cond(p.when)}, .step = ${step(p.step)}, .actor = -1, .want_ok = ${p.ok ? 1 : 0}, .want_errno = ${cstr(errno?.join('|'))}, .has_ret = ${p.ret === undefined ? 0 : 1}, .want_ret = ${p.ret ?? 0}, .want_dax = ${dax} }`;
-      }
-      case 'blocked':
-        return `{ .kind = CK_BLOCKED, ${base}, .actor = ${actor(p.actor)}, .in = ${cstr(toPosixRegex(p.in))}, .ms = ${ms(p.within, id)}, .step = -1, .want_dax = -1 }`;
-      case 'still-blocked':
-        return `{ .kind = CK_STILL_BLOCKED, ${base}, .actor = ${actor(p.actor)}, .in = ${cstr(p.in ? toPosixRegex(p.in) : null)}, .ms = ${ms(p.for, id)}, .step = -1, .want_dax = -1 }`;
-      case 'finishes': {
-        let ref = 'REF_START';
-        let refStep = -1;
-        const a = p.after;
-        if (typeof a === 'object' && 'step' in a) [ref, refStep] = ['REF_STEP_END', step(a.step)];
-        else if (typeof a === 'object' && 'stepStart' in a) [ref, refStep] = ['REF_STEP_START', step(a.stepStart)];
-        else if (typeof a === 'object' && 'pageIdle' in a) {
-          // User space cannot read the refcount; the reference goes when the op holding it returns.
-          for (let j = i; j >= 0; j--) {
-            const op = s.steps[j]!.do?.op;
-            if (op && RELEASES.has(op)) {
-              [ref, refStep] = ['REF_STEP_END', j];
-              break;
-            }
-          }
-          if (refStep < 0) return none(`no earlier step lets go of ${a.pageIdle}'s reference in a way user space sees (odirect or drain returning)`);
+    return exportCOf(p, {
+      base,
+      id,
+      says,
+      when: cond(p.when),
+      cstr,
+      actor,
+      step,
+      ms: (v) => ms(v, id),
+      regex: toPosixRegex,
+      errno: (e) => errnos.add(e),
+      releasingStep: () => {
+        for (let j = i; j >= 0; j--) {
+          const op = s.steps[j]!.do?.op;
+          if (op && RELEASES.has(op)) return j;
         }
-        const nb = p.notBefore === undefined ? 0 : ms(p.notBefore, id);
-        const says2 =
-          typeof a === 'object' && 'pageIdle' in a ? `${says} [reference: step ${s.steps[refStep]!.id ?? refStep + 1} returned, which lets go of ${a.pageIdle}]` : says;
-        return `{ .kind = CK_FINISHES, .id = ${cstr(id)}, .says = ${cstr(says2)}, .when = ${cond(p.when)}, .actor = ${actor(p.actor)}, .ms = ${ms(p.within, id)}, .not_before_ms = ${nb}, .step = ${refStep}, .ref = ${ref}, .want_dax = -1 }`;
-      }
-      case 'page':
-        return none("a page's refcount and pins are kernel state (the lab reads struct page)");
-      case 'lock':
-        return none("an rw_semaphore's owner is kernel state (the lab reads it from the inode)");
-      case 'lease':
-        return none('the lease state as /proc/locks shows it is not followed');
-      case 'signal':
-        return none('signals an actor receives are not followed');
-      case 'vmstat':
-        return none('/proc/vmstat counters are not followed');
-      case 'event':
-        return none('trace events and kprobes are not placed');
-      case 'no-data-mismatch':
-        return none('no shadow copy of the data is kept');
-    }
+        return -1;
+      },
+      stepName: (j) => s.steps[j]!.id ?? String(j + 1),
+      none,
+    });
   };
 
   const stepC = (st: Step, i: number): string => {
@@ -141,7 +112,7 @@ function generate(s: Scenario): CExport {
     let waitBlocked = 0;
     let waitMs = 0;
     if (st.waitFor) {
-      if (st.waitFor.until.check !== 'page' || !op || !st.async) throw new Refuse(`step ${sid} waits for ${st.waitFor.until.check}: the exporter can only wait for an async action to sleep in the kernel`);
+      if (!cWaitsForSleep(st.waitFor.until) || !op || !st.async) throw new Refuse(`step ${sid} waits for ${st.waitFor.until.check}: the exporter can only wait for an async action to sleep in the kernel`);
       // The reference is taken when the action starts sleeping in its call (the bio is built and submitted).
       waitBlocked = 1;
       waitMs = ms(st.waitFor.timeout, `${sid}.waitFor`);

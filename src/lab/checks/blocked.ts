@@ -16,6 +16,7 @@ export const blocked = defineCheck({
   evaluate,
   bound: (p, d) => d(p.within),
   watch: (p) => ({ panel: 'actors', row: p.actor }),
+  exportC: (p, x) => `{ .kind = CK_BLOCKED, ${x.base}, .actor = ${x.actor(p.actor)}, .in = ${x.cstr(x.regex(p.in))}, .ms = ${x.ms(p.within)}, .step = -1, .want_dax = -1 }`,
 });
 
 function evaluate(p: P, ctx: EvalContext): Outcome {

@@ -91,6 +91,38 @@ export type CheckDef<S extends z.ZodType<{ check: string }>> = {
   before?(p: z.output<S>): Sampling | null;
   /** Evaluated from a settled sample (per-CPU vmstat deltas folded first). */
   settled?: true;
+  /** A wake-up check: when it is violated, the finding names the put that let the page go (putpath.ts). */
+  namesPut?: true;
+  /** Its entry in a standalone C reproducer's table of checks (lab/exportC.ts), or why user space cannot check it. */
+  exportC(p: z.output<S>, x: CForm): string;
+  /** As a step's precondition, the reproducer waits for it by waiting for the step's async action to sleep in its call. */
+  cWaitsForSleep?: true;
+};
+
+/** What a check's C form is written with (lab/exportC.ts and repro/runtime.c's struct check). */
+export type CForm = {
+  /** The check's id and words, and its condition, as C fields: `.id = ..., .says = ..., .when = ...`. */
+  base: string;
+  id: string;
+  says: string;
+  when: string;
+  cstr(s: string | null | undefined): string;
+  /** An actor's index (-1: none). */
+  actor(name: string | undefined): number;
+  /** A step's index (-1: none). */
+  step(id: string | undefined): number;
+  /** A duration in ms (refused when it depends on a guest quantity). */
+  ms(v: string | number): number;
+  /** A regular expression as POSIX ERE (refused when ERE lacks its syntax). */
+  regex(re: string): string;
+  /** An errno name the program must know. */
+  errno(name: string): void;
+  /** The latest step up to this one whose action lets go of a reference when it returns; -1 if none. */
+  releasingStep(): number;
+  /** A step's name as the scenario writes it. */
+  stepName(index: number): string;
+  /** Not checked by the reproducer, and why (listed as such). */
+  none(why: string): string;
 };
 
 /** A check module's definition, with its types inferred from its schema. */

@@ -27,6 +27,7 @@ export const event = defineCheck({
   evaluate,
   bound: (p, d) => d(p.within),
   watch: () => ({ panel: 'events' }),
+  exportC: (_p, x) => x.none('trace events and kprobes are not placed'),
 });
 
 function evaluate(p: P, ctx: EvalContext): Outcome {

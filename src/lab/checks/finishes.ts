@@ -49,6 +49,23 @@ export const finishes = defineCheck({
   evaluate,
   bound: (p, d) => d(p.idleWithin ?? '60s') + d(p.within),
   watch: (p) => ({ panel: 'actors', row: p.actor }),
+  namesPut: true,
+  exportC: (p, x) => {
+    let ref = 'REF_START';
+    let refStep = -1;
+    const a = p.after;
+    if (typeof a === 'object' && 'step' in a) [ref, refStep] = ['REF_STEP_END', x.step(a.step)];
+    else if (typeof a === 'object' && 'stepStart' in a) [ref, refStep] = ['REF_STEP_START', x.step(a.stepStart)];
+    else if (typeof a === 'object' && 'pageIdle' in a) {
+      // User space cannot read the refcount; the reference goes when the op holding it returns.
+      refStep = x.releasingStep();
+      if (refStep < 0) return x.none(`no earlier step lets go of ${a.pageIdle}'s reference in a way user space sees (odirect or drain returning)`);
+      ref = 'REF_STEP_END';
+    }
+    const nb = p.notBefore === undefined ? 0 : x.ms(p.notBefore);
+    const says = typeof a === 'object' && 'pageIdle' in a ? `${x.says} [reference: step ${x.stepName(refStep)} returned, which lets go of ${a.pageIdle}]` : x.says;
+    return `{ .kind = CK_FINISHES, .id = ${x.cstr(x.id)}, .says = ${x.cstr(says)}, .when = ${x.when}, .actor = ${x.actor(p.actor)}, .ms = ${x.ms(p.within)}, .not_before_ms = ${nb}, .step = ${refStep}, .ref = ${ref}, .want_dax = -1 }`;
+  },
   refs: (p, r) => {
     if (typeof p.after === 'object' && 'step' in p.after) r.step(p.after.step, ['after', 'step']);
     if (typeof p.after === 'object' && 'stepStart' in p.after) r.step(p.after.stepStart, ['after', 'stepStart']);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { parseScenarioDuration, type DurationVars } from '../../config/units.js';
 import { conditionHolds } from '../scenarioBasics.js';
 import type { Step } from '../scenario.js';
-import type { CheckDef, EvalContext, Outcome, RefCheck, Sampling, Watch } from './common.js';
+import type { CForm, CheckDef, EvalContext, Outcome, RefCheck, Sampling, Watch } from './common.js';
 import { blocked } from './blocked.js';
 import { event } from './event.js';
 import { finishes } from './finishes.js';
@@ -66,6 +66,21 @@ export function wantsSettled(p: Predicate): boolean {
   return checkOf(p).settled === true;
 }
 
+/** Whether a verdict of this check (by its kind's name) names the put path in its finding. */
+export function namesPut(check: string): boolean {
+  return BY_KIND.get(check)?.namesPut === true;
+}
+
+/** A predicate's entry in a standalone C reproducer (lab/exportC.ts), or why user space cannot check it. */
+export function exportCOf(p: Predicate, x: CForm): string {
+  return checkOf(p).exportC(p, x);
+}
+
+/** Whether the reproducer can wait for this precondition by waiting for an async action to sleep. */
+export function cWaitsForSleep(p: Predicate): boolean {
+  return checkOf(p).cWaitsForSleep === true;
+}
+
 /** A predicate's references to the rest of its scenario (checked when it is loaded). */
 export function checkRefs(p: Predicate, r: RefCheck): void {
   checkOf(p).refs?.(p, r);
@@ -82,4 +97,4 @@ export function watchOf(s: Step): Watch | undefined {
   return undefined;
 }
 
-export type { CheckDef, DataCheck, EvalContext, Outcome, RefCheck, Sampling, Status, Watch, WatchPanel } from './common.js';
+export type { CForm, CheckDef, DataCheck, EvalContext, Outcome, RefCheck, Sampling, Status, Watch, WatchPanel } from './common.js';

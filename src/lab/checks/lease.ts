@@ -17,6 +17,7 @@ export const lease = defineCheck({
   evaluate,
   bound: (p, d) => d(p.within),
   watch: (p) => ({ panel: 'leases', row: p.file }),
+  exportC: (_p, x) => x.none('the lease state as /proc/locks shows it is not followed'),
 });
 
 function evaluate(p: P, ctx: EvalContext): Outcome {

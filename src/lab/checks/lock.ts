@@ -15,6 +15,7 @@ export const lock = defineCheck({
   evaluate,
   bound: () => 0,
   watch: (p) => ({ panel: 'locks', row: p.lock }),
+  exportC: (_p, x) => x.none("an rw_semaphore's owner is kernel state (the lab reads it from the inode)"),
   refs: (p, r) => {
     r.label(p.lock, ['lock']);
     r.actor(p.owner, ['owner']);

@@ -12,6 +12,7 @@ export const noDataMismatch = defineCheck({
   describe: () => 'every value read matches the shadow copy',
   evaluate,
   bound: () => 0,
+  exportC: (_p, x) => x.none('no shadow copy of the data is kept'),
 });
 
 function evaluate(_p: P, ctx: EvalContext): Outcome {

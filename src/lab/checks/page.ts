@@ -47,6 +47,8 @@ export const page = defineCheck({
     r.step(p.pinsRose?.since, ['pinsRose', 'since']);
   },
   before: (p) => (p.rose || p.pinsRose ? 'sample' : null),
+  exportC: (_p, x) => x.none("a page's refcount and pins are kernel state (the lab reads struct page)"),
+  cWaitsForSleep: true,
 });
 
 function evaluate(p: P, ctx: EvalContext): Outcome {

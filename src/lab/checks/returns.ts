@@ -32,6 +32,15 @@ export const returns = defineCheck({
   },
   evaluate,
   bound: () => parseScenarioDuration(ACTION_TIMEOUT) * 4,
+  exportC: (p, x) => {
+    const errno = p.errno === undefined ? null : Array.isArray(p.errno) ? p.errno : [p.errno];
+    for (const e of errno ?? []) x.errno(e);
+    const extra = Object.keys(p.result ?? {}).filter((key) => key !== 'dax');
+    if (p.signal) return x.none('the signal an action ended with is not followed');
+    const dax = p.result && 'dax' in p.result ? (p.result.dax ? 1 : 0) : -1;
+    const says = extra.length ? `${x.says} (result fields ${extra.join(', ')} not checked)` : x.says;
+    return `{ .kind = CK_RETURNS, .id = ${x.cstr(x.id)}, .says = ${x.cstr(says)}, .when = ${x.when}, .step = ${x.step(p.step)}, .actor = -1, .want_ok = ${p.ok ? 1 : 0}, .want_errno = ${x.cstr(errno?.join('|'))}, .has_ret = ${p.ret === undefined ? 0 : 1}, .want_ret = ${p.ret ?? 0}, .want_dax = ${dax} }`;
+  },
   refs: (p, r) => {
     r.step(p.step, ['step']);
     if (!p.step && !r.stepHasAction) r.issue([], 'this step has no action: name the step whose action is meant ("step")');

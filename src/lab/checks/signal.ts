@@ -14,6 +14,7 @@ export const signal = defineCheck({
   evaluate,
   bound: (p, d) => d(p.within),
   watch: (p) => ({ panel: 'actors', row: p.actor }),
+  exportC: (_p, x) => x.none('signals an actor receives are not followed'),
 });
 
 function evaluate(p: P, ctx: EvalContext): Outcome {

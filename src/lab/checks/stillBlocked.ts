@@ -16,6 +16,7 @@ export const stillBlocked = defineCheck({
   evaluate,
   bound: (p, d) => d(p.for),
   watch: (p) => ({ panel: 'actors', row: p.actor }),
+  exportC: (p, x) => `{ .kind = CK_STILL_BLOCKED, ${x.base}, .actor = ${x.actor(p.actor)}, .in = ${x.cstr(p.in ? x.regex(p.in) : null)}, .ms = ${x.ms(p.for)}, .step = -1, .want_dax = -1 }`,
 });
 
 function evaluate(p: P, ctx: EvalContext): Outcome {

@@ -29,6 +29,7 @@ export const vmstat = defineCheck({
   refs: (p, r) => r.step(p.rose.since, ['rose', 'since']),
   before: () => 'settled',
   settled: true,
+  exportC: (_p, x) => x.none('/proc/vmstat counters are not followed'),
 });
 
 function evaluate(p: P, ctx: EvalContext): Outcome {

@@ -16,6 +16,9 @@
  *        both up). As root: /proc/<pid>/stack needs it.
  * Exit:  0 every checked expectation held, 1 reproduced (an expectation was
  *        violated), 125 could not test.
+ *
+ * One file of over 600 lines by design: a reproducer builds with one gcc
+ * command and travels with a report.
  */
 #define _GNU_SOURCE
 #include <errno.h>

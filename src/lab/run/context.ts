@@ -9,6 +9,7 @@ import { putPath, type PutPath, type RefWatchReply, type RefWatchStatus } from '
 import type { GuestShell } from '../guestPrep.js';
 import type { Table } from '../tables.js';
 import { toWireOp } from '../../wire/ops.js';
+import { namesPut } from '../checks/index.js';
 import { contextEvidence, type DataCheck, type EvalContext } from '../expect.js';
 import type { ActorOp, HostMessage } from '../../wire/protocol.js';
 import { followChannel, type RunFeed } from '../../wire/transcript.js';
@@ -217,7 +218,7 @@ export class RunContext {
     if (full.status === 'violated') {
       full.evidence = { ...full.evidence, context: contextEvidence(this.state, this.actorNames, this.runStart) };
       // A task not woken after a page came back to idle: name the put that did it.
-      const paths = v.check === 'finishes' ? this.putPaths().filter((p) => p.release) : [];
+      const paths = namesPut(v.check) ? this.putPaths().filter((p) => p.release) : [];
       if (paths.length) {
         full.evidence.putPath = paths;
         full.detail = `${full.detail}; put path: ${paths.map((p) => `${p.text} (cross-check: ${p.crossCheck.text})`).join('; ')}`;
