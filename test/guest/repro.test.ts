@@ -43,7 +43,7 @@ async function upload(g: Guest, bin: string, dest: string): Promise<void> {
     const r = await g.lab.exec(['/bin/busybox', 'sh', '-c', 'printf %s "$1" >> "$2"', 'sh', b64.slice(i, i + 100_000), `${dest}.b64`]);
     expect(r.status, r.stderr).toBe(0);
   }
-  const r = await g.lab.exec(['/bin/busybox', 'sh', '-c', 'busybox base64 -d "$1.b64" | busybox gunzip > "$1" && chmod 755 "$1" && rm "$1.b64"', 'sh', dest]);
+  const r = await g.lab.exec(['/bin/busybox', 'sh', '-c', '/bin/busybox base64 -d "$1.b64" | /bin/busybox gunzip > "$1" && /bin/busybox chmod 755 "$1" && /bin/busybox rm "$1.b64"', 'sh', dest]);
   expect(r.status, r.stderr).toBe(0);
 }
 
@@ -60,6 +60,7 @@ for (const profile of profiles) {
     for (const id of PLAN[profile]!) {
       it(`${id}: the same verdict from user space`, async () => {
         const report = await run(g!, id);
+        if (process.env.DAXLAB_REPRO_OUT) fs.writeFileSync(path.join(process.env.DAXLAB_REPRO_OUT, `${id}-${profile}.json`), JSON.stringify(report, null, 2));
         expect([0, 1]).toContain(report.exitCode);
         const bin = build(id);
         const dest = `/tmp/repro-${id}`;
