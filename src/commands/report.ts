@@ -16,7 +16,7 @@ export const REPORT_USAGE = 'daxlab report <run.json> --format email [--transcri
 /** The config options a DAX report states, and the kernel's config file they are read from. */
 const CONFIG_KEYS = ['CONFIG_FS_DAX', 'CONFIG_ZONE_DEVICE', 'CONFIG_TRANSPARENT_HUGEPAGE', 'CONFIG_XFS_FS', 'CONFIG_EXT4_FS', 'CONFIG_BLK_DEV_NULL_BLK', 'CONFIG_HAVE_HW_BREAKPOINT', 'CONFIG_PERF_EVENTS', 'CONFIG_KPROBE_EVENTS'];
 
-/** The kernel's config: the cached package whose release is this one (boot/config-<release>). */
+/** The kernel's config: from the cached package whose release is this one. */
 export function kernelConfig(release: string, cacheDir = path.join(paths.cache, 'kernels')): { file: string; facts: Array<[string, string]> } | null {
   let dirs: string[] = [];
   try {
@@ -25,8 +25,9 @@ export function kernelConfig(release: string, cacheDir = path.join(paths.cache, 
     return null;
   }
   for (const d of dirs) {
-    const file = path.join(cacheDir, d, 'root', 'boot', `config-${release}`);
-    if (!fs.existsSync(file)) continue;
+    // Debian 6.x ships boot/config-<release>; 7.x only usr/lib/modules/<release>/config
+    const file = [path.join(cacheDir, d, 'root', 'boot', `config-${release}`), path.join(cacheDir, d, 'root', 'usr', 'lib', 'modules', release, 'config')].find((f) => fs.existsSync(f));
+    if (!file) continue;
     const text = fs.readFileSync(file, 'utf8');
     const facts = CONFIG_KEYS.map((k): [string, string] => {
       const m = new RegExp(`^${k}=(.*)$`, 'm').exec(text);
