@@ -206,3 +206,41 @@ describe('report --format email', () => {
     for (const l of wrap(`x ${'y'.repeat(200)} z`, 72, '  ', '    ')) expect(l.length).toBeLessThanOrEqual(72);
   });
 });
+
+describe('the commands', () => {
+  it('scenario export --format c writes the two files; a scenario it cannot write is exit 125 with the reason', async () => {
+    const { cli, noStack } = await import('./cliHarness.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'findings-export-'));
+    try {
+      const ok = await cli(['scenario', 'export', 'vmsplice-vs-punch', '--format', 'c', '-o', dir]);
+      expect(ok.code).toBe(0);
+      expect(fs.readdirSync(dir).sort()).toEqual(['vmsplice-vs-punch.c', 'vmsplice-vs-punch.sh']);
+      expect(ok.err).toMatch(/not checked from user space \(\d+\)/);
+      const no = await cli(['scenario', 'export', 'fault-vs-truncate', '--format', 'c', '-o', dir]);
+      expect(no.code).toBe(125);
+      expect(no.err).toMatch(/fault-vs-truncate cannot be exported as C: .*seeded race/);
+      noStack(no.err);
+      const bad = await cli(['scenario', 'export', 'map-sync', '--format', 'pdf']);
+      expect(bad.code).toBe(2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('report --format email: a run file, or a clear message', async () => {
+    const { cli, noStack } = await import('./cliHarness.js');
+    const fixture = fileURLToPathCompat(new URL('../fixtures/dma-vs-truncate-6.1.run.json', import.meta.url));
+    const ok = await cli(['report', fixture, '--format', 'email']);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^Subject: \[BUG\] xfs DAX on 6\.1/m);
+    expect(ok.out).toContain('filename="dma-vs-truncate.c"');
+    const notJson = await cli(['report', new URL(import.meta.url).pathname, '--format', 'email']);
+    expect(notJson.code).toBe(2);
+    expect(notJson.err).toMatch(/is not a run's JSON/);
+    noStack(notJson.err);
+  });
+});
+
+function fileURLToPathCompat(u: URL): string {
+  return decodeURIComponent(u.pathname);
+}
