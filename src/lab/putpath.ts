@@ -57,7 +57,7 @@ export type PutPath = {
 
 /** How close (s) a wake-up or a helper call must be to the write to belong to it. */
 const WINDOW = 0.05;
-const WAKE_EVENTS = /^wake_up_var$/;
+const WAKE_EVENTS = /^(wake_up_var|__wake_up_bit)$/;
 const HELPERS = /^(__put_devmap_managed_page_refs|__put_devmap_managed_folio_refs|free_zone_device_folio|free_zone_device_page)$/;
 
 const num = (v: string | number | undefined): number | null => {

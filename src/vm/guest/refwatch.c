@@ -316,7 +316,9 @@ static void add_wake_probes(struct json_object *status)
 	for (int i = 0; i < nr_watches; i++)
 		len += snprintf(filter + len, sizeof(filter) - len, "%svar == 0x%llx || var == 0x%llx", i ? " || " : "",
 				(unsigned long long)watches[i].ref_addr, (unsigned long long)watches[i].page_addr);
-	trace_probe(status, "wake_up_var", "wake_up_var", "var=%di:x64", filter);
+	/* where wake_up_var() is inline, the wake-up is __wake_up_bit(wq, var, -1) */
+	if (trace_probe(status, "wake_up_var", "wake_up_var", "var=%di:x64", filter))
+		trace_probe(status, "__wake_up_bit", "__wake_up_bit", "var=%si:x64 bit=%dx:s32", filter);
 	len = 0;
 	for (int i = 0; i < nr_watches; i++)
 		len += snprintf(filter + len, sizeof(filter) - len, "%spage == 0x%llx", i ? " || " : "",
