@@ -96,7 +96,11 @@ export function putPath(state: LabState, page: PageKey, status: RefWatchStatus |
   if (!status) return empty('the refcount watchpoint was not asked for');
   if (status.error || !armed) return empty(`the refcount watchpoint could not be armed (${status.error ?? `${page} not armed`})`);
   const samples = h?.samples ?? [];
-  const hits = state.events.filter((e) => e.src === 'hwbp' && e.name === 'refcount_write' && e.fields.page === page);
+  // By address: two labels on one struct page share one breakpoint (its hits carry the first label).
+  const refAddr = hex(armed.refAddr);
+  const hits = state.events.filter(
+    (e) => e.src === 'hwbp' && e.name === 'refcount_write' && (e.fields.refAddr !== undefined ? hex(e.fields.refAddr) === refAddr : e.fields.page === page),
+  );
   const writes: RefWrite[] = [];
   for (const e of hits) {
     const refAfter = num(e.fields.refAfter);
@@ -115,7 +119,6 @@ export function putPath(state: LabState, page: PageKey, status: RefWatchStatus |
   const attached = (re: RegExp) => probes.filter((p) => re.test(p.name) && p.status === 'attached').map((p) => p.name);
   const wakeProbed = attached(WAKE_EVENTS).length > 0;
   const helperProbed = attached(HELPERS);
-  const refAddr = hex(armed.refAddr);
   const pageAddr = hex(armed.structPage);
   const near = (e: EventMessage, t: number) => e.t >= t - WINDOW && e.t <= t + WINDOW;
   const wakes = state.events.filter((e) => e.src === 'daxlab' && WAKE_EVENTS.test(e.name) && [refAddr, pageAddr].includes(hex(e.fields.var)));

@@ -165,7 +165,7 @@ describe('scenario export --format c', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 });
 
 describe('report --format email', () => {
@@ -225,7 +225,7 @@ describe('the commands', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 30_000);
 
   it('report --format email: a run file, or a clear message', async () => {
     const { cli, noStack } = await import('./cliHarness.js');

@@ -188,6 +188,8 @@ static void send_hit(int slot, int cpu, uint64_t ip, uint32_t pid, uint32_t tid,
 	json_object_object_add(fields, "page", json_object_new_string(watches[slot].page));
 	snprintf(hex, sizeof(hex), "0x%llx", (unsigned long long)watches[slot].pfn);
 	json_object_object_add(fields, "pfn", json_object_new_string(hex));
+	snprintf(hex, sizeof(hex), "0x%llx", (unsigned long long)watches[slot].ref_addr);
+	json_object_object_add(fields, "refAddr", json_object_new_string(hex));
 	snprintf(hex, sizeof(hex), "0x%llx", (unsigned long long)ip);
 	json_object_object_add(fields, "ip", json_object_new_string(hex));
 	json_object_object_add(fields, "fn", json_object_new_string(frame));
@@ -398,9 +400,15 @@ static void cmd_refwatch(int id, struct json_object *req)
 		watches[nr_watches].hits = 0;
 		watches[nr_watches].lost = 0;
 		nr_watches++;
+		/* the same struct page under another label: one breakpoint serves both (x86
+		 * reports one of two equal watchpoints); the host matches hits by refAddr */
+		for (int w = 0; w < nr_watches - 1 && ncpu; w++)
+			if (watches[w].ref_addr == watches[nr_watches - 1].ref_addr)
+				goto armed;
 		for (int cpu = 0; cpu < ncpu; cpu++)
 			if (arm_one(nr_watches - 1, cpu, err, sizeof(err)))
 				goto fail;
+armed:
 		v = json_object_new_object();
 		json_object_object_add(v, "page", json_object_new_string(watches[nr_watches - 1].page));
 		json_object_object_add(v, "pfn", jhex(watches[nr_watches - 1].pfn));
