@@ -71,6 +71,7 @@ for (const profile of profiles) {
         const out = await g!.lab.exec([dest, dir, ...(needsNullb ? ['/dev/nullb0'] : [])], 120_000);
         await g!.lab.exec(['/bin/busybox', 'rm', '-rf', dir, dest]);
         const text = `${out.stdout}\n${out.stderr}`;
+        console.log(`--- ${id} reproducer on ${profile} (exit ${out.status}; lab exit ${report.exitCode}) ---\n${text}`);
         // exit 1 exactly where the lab reports the finding, 0 where it holds
         expect(out.status, `${id} on ${profile}: lab exit ${report.exitCode} (${report.findings.map((f) => f.expectation).join(', ') || 'held'}); reproducer:\n${text}`).toBe(report.exitCode);
         if (report.exitCode === 1) {
