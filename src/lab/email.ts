@@ -83,7 +83,15 @@ function subjectOf(r: EmailRun): string {
 
 function putPathLines(paths: readonly PutPath[]): string[] {
   const out: string[] = [];
+  const seen = new Map<string, string>();
   for (const p of paths) {
+    // two labels on one struct page: one watchpoint, the same writes
+    const key = JSON.stringify(p.writes);
+    if (p.writes.length && seen.has(key)) {
+      out.push(...wrap(`${p.page}: the same struct page as ${seen.get(key)} (the same writes).`, EMAIL_WIDTH, '  ', '    '));
+      continue;
+    }
+    seen.set(key, p.page);
     out.push(...wrap(`${p.page} (idle refcount ${p.idle}): hardware write watchpoint on page->_refcount${p.armed ? '' : ` - not armed: ${p.why}`}`, EMAIL_WIDTH, '  ', '    '));
     for (const w of p.writes.slice(0, 12)) {
       const from = w.refAfter !== null && w.delta !== null ? `${w.refAfter - w.delta} -> ${w.refAfter}` : `-> ${w.refAfter ?? '?'}`;
