@@ -124,7 +124,13 @@ export function putPath(state: LabState, page: PageKey, status: RefWatchStatus |
   const wakes = state.events.filter((e) => e.src === 'daxlab' && WAKE_EVENTS.test(e.name) && [refAddr, pageAddr].includes(hex(e.fields.var)));
   const helpers = state.events.filter((e) => e.src === 'daxlab' && HELPERS.test(e.name) && hex(e.fields.page) === pageAddr);
 
-  const idleWrites = writes.filter((w) => w.refAfter !== null && w.refAfter <= idle && (w.delta ?? -1) < 0);
+  // Idle as the observer counts it right after the write (ref less what is above idle):
+  // from v6.15 a mapping holds a reference of its own on an idle page.
+  const idleAt = (t: number) => {
+    const s = samples.find((x) => x.t >= t);
+    return s ? s.ref - s.aboveIdle : idle;
+  };
+  const idleWrites = writes.filter((w) => w.refAfter !== null && w.refAfter <= idleAt(w.t) && (w.delta ?? -1) < 0);
   const last = idleWrites[idleWrites.length - 1];
   let release: Release | null = null;
   if (last) {

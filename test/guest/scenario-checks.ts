@@ -9,6 +9,7 @@
 // device-dax), the test reads the lab's verdict, then checks it against what the guest
 // shows by other means. A kernel that is fixed passes; a lab that reports a finding the
 // guest does not show (or misses one it does) fails.
+import type { PutPath } from '../../src/lab/putpath.js';
 import crypto from 'node:crypto';
 import { expect } from 'vitest';
 import { loadProfile } from '../../src/config/profiles.js';
@@ -254,6 +255,16 @@ export async function dmaVsTruncate(g: Guest) {
     expect(Number(busy?.fields.ref)).toBe(idle + held);
   } else {
     expect(scan.status).toBe('not-applicable');
+  }
+  // The put path (hardware watchpoint on _refcount): the I/O's reference went in one
+  // write of exactly what it took, the observer's next sample read what the watchpoint
+  // read, and the wake-up ran exactly when the truncater was woken.
+  const pp = (r.measurements.putPath as PutPath[] | undefined)?.find((p) => p.page === 'victim#0');
+  if (pp?.armed) {
+    expect(pp.release, pp.text).not.toBeNull();
+    expect(pp.release!.delta).toBe(-held);
+    expect(pp.crossCheck.agrees, pp.crossCheck.text).toBe(true);
+    if (pp.release!.wakeUp.probed) expect(pp.release!.wakeUp.seen, pp.text).toBe(woken.status === 'held');
   }
   if (woken.status === 'violated') {
     // The lab says the truncater was never woken: /proc agrees it still slept in
