@@ -27,6 +27,12 @@ export function formatReport(r: ScenarioReport): string {
       lines.push(`  ${row.padEnd(width)}  ${cells.join('')}`);
     }
   }
+  // Who released each watched page (the refcount watchpoint), on a held run too: the path that wakes.
+  const paths = (r.measurements.putPath as Array<{ text: string; crossCheck: { text: string }; writes: unknown[] }> | undefined) ?? [];
+  if (paths.some((p) => p.writes.length)) {
+    lines.push('', 'put path (hardware watchpoint on page->_refcount):');
+    for (const p of paths.filter((x) => x.writes.length)) lines.push(`  ${p.text} (cross-check: ${p.crossCheck.text})`);
+  }
   if (r.findings.length) {
     lines.push('', `FINDINGS (${r.findings.length}): the kernel did what an expectation rules out`);
     for (const f of r.findings) lines.push(`  - ${f.expectation}: ${f.summary}`);
