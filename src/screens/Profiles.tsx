@@ -43,8 +43,13 @@ export function Profiles() {
   const current = entries[Math.min(sel, entries.length - 1)];
   // A compare being picked: A marked, B to pick (a profile, or a saved run typed in).
   const { pending, setPending, start } = useCompare();
+  // Read when a key arrives (a key typed before the next render sees the compare mode).
   const pendingRef = useRef(pending);
   pendingRef.current = pending;
+  const markPending = (p: typeof pending) => {
+    pendingRef.current = p;
+    setPending(p);
+  };
   const [runPath, runPathRef, setRunPath] = useRefState('');
   const pathEditor = useEditor();
   // Back from the scenario list of a compare: B is picked again.
@@ -59,7 +64,7 @@ export function Profiles() {
     setMessage(null);
     // A saved run names the scenario; two profiles still need one.
     if (b.kind === 'run' || p.a.kind === 'run') return start({ sides: [p.a, b] });
-    setPending({ a: p.a, b });
+    markPending({ a: p.a, b });
     go('scenarios');
   };
   const pickProfile = () => {
@@ -188,7 +193,7 @@ export function Profiles() {
       run: () => {
         if (!current) return;
         if ('error' in current) return setMessage(`${current.name} is not valid: fix it first (e)`);
-        setPending({ a: { kind: 'profile', profile: current.name } });
+        markPending({ a: { kind: 'profile', profile: current.name } });
         setMessage(`compare: A is ${current.name}; pick B: enter on a profile, o for a saved run (a transcript or report), esc cancels`);
       },
     },
@@ -201,7 +206,7 @@ export function Profiles() {
       bar: 'cancel',
       help: 'cancels the compare',
       run: () => {
-        setPending(null);
+        markPending(null);
         setMessage('compare cancelled');
       },
     },

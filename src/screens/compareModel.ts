@@ -54,15 +54,17 @@ export function emptySide(label: string, source: CompareSide['source'], status: 
 }
 
 /**
- * When each step is over, on the guest clock: its end, else the start of the next step
- * that ran (a skipped step is passed on the way), else the end of the run. Never earlier
- * than the step before.
+ * When each step is over, on the guest clock: just before the next step that ran begins
+ * (a skipped step is passed on the way: the replies and samples that close a step arrive
+ * after the engine's own "end" of it), else its end, else the end of the run. Never
+ * earlier than the step before. A message at the boundary (the reply that ended the step,
+ * which the next one starts from) belongs to the step.
  */
 export function stepBoundaries(steps: readonly SideStep[]): number[] {
   const out: number[] = [];
   for (let i = 0; i < steps.length; i++) {
     const next = steps.slice(i + 1).find((s) => s.start !== null)?.start ?? null;
-    const t = steps[i]!.end ?? next ?? Infinity;
+    const t = next ?? (steps[i]!.end === null ? Infinity : steps[i]!.end! + 1e-9);
     out.push(Math.max(t, out[i - 1] ?? -Infinity));
   }
   return out;
@@ -161,17 +163,38 @@ function pageCell(state: LabState | null, key: string): Cell {
   return { text, fact: `${p.aboveIdle}/${p.pins}` };
 }
 
-function actorCells(state: LabState | null, name: string): { task: Cell; action: Cell } {
+/**
+ * An actor's last action by the end of a step, from everything the side knows (its last
+ * state): a reply can arrive after a later sample, so the step's own fold may not have it
+ * yet; what counts is whether the action had ended by the step's boundary on the guest clock.
+ */
+function lastActionBy(known: LabState, name: string, bound: number): { text: string; fact: string } | null {
+  const last = known.actions.filter((x) => x.actor === name && (x.start ?? x.end ?? Infinity) < bound).at(-1);
+  if (!last) return null;
+  const running = last.end === null || last.end > bound;
+  const now = Number.isFinite(bound) ? bound : (known.lastT ?? 0);
+  const text = running ? describeAction({ ...last, end: null }, now).text : describeAction(last, now).text;
+  const fact = running ? 'running' : last.signal ? `killed ${last.signal}` : last.error ? `error ${last.error}` : 'returned';
+  return { text, fact: `${last.op}: ${fact}` };
+}
+
+function actorCells(state: LabState | null, name: string, known?: LabState, bound = Infinity): { task: Cell; action: Cell } {
   const a = state?.actors[name];
   if (!a || !state) return { task: none, action: none };
   const row = actorRow(a, state.lastT ?? 0);
-  const kind = row.exit ? 'exited' : !a.task ? 'gone' : row.blocked ? 'blocked' : row.state === 'S' ? 'waiting' : row.state;
-  const task: Cell = { text: row.exit || `${row.state}${row.wchan ? ` ${row.wchan}` : ''}${row.blocked ? ` (blocked ${Math.round(row.blockedMs)} ms)` : ''}`, fact: kind };
-  const last = a.lastAction;
-  if (!last) return { task, action: none };
-  const text = describeAction(last, state.lastT ?? 0).text;
-  const fact = last.end === null ? `${last.op} running` : last.signal ? `${last.op} ${last.signal}` : last.error ? `${last.op} error ${last.error}` : `${last.op} returned`;
-  return { task, action: { text, fact } };
+  // Running or waiting for the lab's next command is the same thing to compare: which one a
+  // sample caught is the host's timing, not the kernel's doing.
+  const kind = row.exit ? 'exited' : !a.task ? 'gone' : row.blocked ? 'blocked' : 'not blocked';
+  const wchan = row.wchan && row.wchan !== '0' ? ` ${row.wchan}` : '';
+  const task: Cell = { text: row.exit || `${row.state}${wchan}${row.blocked ? ` (blocked ${Math.round(row.blockedMs)} ms)` : ''}`, fact: kind };
+  const action = lastActionBy(known ?? state, name, bound);
+  return { task, action: action ?? none };
+}
+
+/** The last actions of one actor on both sides: compared only when they are the same op (else one side's reply is not in yet). */
+function actionCells(a: Cell, b: Cell): { a: Cell; b: Cell; comparable: boolean } {
+  const op = (c: Cell) => c.fact?.split(':')[0] ?? null;
+  return { a, b, comparable: op(a) === op(b) };
 }
 
 function lockCell(state: LabState | null, key: string): Cell {
@@ -200,14 +223,19 @@ export function stepRows(a: CompareSide, b: CompareSide, n: number, steps: numbe
   }
   const sa = stateAt(a, n)?.state ?? null;
   const sb = stateAt(b, n)?.state ?? null;
+  const boundA = stepBoundaries(a.steps)[n] ?? Infinity;
+  const boundB = stepBoundaries(b.steps)[n] ?? Infinity;
   const keys = unionBy([sa, sb].map((s) => (s ? pageRows(s).map((p) => p.key) : [])));
   for (const key of keys) rows.push(rowOf('pages', key, key, pageCell(sa, key), pageCell(sb, key)));
   const actors = unionBy([sa, sb].map((s) => (s ? Object.keys(s.actors) : [])));
   for (const name of actors) {
-    const ca = actorCells(sa, name);
-    const cb = actorCells(sb, name);
+    const ca = actorCells(sa, name, a.now, boundA);
+    const cb = actorCells(sb, name, b.now, boundB);
     rows.push(rowOf('actors', name, name, ca.task, cb.task));
-    if (ca.action.fact !== null || cb.action.fact !== null) rows.push(rowOf('actors', `${name}.action`, `${name} last`, ca.action, cb.action));
+    if (ca.action.fact !== null || cb.action.fact !== null) {
+      const act = actionCells(ca.action, cb.action);
+      rows.push(rowOf('actors', `${name}.action`, `${name} last`, act.a, act.b, act.comparable));
+    }
   }
   const locks = unionBy([sa, sb].map((s) => (s ? lockRows(s).map((l) => l.key) : [])));
   for (const key of locks) rows.push(rowOf('locks', key, key.replace(/^[^:]*:/, ''), lockCell(sa, key), lockCell(sb, key)));
