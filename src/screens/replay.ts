@@ -2,6 +2,7 @@
 // pace (times `speed`), pausable and steppable. When the run's record (lab-run.json) is
 // next to the transcript, the same expectations are evaluated again over the replayed
 // state; otherwise the dashboard shows the state and the timeline only.
+import type { TraceReply } from '../lab/era.js';
 import fs from 'node:fs';
 import { replayTranscript, type Replay } from '../wire/transcript.js';
 import type { HostMessage } from '../wire/protocol.js';
@@ -105,6 +106,11 @@ export class ReplayController extends BaseController implements LabController {
     }
     // The verdicts appear at the guest time the engine reached them.
     const report = record.engine;
+    // The probes as the run's trace set-up left them, with how often each fired.
+    const tracing = report.measurements?.tracing as TraceReply | undefined;
+    const hits = (report.measurements?.probeHits ?? {}) as Record<string, number>;
+    if (tracing?.kprobeStatus)
+      this.updateBoot({ probes: tracing.kprobeStatus.map((p) => ({ name: p.name, status: p.status, ...(p.why ? { why: p.why } : {}), ...(p.name in hits ? { hits: hits[p.name]! } : {}) })) });
     this.verdicts = report.expectations.map((v) => ({ t: v.t ?? Infinity, view: verdictView(v, v.step === null ? undefined : v.step - 1) }));
     // A skipped step has no start: it is passed on the way to the next one.
     this.stepStarts = report.steps.map((st) => st.start);
