@@ -433,8 +433,9 @@ struct kcallers_scan {
 
 /*
  * Count, for each of @c, the calls, tail calls and address references in the
- * running kernel: its text (_stext.._etext), its data and rodata, and every
- * module's memory (/proc/modules), read through kcore.  0 or -errno.
+ * running kernel: its text (_stext.._etext), its data and rodata (8-byte
+ * words), and every module's memory (/proc/modules) as code, read through
+ * kcore.  0 or -errno.
  */
 int kstate_callers(struct kstate *ks, struct kcallers *c, unsigned int n, struct kcallers_scan *how);
 

@@ -11,7 +11,8 @@
  *  - jmp rel32 (e9) and jcc rel32 (0f 80..8f) to the function itself:
  *    tail calls;
  *  - lea rel32(%rip) (8d, mod 00 rm 101): its address taken in code;
- *  - an 8-byte aligned word equal to its address in data: ops tables.
+ *  - an 8-byte aligned word equal to its address in the kernel's data and
+ *    rodata: ops tables (not in modules' memory: see kstate_callers()).
  * Byte positions are not decoded into instructions, so an immediate that
  * happens to look like one of these can count; for one function among ~20
  * MiB of text that is a few in a billion per position and target.
@@ -297,7 +298,6 @@ int kstate_callers(struct kstate *ks, struct kcallers *c, unsigned int n, struct
 	int nmods, ret = 0;
 	unsigned int k;
 	struct timespec t0, t1;
-	uint64_t hole = 0;
 	FILE *f;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -347,12 +347,17 @@ int kstate_callers(struct kstate *ks, struct kcallers *c, unsigned int n, struct
 		how->data_bytes += b[B_EDATA] - b[B_SDATA];
 		how->data = true;
 	}
-	/* each module's memory, as code and as data (its parts are not told apart here) */
+	/*
+	 * Each module's memory, as code only. As data it would count every one
+	 * of its functions once: the module keeps its ELF symbol table (st_value
+	 * is the address) for kallsyms, which no kprobe cares about. So a module
+	 * function called only through its own ops tables reads "not called":
+	 * the safe side (its probe is then not attached and a check on it does
+	 * not apply), never a probe waited on that cannot fire.
+	 */
 	nmods = module_ranges(ks->modules_path, mods, 512);
 	for (int i = 0; !ret && i < nmods; i++) {
 		ret = kstate_scan_range(ks, mods[i].start, mods[i].end, true, t, n, &how->module_holes);
-		if (!ret)
-			ret = kstate_scan_range(ks, mods[i].start, mods[i].end, false, t, n, &hole);
 		how->module_bytes += mods[i].end - mods[i].start;
 	}
 	how->modules = nmods;
