@@ -43,6 +43,22 @@ static void note(struct ktext_target *t, uint64_t site, unsigned int *count)
 		t->site[t->nr_sites++] = site;
 }
 
+#define PAGE_BITS	65536
+
+static inline void page_mark(uint64_t *bits, uint64_t addr)
+{
+	uint64_t h = (addr >> 12) % PAGE_BITS;
+
+	bits[h / 64] |= 1ULL << (h % 64);
+}
+
+static inline bool page_marked(const uint64_t *bits, uint64_t addr)
+{
+	uint64_t h = (addr >> 12) % PAGE_BITS;
+
+	return bits[h / 64] >> (h % 64) & 1;
+}
+
 /*
  * The lowest and highest kernel address among @t (an address below the
  * kernel half, such as 0 for a function kallsyms lacks, is nobody's):
@@ -71,12 +87,19 @@ static bool target_bounds(const struct ktext_target *t, unsigned int n, uint64_t
 void ktext_scan_code(const uint8_t *code, size_t len, size_t scan_len, uint64_t base,
 		     struct ktext_target *t, unsigned int n)
 {
-	uint64_t lo, hi;
+	uint64_t lo, hi, page_bits[PAGE_BITS / 64] = { 0 };
 
 	/* a target outside [lo - prefix, hi] is nobody's: most positions stop there */
 	if (!target_bounds(t, n, &lo, &hi))
 		return;
 	lo -= PFX_BYTES;
+	/* and one whose 4 KiB page (hashed) holds no target: nearly all of the rest */
+	for (unsigned int i = 0; i < n; i++) {
+		if (t[i].addr < KERNEL_HALF)
+			continue;
+		page_mark(page_bits, t[i].addr);
+		page_mark(page_bits, t[i].addr - PFX_BYTES);
+	}
 	for (size_t p = 0; p < scan_len && p + 5 <= len; p++) {
 		uint8_t op = code[p];
 		uint64_t target;
@@ -84,7 +107,7 @@ void ktext_scan_code(const uint8_t *code, size_t len, size_t scan_len, uint64_t 
 
 		if (op == 0xe8 || op == 0xe9) {
 			target = base + p + 5 + (int64_t)rel32(code + p + 1);
-			if (target < lo || target > hi)
+			if (target < lo || target > hi || !page_marked(page_bits, target))
 				continue;
 			for (i = 0; i < n; i++) {
 				if (op == 0xe8 && target <= t[i].addr && target + PFX_BYTES >= t[i].addr)
@@ -98,14 +121,14 @@ void ktext_scan_code(const uint8_t *code, size_t len, size_t scan_len, uint64_t 
 			continue;
 		if (op == 0x0f && (code[p + 1] & 0xf0) == 0x80) {
 			target = base + p + 6 + (int64_t)rel32(code + p + 2);
-			if (target < lo || target > hi)
+			if (target < lo || target > hi || !page_marked(page_bits, target))
 				continue;
 			for (i = 0; i < n; i++)
 				if (target == t[i].addr)
 					note(&t[i], base + p, &t[i].jumps);
 		} else if (op == 0x8d && (code[p + 1] & 0xc7) == 0x05) {
 			target = base + p + 6 + (int64_t)rel32(code + p + 2);
-			if (target < lo || target > hi)
+			if (target < lo || target > hi || !page_marked(page_bits, target))
 				continue;
 			for (i = 0; i < n; i++)
 				if (target == t[i].addr)
