@@ -194,7 +194,7 @@ export function Profiles() {
         if (!current) return;
         if ('error' in current) return setMessage(`${current.name} is not valid: fix it first (e)`);
         markPending({ a: { kind: 'profile', profile: current.name } });
-        setMessage(`compare: A is ${current.name}; pick B: enter on a profile, o for a saved run (a transcript or report), esc cancels`);
+        setMessage(null);
       },
     },
     moveBinding('profiles.compare', 'move', (d) => setSel((s) => Math.max(0, Math.min(entries.length - 1, s + d)))),
@@ -354,7 +354,7 @@ export function Profiles() {
       )}
       {pending && !pending.b ? (
         <T tone="accent" bold>
-          compare: A is {sideName(pending.a)}; pick B
+          compare: A is {sideName(pending.a)}; pick B: enter on a profile, o for a saved run (a transcript or report), esc cancels
         </T>
       ) : null}
       {pathEditor.editing || (pending && !pending.b && runPath) ? <InputLine label="saved run (B): " value={runPath} editing={pathEditor.editing} /> : null}
