@@ -1,24 +1,68 @@
 // TUI benchmark: the live dashboard rendered by Ink into a 100x30 terminal while a recorded
 // transcript replays at 10x speed, alone and with an event flood on top (1,000 and 10,000
-// events a second of wall time), measured side by side in one run.
+// events a second of wall time). The TUI as it was ("before": React's development build,
+// one reduce per message, every view model rebuilt each frame, a 15 frames/s clock) and as
+// the lab runs it now ("after"), side by side in one run: each variant in its own process
+// (React's build is chosen when it loads), the variants interleaved run by run.
 //
-// Frame time: from the store publishing a state to Ink having written the frame (React
-// render, layout, output). Dropped-frame share: of the 1/15 s slots in which messages
-// arrived, the share in which no frame was published (the render loop fell behind).
+// Frame time: from the store publishing a state to Ink having rendered the frame (React
+// render and commit, Ink layout and output). Dropped-frame share: of the frame slots (one
+// frame interval of the variant's clock at its fastest) in which messages arrived, the
+// share in which no frame was published in that slot or the next (the render loop fell
+// behind). Where the time goes: folding messages (the reducer), React (render and commit
+// of the screens, the view models built in it), Ink's output (layout, the frame's text),
+// the terminal write (bytes a frame).
+import { execa } from 'execa';
 import { render } from 'ink';
 import { PassThrough } from 'node:stream';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { replayTranscript, type Replay } from '../src/wire/transcript.js';
 import type { EventMessage } from '../src/wire/protocol.js';
-import { App } from '../src/screens/App.js';
-import { ReplayController } from '../src/screens/replay.js';
-import { LabStore } from '../src/screens/store.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, '../test/fixtures/vmsplice-vs-punch-xfs.jsonl');
 const SPEED = 10;
-const FPS = 15;
 
-type Result = { frames: number; frameMs: number[]; slots: number; dropped: number; messages: number; wallMs: number };
+/** How the TUI renders: the path before the fast paths, and the one the lab runs (src/screens/tui.tsx). */
+type Variant = {
+  name: string;
+  /** React's build: development (what `daxlab` loaded before bin/daxlab.mjs set NODE_ENV) or production. */
+  react: 'development' | 'production';
+  /** src/screens/perf.ts switches. */
+  batchFold: boolean;
+  memoViews: boolean;
+  /** The store's frame clock. */
+  maxFps: number;
+  minFps: number;
+  /** Ink's own render limit and line-by-line writes. */
+  inkFps: number;
+  incremental: boolean;
+};
+
+const BEFORE: Variant = { name: 'before', react: 'development', batchFold: false, memoViews: false, maxFps: 15, minFps: 15, inkFps: 30, incremental: false };
+const AFTER: Variant = { name: 'after', react: 'production', batchFold: true, memoViews: true, maxFps: 30, minFps: 15, inkFps: 60, incremental: true };
+/** What made the difference: one change at a time on top of "before" (BENCH_TUI_STEPS=1). */
+const STEPS: Variant[] = [
+  BEFORE,
+  { ...BEFORE, name: '+production React', react: 'production' },
+  { ...BEFORE, name: '+prod +batch fold', react: 'production', batchFold: true },
+  { ...BEFORE, name: '+prod +fold +memo', react: 'production', batchFold: true, memoViews: true },
+  { ...BEFORE, name: '+... 30 fps clock', react: 'production', batchFold: true, memoViews: true, maxFps: 30, inkFps: 60 },
+  AFTER,
+];
+
+type Result = {
+  frames: number;
+  frameMs: number[];
+  inkMs: number[];
+  slots: number;
+  dropped: number;
+  messages: number;
+  wallMs: number;
+  foldMs: number;
+  bytes: number;
+  renders: number;
+};
 
 /** The transcript with `perWallSecond` synthetic events added, evenly in time. */
 export function flood(replay: Replay, perWallSecond: number): Replay {
@@ -41,94 +85,154 @@ export function flood(replay: Replay, perWallSecond: number): Replay {
 
 function fakeTerminal() {
   const stdout = Object.assign(new PassThrough(), { columns: 100, rows: 30, isTTY: true });
-  stdout.resume(); // discard what Ink writes
+  let bytes = 0;
+  stdout.on('data', (chunk: Buffer) => (bytes += chunk.length)); // what a terminal would have to draw
   const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => stdin, ref: () => stdin, unref: () => stdin });
-  return { stdout, stdin };
+  return { stdout, stdin, bytes: () => bytes };
 }
 
-async function once(replay: Replay): Promise<Result> {
-  const published: number[] = [];
-  const frameMs: number[] = [];
-  const arrivals = new Set<number>();
-  let pending: number | null = null;
-  const t0 = performance.now();
-  const store = new LabStore();
-  const dispatch = store.dispatch;
-  store.dispatch = (m) => {
-    arrivals.add(Math.floor((performance.now() - t0) / (1000 / FPS)));
-    dispatch(m);
-  };
-  store.subscribe(() => {
-    const now = performance.now();
-    published.push(now);
-    pending ??= now;
-  });
-  const controller = new ReplayController(FIXTURE, { speed: SPEED, paused: true, store, replay });
-  const { stdout, stdin } = fakeTerminal();
-  const ink = render(<App controller={controller} initial="live" color />, {
-    stdout: stdout as unknown as NodeJS.WriteStream,
-    stdin: stdin as unknown as NodeJS.ReadStream,
-    exitOnCtrlC: false,
-    patchConsole: false,
-    maxFps: 30,
-    onRender: () => {
-      if (pending === null) return;
-      frameMs.push(performance.now() - pending);
-      pending = null;
-    },
-  });
-  const began = performance.now();
-  controller.setPaused(false);
-  await controller.done;
-  const wallMs = performance.now() - began;
-  await new Promise((r) => setTimeout(r, 100));
-  ink.unmount();
-  const framesInSlots = new Set(published.map((t) => Math.floor((t - t0) / (1000 / FPS))));
-  const slots = arrivals.size;
-  const missed = [...arrivals].filter((s) => !framesInSlots.has(s) && !framesInSlots.has(s + 1)).length;
-  return { frames: published.length, frameMs, slots, dropped: missed, messages: replay.entries.length, wallMs };
+const CASES: Array<[string, number]> = [
+  ['replay alone', 0],
+  ['+1,000 events/s', 1000],
+  ['+10,000 events/s', 10_000],
+];
+
+/** One variant, every case once (in the child process). */
+async function child(v: Variant): Promise<Record<string, Result>> {
+  const { fastPaths } = await import('../src/screens/perf.js');
+  fastPaths.batchFold = v.batchFold;
+  fastPaths.memoViews = v.memoViews;
+  const React = await import('react');
+  const { App } = await import('../src/screens/App.js');
+  const { ReplayController } = await import('../src/screens/replay.js');
+  const { LabStore } = await import('../src/screens/store.js');
+  const base = replayTranscript(FIXTURE);
+  const out: Record<string, Result> = {};
+  for (const [name, rate] of CASES) {
+    const replay = flood(base, rate);
+    const slotMs = 1000 / v.maxFps;
+    const published: number[] = [];
+    const frameMs: number[] = [];
+    const inkMs: number[] = [];
+    const arrivals = new Set<number>();
+    let pending: number | null = null;
+    let renders = 0;
+    const t0 = performance.now();
+    const store = new LabStore(undefined, { maxFps: v.maxFps, minFps: v.minFps });
+    const dispatch = store.dispatch;
+    store.dispatch = (m) => {
+      arrivals.add(Math.floor((performance.now() - t0) / slotMs));
+      dispatch(m);
+    };
+    store.subscribe(() => {
+      const now = performance.now();
+      published.push(now);
+      pending ??= now;
+    });
+    const controller = new ReplayController(FIXTURE, { speed: SPEED, paused: true, store, replay });
+    const term = fakeTerminal();
+    const ink = render(React.createElement(App, { controller, initial: 'live', color: true }), {
+      stdout: term.stdout as unknown as NodeJS.WriteStream,
+      stdin: term.stdin as unknown as NodeJS.ReadStream,
+      exitOnCtrlC: false,
+      patchConsole: false,
+      maxFps: v.inkFps,
+      incrementalRendering: v.incremental,
+      onRender: ({ renderTime }) => {
+        renders++;
+        inkMs.push(renderTime);
+        if (pending === null) return;
+        frameMs.push(performance.now() - pending);
+        pending = null;
+      },
+    });
+    const bytes0 = term.bytes();
+    const began = performance.now();
+    controller.setPaused(false);
+    await controller.done;
+    const wallMs = performance.now() - began;
+    await new Promise((r) => setTimeout(r, 100));
+    ink.unmount();
+    const framesInSlots = new Set(published.map((t) => Math.floor((t - t0) / slotMs)));
+    const missed = [...arrivals].filter((s) => !framesInSlots.has(s) && !framesInSlots.has(s + 1)).length;
+    out[name] = { frames: published.length, frameMs, inkMs, slots: arrivals.size, dropped: missed, messages: replay.entries.length, wallMs, foldMs: store.stats.foldMs, bytes: term.bytes() - bytes0, renders };
+    await controller.shutdown();
+  }
+  return out;
 }
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : NaN;
 };
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-export async function tuiBench(runs = 3): Promise<void> {
-  const base = replayTranscript(FIXTURE);
-  const cases: Array<[string, Replay]> = [
-    ['replay alone', base],
-    ['+1,000 events/s', flood(base, 1000)],
-    ['+10,000 events/s', flood(base, 10_000)],
-  ];
-  const results = new Map<string, Result[]>(cases.map(([name]) => [name, []]));
-  for (let i = 0; i < runs; i++) {
-    // Interleaved, so every case sees the same machine state.
-    for (const [name, replay] of cases) results.get(name)!.push(await once(replay));
-    process.stderr.write(`tui bench run ${i + 1}/${runs}\n`);
-  }
-  const budget = 1000 / FPS;
-  console.log(`\nTUI benchmark: ${path.basename(FIXTURE)} replayed at ${SPEED}x into a 100x30 terminal, ${runs} runs per case (medians of the runs)`);
-  console.log('case                messages  wall s  frames  frame p50 ms  p95 ms  p95/budget  dropped frames');
-  const summary = new Map<string, { p50: number; p95: number; dropped: number }>();
-  for (const [name] of cases) {
-    const rs = results.get(name)!;
-    const med = (f: (r: Result) => number) => pct(rs.map(f), 0.5);
-    const p50 = med((r) => pct(r.frameMs, 0.5));
-    const p95 = med((r) => pct(r.frameMs, 0.95));
-    const dropped = med((r) => (r.slots ? r.dropped / r.slots : 0));
-    summary.set(name, { p50, p95, dropped });
-    console.log(
-      `${name.padEnd(18)} ${String(med((r) => r.messages)).padStart(9)} ${(med((r) => r.wallMs) / 1000).toFixed(1).padStart(7)} ${String(med((r) => r.frames)).padStart(7)}` +
-        ` ${p50.toFixed(1).padStart(13)} ${p95.toFixed(1).padStart(7)} ${(p95 / budget).toFixed(2).padStart(11)} ${(dropped * 100).toFixed(1).padStart(13)}%`,
-    );
-  }
-  const quiet = summary.get('replay alone')!;
-  for (const name of ['+1,000 events/s', '+10,000 events/s']) {
-    const s = summary.get(name)!;
-    console.log(`ratio frame time p50 ${name} / replay alone: ${(s.p50 / quiet.p50).toFixed(2)}; dropped-frame share ${(s.dropped * 100).toFixed(1)}% (alone ${(quiet.dropped * 100).toFixed(1)}%)`);
-  }
-  console.log(`(frame budget at ${FPS} frames/s: ${budget.toFixed(1)} ms)`);
+async function spawnChild(v: Variant): Promise<Record<string, Result>> {
+  const self = fileURLToPath(import.meta.url);
+  const { stdout } = await execa(process.execPath, ['--import', 'tsx', self, '--child', JSON.stringify(v)], {
+    env: { NODE_ENV: v.react },
+    cwd: path.resolve(import.meta.dirname, '..'),
+    stderr: 'inherit',
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, Result>;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await tuiBench(Number(process.env.BENCH_RUNS ?? 3));
+export async function tuiBench(runs = 3): Promise<void> {
+  const variants = process.env.BENCH_TUI_STEPS ? STEPS : [BEFORE, AFTER];
+  const results = new Map<string, Result[]>();
+  const at = (v: Variant, c: string) => `${v.name}\u0000${c}`;
+  for (let i = 0; i < runs; i++) {
+    // Interleaved, so every variant sees the same machine state.
+    for (const v of variants) {
+      const r = await spawnChild(v);
+      for (const [c] of CASES) results.set(at(v, c), [...(results.get(at(v, c)) ?? []), r[c]!]);
+    }
+    process.stderr.write(`tui bench run ${i + 1}/${runs}\n`);
+  }
+  console.log(`\nTUI benchmark: ${path.basename(FIXTURE)} replayed at ${SPEED}x into a 100x30 terminal, ${runs} runs per case (medians of the runs)`);
+  for (const v of variants) {
+    console.log(
+      `  ${v.name}: React ${v.react}, ${v.batchFold ? 'one fold a frame' : 'one reduce a message'}, ${v.memoViews ? 'memoised view models' : 'view models rebuilt each frame'},` +
+        ` clock ${v.maxFps === v.minFps ? `${v.maxFps}` : `${v.maxFps} (down to ${v.minFps})`} frames/s, Ink ${v.inkFps} fps${v.incremental ? ', changed lines only' : ''}`,
+    );
+  }
+  const budget15 = 1000 / 15;
+  const budget30 = 1000 / 30;
+  console.log('\nvariant            case               messages frames  fps  frame p50   p95  p95/66.7ms  p95/33.3ms  dropped  fold ms/s  ink p50  KB/frame');
+  const summary = new Map<string, { p95: number; dropped: number; fps: number }>();
+  for (const [c] of CASES) {
+    for (const v of variants) {
+      const rs = results.get(at(v, c))!;
+      const med = (f: (r: Result) => number) => pct(rs.map(f), 0.5);
+      const p50 = med((r) => pct(r.frameMs, 0.5));
+      const p95 = med((r) => pct(r.frameMs, 0.95));
+      const dropped = med((r) => (r.slots ? r.dropped / r.slots : 0));
+      const fps = med((r) => r.frames / (r.wallMs / 1000));
+      summary.set(at(v, c), { p95, dropped, fps });
+      console.log(
+        `${v.name.padEnd(18)} ${c.padEnd(18)} ${String(med((r) => r.messages)).padStart(8)} ${String(med((r) => r.frames)).padStart(6)} ${fps.toFixed(1).padStart(4)}` +
+          ` ${p50.toFixed(1).padStart(10)} ${p95.toFixed(1).padStart(5)} ${(p95 / budget15).toFixed(2).padStart(11)} ${(p95 / budget30).toFixed(2).padStart(11)}` +
+          ` ${(dropped * 100).toFixed(1).padStart(7)}% ${med((r) => r.foldMs / (r.wallMs / 1000)).toFixed(0).padStart(10)}` +
+          ` ${med((r) => pct(r.inkMs, 0.5)).toFixed(1).padStart(8)} ${med((r) => r.bytes / 1024 / Math.max(1, r.renders)).toFixed(1).padStart(9)}`,
+      );
+    }
+  }
+  console.log('');
+  const first = variants[0]!;
+  const last = variants[variants.length - 1]!;
+  for (const [c] of CASES) {
+    const b = summary.get(at(first, c))!;
+    const a = summary.get(at(last, c))!;
+    console.log(
+      `${c.padEnd(17)} frame p95 ${last.name}/${first.name} ${(a.p95 / b.p95).toFixed(2)}; p95/budget ${(b.p95 / budget15).toFixed(2)} -> ${(a.p95 / budget15).toFixed(2)} at 15 fps,` +
+        ` ${(a.p95 / budget30).toFixed(2)} at 30 fps; dropped ${(b.dropped * 100).toFixed(1)}% -> ${(a.dropped * 100).toFixed(1)}%; ${b.fps.toFixed(1)} -> ${a.fps.toFixed(1)} frames/s`,
+    );
+  }
+  console.log(`(frame budget: ${budget15.toFixed(1)} ms at 15 frames/s, ${budget30.toFixed(1)} ms at 30; fold ms/s: reducer time a second of wall time)`);
+}
+
+if (process.argv[2] === '--child') {
+  const out = await child(JSON.parse(process.argv[3]!) as Variant);
+  process.stdout.write(`\n${JSON.stringify(out)}\n`);
+  process.exit(0);
+} else if (import.meta.url === `file://${process.argv[1]}`) await tuiBench(Number(process.env.BENCH_RUNS ?? 3));

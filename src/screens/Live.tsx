@@ -21,6 +21,7 @@ import { ProbesPanel } from './panels/ProbesPanel.js';
 import { runTimeline } from './timelineText.js';
 import { focusTime, type Timeline } from '../lab/timeline.js';
 import { InputLine, useEditor, useRefState } from './ui.js';
+import { lazy } from './perf.js';
 import { actorRows, fmtT, logKinds, lossSummary, pageRows, type LogKind } from './view.js';
 
 export function Header({ state, view, screen }: { state: LabState; view: AppView; screen: string }) {
@@ -76,7 +77,7 @@ export function StatusLine({ state, width }: { state: LabState; width: number })
   const { store } = useController();
   const loss = lossSummary(state);
   const text =
-    `msgs ${state.messageCount} · snapshots ${state.snapshotCount} · frames ${store.stats.frames} (≤15/s, up to ${store.stats.maxBatch} msgs each)` +
+    `msgs ${state.messageCount} · snapshots ${state.snapshotCount} · frames ${store.stats.frames} (≤${store.maxFps}/s, up to ${store.stats.maxBatch} msgs each)` +
     ` · agent dropped ${state.dropped.events} events ${state.dropped.snapshots} snapshots`;
   return (
     <Text wrap="truncate">
@@ -125,13 +126,16 @@ function windowOf(tl: Timeline, w: Window) {
 }
 
 /** The keys of the timeline view: cursor, scroll, zoom, jumps, and back to the panels. */
-function timelineBindings(tl: Timeline, win: { readonly current: Window }, setW: (w: Window) => void, cols: number, back: () => void): Binding[] {
+function timelineBindings(timeline: () => Timeline, win: { readonly current: Window }, setW: (w: Window) => void, cols: number, back: () => void): Binding[] {
   // Read when the key arrives: keys faster than a render each move from where the last one left.
   const now = () => {
-    const cur = windowOf(tl, win.current);
+    const cur = windowOf(timeline(), win.current);
     return { w: win.current, cur, dt: cur.span / cols };
   };
-  const marks = [...tl.steps.flatMap((s) => (s.start === null ? [] : [s.start])), ...tl.verdicts.flatMap((v) => (v.finding && v.t !== null ? [v.t] : []))].sort((a, b) => a - b);
+  const marks = lazy(() => {
+    const tl = timeline();
+    return [...tl.steps.flatMap((s) => (s.start === null ? [] : [s.start])), ...tl.verdicts.flatMap((v) => (v.finding && v.t !== null ? [v.t] : []))].sort((a, b) => a - b);
+  });
   const cursorTo = (t: number) => {
     const { w, cur } = now();
     setW({ ...w, from: cur.from, cursor: t });
@@ -155,6 +159,7 @@ function timelineBindings(tl: Timeline, win: { readonly current: Window }, setW:
       run: ({ key }) => {
         const { cur } = now();
         const d = (key === 'L' || key === 'pgdn' ? 1 : -1) * (cur.span / 2);
+        const tl = timeline();
         setW({ span: cur.span, from: cur.from + d, cursor: Math.max(tl.start, Math.min(tl.end, cur.cursor + d)) });
       },
     },
@@ -168,11 +173,11 @@ function timelineBindings(tl: Timeline, win: { readonly current: Window }, setW:
       help: 'moves the cursor to the next or previous step or finding',
       run: ({ key }) => {
         const { cur } = now();
-        const t = key === 'n' ? marks.find((m) => m > cur.cursor + 1e-6) : [...marks].reverse().find((m) => m < cur.cursor - 1e-6);
+        const t = key === 'n' ? marks().find((m) => m > cur.cursor + 1e-6) : [...marks()].reverse().find((m) => m < cur.cursor - 1e-6);
         if (t !== undefined) cursorTo(t);
       },
     },
-    { context: 'timeline', keys: ['!'], bar: 'finding', help: 'moves the cursor to the first finding', run: () => cursorTo(focusTime(tl)) },
+    { context: 'timeline', keys: ['!'], bar: 'finding', help: 'moves the cursor to the first finding', run: () => cursorTo(focusTime(timeline())) },
     { context: 'timeline', keys: ['t', 'esc'], bar: 'panels', help: 'back to the panels', run: back },
   ];
 }
@@ -253,7 +258,8 @@ export function Live() {
       editor.stop();
     }, { submit: 'apply', cancel: 'clear' }),
   ];
-  const timeline = useMemo(() => runTimeline(state, run), [state, run]);
+  // Built when the timeline is shown or one of its keys asks (not on every frame of the panels).
+  const timeline = useMemo(() => lazy(() => runTimeline(state, run)), [state, run]);
   const cols = Math.max(10, columns - 17);
   const reportKey = bindings.find((b) => b.keys.includes('r'))!;
   const pauseKey = bindings.find((b) => b.keys.includes('p'))!;
@@ -286,7 +292,7 @@ export function Live() {
       <Box flexDirection="column" width={columns} height={height} overflow="hidden">
         <Header state={state} view={view} screen="timeline" />
         <RunLine view={view} />
-        <TimelinePanel timeline={timeline} window={windowOf(timeline, win)} width={columns} height={height - 4} />
+        <TimelinePanel timeline={timeline()} window={windowOf(timeline(), win)} width={columns} height={height - 4} />
         <StatusLine state={state} width={columns} />
         <KeyBar hints={hints} />
       </Box>

@@ -5,6 +5,7 @@
 import type { ActorExitMessage, EventMessage, SignalMessage } from '../wire/protocol.js';
 import type { ActionRecord, ActorView, LabState, PageHistory } from '../lab/state.js';
 import { taskBlocked } from '../lab/timeline.js';
+import { bySlices, fastPaths } from './perf.js';
 
 // ---------------------------------------------------------------------------------------
 // Formatting.
@@ -75,7 +76,10 @@ export type PageRow = {
   error?: string;
 };
 
-export function pageRows(state: LabState): PageRow[] {
+/** Every watched page, the latest snapshot's first (memoised: the same state slices, the same rows; do not mutate). */
+export const pageRows = bySlices((s: LabState) => [s.pages, s.refHistory], pageRowsOf);
+
+function pageRowsOf(state: LabState): PageRow[] {
   const rows: PageRow[] = Object.values(state.pages).map((p) => ({
     key: p.key,
     file: p.file,
@@ -120,7 +124,15 @@ export function pageRows(state: LabState): PageRow[] {
   return rows;
 }
 
-export const refSeries = (h: PageHistory | undefined) => (h ? h.samples.map((s) => s.ref) : []);
+const seriesOf = new WeakMap<PageHistory, number[]>();
+/** A page's refcount samples, oldest first (memoised per history: do not mutate). */
+export const refSeries = (h: PageHistory | undefined): number[] => {
+  if (!h) return [];
+  if (!fastPaths.memoViews) return h.samples.map((s) => s.ref);
+  let series = seriesOf.get(h);
+  if (!series) seriesOf.set(h, (series = h.samples.map((s) => s.ref)));
+  return series;
+};
 
 /** "pins 4 acquired, 4 released (lagging: vm.stat_interval)" from the vmstat deltas. */
 export function pinCounters(state: LabState): { acquired: number | null; released: number | null } {
@@ -133,7 +145,9 @@ export function pinCounters(state: LabState): { acquired: number | null; release
 
 export type LockRow = { key: string; file: string; lock: string; state: string; owner: string; waiters: string; forMs: number; busy: boolean; error?: string };
 
-export function lockRows(state: LabState): LockRow[] {
+export const lockRows = bySlices((s: LabState) => [s.locks, s.lastT], lockRowsOf);
+
+function lockRowsOf(state: LabState): LockRow[] {
   const now = state.lastT ?? 0;
   return Object.values(state.locks).map((l) => {
     const stateText = l.state === 'read' ? `read ×${l.readers}` : l.state;
@@ -215,7 +229,9 @@ export function actorRow(a: ActorView, now: number): ActorRow {
   };
 }
 
-export function actorRows(state: LabState): ActorRow[] {
+export const actorRows = bySlices((s: LabState) => [s.actors, s.lastT], actorRowsOf);
+
+function actorRowsOf(state: LabState): ActorRow[] {
   const now = state.lastT ?? 0;
   return Object.values(state.actors).map((a) => actorRow(a, now));
 }
@@ -226,7 +242,9 @@ export function actorRows(state: LabState): ActorRow[] {
 export type LeaseRow = { file: string; type: string; mode: string; state: string; pid: number; breaking: boolean; leftMs: number | null; raw: string };
 
 /** The countdown runs on from the snapshot that reported it, by the guest time of later messages. */
-export function leaseRows(state: LabState): LeaseRow[] {
+export const leaseRows = bySlices((s: LabState) => [s.leases, s.snapshot, s.lastT], leaseRowsOf);
+
+function leaseRowsOf(state: LabState): LeaseRow[] {
   const since = state.snapshot && state.lastT !== null ? Math.max(0, state.lastT - state.snapshot.t) * 1000 : 0;
   return state.leases.map((l) => ({
     file: l.file,
@@ -257,7 +275,42 @@ function eventText(e: EventMessage): string {
   return `${e.name}${e.comm ? ` [${e.comm}${e.pid !== undefined ? ` ${e.pid}` : ''}]` : ''}${e.lock ? ` on ${e.lock}` : ''}${fields ? ` ${fields}` : ''}`;
 }
 
-export function logItems(state: LabState): LogItem[] {
+/** The log, oldest first (memoised: the same lists, the same items; do not mutate). */
+export const logItems = bySlices((s: LabState) => [s.actions, s.signals, s.exits, s.events, s.protocolErrors], (s) => (fastPaths.memoViews ? logItemsCached(s) : logItemsOf(s)));
+
+/** Each record's log lines, made once in its lifetime (records are never changed, only replaced). */
+const itemsOf = new WeakMap<object, LogItem[]>();
+function cached(record: object, make: () => LogItem[]): LogItem[] {
+  let items = itemsOf.get(record);
+  if (!items) itemsOf.set(record, (items = make()));
+  return items;
+}
+
+/** logItemsOf, with each record's lines from the cache. */
+function logItemsCached(state: LabState): LogItem[] {
+  const items: LogItem[] = [];
+  for (const a of state.actions)
+    for (const it of cached(a, () => {
+      const out: LogItem[] = [];
+      if (a.start !== null) out.push({ t: a.start, kind: 'action', text: `${a.actor}: ${a.op} started` });
+      if (a.end !== null) {
+        const d = describeAction(a, a.end);
+        out.push({ t: a.end, kind: 'action', text: `${a.actor}: ${d.text}`, bad: d.bad });
+      }
+      return out;
+    }))
+      items.push(it);
+  for (const s of state.signals as readonly SignalMessage[])
+    items.push(cached(s, () => [{ t: s.t, kind: 'signal', text: `${s.actor} (${s.pid}) got ${s.signal}${s.fd !== undefined ? ` on fd ${s.fd}` : ''}`, bad: true }])[0]!);
+  for (const x of state.exits as readonly ActorExitMessage[])
+    items.push(cached(x, () => [{ t: x.t, kind: 'exit', text: `${x.actor} (${x.pid}) ${x.signal ? `killed by ${x.signal}` : `exited ${x.status ?? ''}`}` }])[0]!);
+  for (const e of state.events) items.push(cached(e, () => [{ t: e.t, kind: e.src, text: eventText(e), ...(e.comm ? { comm: e.comm } : {}) }])[0]!);
+  for (const p of state.protocolErrors) items.push(cached(p, () => [{ t: p.t, kind: 'protocol', text: p.message, bad: true }])[0]!);
+  // Array.prototype.sort is stable: equal times keep the order above, as in logItemsOf.
+  return items.sort((x, y) => x.t - y.t);
+}
+
+function logItemsOf(state: LabState): LogItem[] {
   const items: LogItem[] = [];
   for (const a of state.actions) {
     if (a.start !== null) items.push({ t: a.start, kind: 'action', text: `${a.actor}: ${a.op} started` });
