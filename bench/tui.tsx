@@ -31,6 +31,7 @@ type Variant = {
   /** src/screens/perf.ts switches. */
   batchFold: boolean;
   memoViews: boolean;
+  clipRowsOnly: boolean;
   /** The store's frame clock. */
   maxFps: number;
   minFps: number;
@@ -39,15 +40,16 @@ type Variant = {
   incremental: boolean;
 };
 
-const BEFORE: Variant = { name: 'before', react: 'development', batchFold: false, memoViews: false, maxFps: 15, minFps: 15, inkFps: 30, incremental: false };
-const AFTER: Variant = { name: 'after', react: 'production', batchFold: true, memoViews: true, maxFps: 30, minFps: 15, inkFps: 60, incremental: true };
+const BEFORE: Variant = { name: 'before', react: 'development', batchFold: false, memoViews: false, clipRowsOnly: false, maxFps: 15, minFps: 15, inkFps: 30, incremental: false };
+const AFTER: Variant = { name: 'after', react: 'production', batchFold: true, memoViews: true, clipRowsOnly: true, maxFps: 30, minFps: 15, inkFps: 60, incremental: true };
 /** What made the difference: one change at a time on top of "before" (BENCH_TUI_STEPS=1). */
 const STEPS: Variant[] = [
   BEFORE,
   { ...BEFORE, name: '+production React', react: 'production' },
   { ...BEFORE, name: '+prod +batch fold', react: 'production', batchFold: true },
   { ...BEFORE, name: '+prod +fold +memo', react: 'production', batchFold: true, memoViews: true },
-  { ...BEFORE, name: '+... 30 fps clock', react: 'production', batchFold: true, memoViews: true, maxFps: 30, inkFps: 60 },
+  { ...BEFORE, name: '+... rows-only clip', react: 'production', batchFold: true, memoViews: true, clipRowsOnly: true },
+  { ...BEFORE, name: '+... 30 fps clock', react: 'production', batchFold: true, memoViews: true, clipRowsOnly: true, maxFps: 30, inkFps: 60 },
   AFTER,
 ];
 
@@ -102,6 +104,7 @@ async function child(v: Variant): Promise<Record<string, Result>> {
   const { fastPaths } = await import('../src/screens/perf.js');
   fastPaths.batchFold = v.batchFold;
   fastPaths.memoViews = v.memoViews;
+  fastPaths.clipRowsOnly = v.clipRowsOnly;
   const React = await import('react');
   const { App } = await import('../src/screens/App.js');
   const { ReplayController } = await import('../src/screens/replay.js');
@@ -192,7 +195,7 @@ export async function tuiBench(runs = 3): Promise<void> {
   console.log(`\nTUI benchmark: ${path.basename(FIXTURE)} replayed at ${SPEED}x into a 100x30 terminal, ${runs} runs per case (medians of the runs)`);
   for (const v of variants) {
     console.log(
-      `  ${v.name}: React ${v.react}, ${v.batchFold ? 'one fold a frame' : 'one reduce a message'}, ${v.memoViews ? 'memoised view models' : 'view models rebuilt each frame'},` +
+      `  ${v.name}: React ${v.react}, ${v.batchFold ? 'one fold a frame' : 'one reduce a message'}, ${v.memoViews ? 'memoised view models' : 'view models rebuilt each frame'}, ${v.clipRowsOnly ? 'rows-only clip' : 'boxes clip rows and columns'},` +
         ` clock ${v.maxFps === v.minFps ? `${v.maxFps}` : `${v.maxFps} (down to ${v.minFps})`} frames/s, Ink ${v.inkFps} fps${v.incremental ? ', changed lines only' : ''}`,
     );
   }

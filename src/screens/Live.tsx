@@ -21,7 +21,7 @@ import { ProbesPanel } from './panels/ProbesPanel.js';
 import { runTimeline } from './timelineText.js';
 import { focusTime, type Timeline } from '../lab/timeline.js';
 import { InputLine, useEditor, useRefState } from './ui.js';
-import { lazy } from './perf.js';
+import { fastPaths, lazy } from './perf.js';
 import { actorRows, fmtT, logKinds, lossSummary, pageRows, type LogKind } from './view.js';
 
 export function Header({ state, view, screen }: { state: LabState; view: AppView; screen: string }) {
@@ -286,10 +286,11 @@ export function Live() {
   const actorsH = Math.max(3, Math.min(actorLinesNeeded(state) + (focus === 'actors' ? 3 : 0), rest - 4));
   const eventsH = Math.max(2, rest - actorsH);
   const half = Math.floor(columns / 2);
+  const clip = fastPaths.clipRowsOnly ? ({ overflowY: 'hidden' } as const) : ({ overflow: 'hidden' } as const);
 
   if (shown === 'timeline')
     return (
-      <Box flexDirection="column" width={columns} height={height} overflow="hidden">
+      <Box flexDirection="column" width={columns} height={height} {...clip}>
         <Header state={state} view={view} screen="timeline" />
         <RunLine view={view} />
         <TimelinePanel timeline={timeline()} window={windowOf(timeline(), win)} width={columns} height={height - 4} />
@@ -298,24 +299,24 @@ export function Live() {
       </Box>
     );
   return (
-    <Box flexDirection="column" width={columns} height={height} overflow="hidden">
+    <Box flexDirection="column" width={columns} height={height} {...clip}>
       <Header state={state} view={view} screen="dashboard" />
       <RunLine view={view} />
-      <Box height={pagesH} overflow="hidden">
+      <Box height={pagesH} {...clip}>
         <PagesPanel state={state} width={columns} maxRows={pagesRows} focused={focus === 'pages'} selected={sel.pages} />
       </Box>
-      <Box height={actorsH} overflow="hidden">
+      <Box height={actorsH} {...clip}>
         <ActorsPanel state={state} width={columns} maxRows={actorsH - 1} focused={focus === 'actors'} selected={sel.actors} />
       </Box>
-      <Box height={lockH} overflow="hidden">
+      <Box height={lockH} {...clip}>
         <LocksPanel state={state} width={half} maxRows={lockH - 1} />
         <Text> </Text>
         <LeasesPanel state={state} width={columns - half - 1} maxRows={lockH - 1} />
       </Box>
-      <Box height={expH} overflow="hidden">
+      <Box height={expH} {...clip}>
         <ExpectationsPanel expectations={run?.expectations ?? []} width={columns} maxRows={expH - 1} />
       </Box>
-      <Box height={eventsH} overflow="hidden">
+      <Box height={eventsH} {...clip}>
         {showProbes ? (
           view.boot.probes?.length ? (
             <ProbesPanel probes={view.boot.probes} width={columns} maxRows={eventsH - 1} />

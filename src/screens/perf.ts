@@ -6,6 +6,12 @@ export const fastPaths = {
   batchFold: true,
   /** View models memoised by the state slices they read; the timeline built only when shown or asked for. */
   memoViews: true,
+  /**
+   * The dashboard's boxes clip rows only: every line in them is truncated to its width
+   * already, and a box that clips columns too has Ink slice each of its lines again
+   * (an ANSI-aware slice) on every frame.
+   */
+  clipRowsOnly: true,
 };
 
 /**

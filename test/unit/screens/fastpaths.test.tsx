@@ -34,6 +34,7 @@ function inBatches(messages: readonly HostMessage[], sizes: readonly number[], l
 afterEach(() => {
   fastPaths.batchFold = true;
   fastPaths.memoViews = true;
+  fastPaths.clipRowsOnly = true;
 });
 
 describe('reduceMany', () => {
@@ -73,6 +74,7 @@ describe('reduceMany', () => {
 async function frameAt(name: string, t: number, on: boolean, keys: string[] = []): Promise<string> {
   fastPaths.batchFold = on;
   fastPaths.memoViews = on;
+  fastPaths.clipRowsOnly = on;
   const c = new ReplayController(fixture(name), { paused: true });
   c.runUntil(t);
   const app = renderApp(c, 'live');
