@@ -6,15 +6,18 @@
 // (React's build is chosen when it loads), the variants interleaved run by run.
 //
 // Frame time: from the store publishing a state to Ink having rendered the frame (React
-// render and commit, Ink layout and output). Dropped-frame share: of the frame slots (one
-// frame interval of the variant's clock at its fastest) in which messages arrived, the
-// share in which no frame was published in that slot or the next (the render loop fell
-// behind). Where the time goes: folding messages (the reducer), React (render and commit
+// render and commit, Ink layout and output), wall time; its CPU time beside it (the machine
+// is shared: wall time includes waiting for a core). Dropped-frame share: of the 1/15 s
+// slots in which messages arrived, the share in which no frame was published in that slot
+// or the next (the render loop fell behind the slowest clock either variant promises).
+// Each process first replays the transcript once unmeasured (the JIT warm, as in a session
+// that has run for a while). Where the time goes: folding messages (the reducer), React (render and commit
 // of the screens, the view models built in it), Ink's output (layout, the frame's text),
 // the terminal write (bytes a frame).
 import { execa } from 'execa';
 import { render } from 'ink';
 import { PassThrough } from 'node:stream';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { replayTranscript, type Replay } from '../src/wire/transcript.js';
@@ -56,6 +59,7 @@ const STEPS: Variant[] = [
 type Result = {
   frames: number;
   frameMs: number[];
+  cpuMs: number[];
   inkMs: number[];
   slots: number;
   dropped: number;
@@ -111,11 +115,13 @@ async function child(v: Variant): Promise<Record<string, Result>> {
   const { LabStore } = await import('../src/screens/store.js');
   const base = replayTranscript(FIXTURE);
   const out: Record<string, Result> = {};
-  for (const [name, rate] of CASES) {
+  for (const [name, rate] of [['warm-up', 1000] as const, ...CASES]) {
     const replay = flood(base, rate);
-    const slotMs = 1000 / v.maxFps;
+    const slotMs = 1000 / 15;
     const published: number[] = [];
     const frameMs: number[] = [];
+    const cpuMs: number[] = [];
+    let cpuAt: NodeJS.CpuUsage | null = null;
     const inkMs: number[] = [];
     const arrivals = new Set<number>();
     let pending: number | null = null;
@@ -130,9 +136,9 @@ async function child(v: Variant): Promise<Record<string, Result>> {
     store.subscribe(() => {
       const now = performance.now();
       published.push(now);
-      pending ??= now;
+      if (pending === null) (pending = now), (cpuAt = process.cpuUsage());
     });
-    const controller = new ReplayController(FIXTURE, { speed: SPEED, paused: true, store, replay });
+    const controller = new ReplayController(FIXTURE, { speed: name === 'warm-up' ? 10 * SPEED : SPEED, paused: true, store, replay });
     const term = fakeTerminal();
     const ink = render(React.createElement(App, { controller, initial: 'live', color: true }), {
       stdout: term.stdout as unknown as NodeJS.WriteStream,
@@ -146,6 +152,8 @@ async function child(v: Variant): Promise<Record<string, Result>> {
         inkMs.push(renderTime);
         if (pending === null) return;
         frameMs.push(performance.now() - pending);
+        const cpu = process.cpuUsage(cpuAt!);
+        cpuMs.push((cpu.user + cpu.system) / 1000);
         pending = null;
       },
     });
@@ -158,7 +166,7 @@ async function child(v: Variant): Promise<Record<string, Result>> {
     ink.unmount();
     const framesInSlots = new Set(published.map((t) => Math.floor((t - t0) / slotMs)));
     const missed = [...arrivals].filter((s) => !framesInSlots.has(s) && !framesInSlots.has(s + 1)).length;
-    out[name] = { frames: published.length, frameMs, inkMs, slots: arrivals.size, dropped: missed, messages: replay.entries.length, wallMs, foldMs: store.stats.foldMs, bytes: term.bytes() - bytes0, renders };
+    if (name !== 'warm-up') out[name] = { frames: published.length, frameMs, cpuMs, inkMs, slots: arrivals.size, dropped: missed, messages: replay.entries.length, wallMs, foldMs: store.stats.foldMs, bytes: term.bytes() - bytes0, renders };
     await controller.shutdown();
   }
   return out;
@@ -172,12 +180,14 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 async function spawnChild(v: Variant): Promise<Record<string, Result>> {
   const self = fileURLToPath(import.meta.url);
-  const { stdout } = await execa(process.execPath, ['--import', 'tsx', self, '--child', JSON.stringify(v)], {
+  // The child's stderr is kept for a failure only (Ink's cursor codes land there on exit).
+  const r = await execa(process.execPath, ['--import', 'tsx', self, '--child', JSON.stringify(v)], {
     env: { NODE_ENV: v.react },
     cwd: path.resolve(import.meta.dirname, '..'),
-    stderr: 'inherit',
+    reject: false,
   });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, Result>;
+  if (r.exitCode !== 0) throw new Error(`bench tui: the ${v.name} run failed (exit ${r.exitCode}):\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, Result>;
 }
 
 export async function tuiBench(runs = 3): Promise<void> {
@@ -192,7 +202,7 @@ export async function tuiBench(runs = 3): Promise<void> {
     }
     process.stderr.write(`tui bench run ${i + 1}/${runs}\n`);
   }
-  console.log(`\nTUI benchmark: ${path.basename(FIXTURE)} replayed at ${SPEED}x into a 100x30 terminal, ${runs} runs per case (medians of the runs)`);
+  console.log(`\nTUI benchmark: ${path.basename(FIXTURE)} replayed at ${SPEED}x into a 100x30 terminal, ${runs} runs per case (medians of the runs); load average ${os.loadavg()[0]!.toFixed(1)} on ${os.availableParallelism()} cores at the end`);
   for (const v of variants) {
     console.log(
       `  ${v.name}: React ${v.react}, ${v.batchFold ? 'one fold a frame' : 'one reduce a message'}, ${v.memoViews ? 'memoised view models' : 'view models rebuilt each frame'}, ${v.clipRowsOnly ? 'rows-only clip' : 'boxes clip rows and columns'},` +
@@ -201,7 +211,7 @@ export async function tuiBench(runs = 3): Promise<void> {
   }
   const budget15 = 1000 / 15;
   const budget30 = 1000 / 30;
-  console.log('\nvariant            case               messages frames  fps  frame p50   p95  p95/66.7ms  p95/33.3ms  dropped  fold ms/s  ink p50  KB/frame');
+  console.log('\nvariant            case               messages frames  fps  frame p50   p95  p95/66.7ms  p95/33.3ms  cpu p50   p95  dropped  fold ms/s  ink p50  KB/frame');
   const summary = new Map<string, { p95: number; dropped: number; fps: number }>();
   for (const [c] of CASES) {
     for (const v of variants) {
@@ -215,6 +225,7 @@ export async function tuiBench(runs = 3): Promise<void> {
       console.log(
         `${v.name.padEnd(18)} ${c.padEnd(18)} ${String(med((r) => r.messages)).padStart(8)} ${String(med((r) => r.frames)).padStart(6)} ${fps.toFixed(1).padStart(4)}` +
           ` ${p50.toFixed(1).padStart(10)} ${p95.toFixed(1).padStart(5)} ${(p95 / budget15).toFixed(2).padStart(11)} ${(p95 / budget30).toFixed(2).padStart(11)}` +
+          ` ${med((r) => pct(r.cpuMs, 0.5)).toFixed(1).padStart(8)} ${med((r) => pct(r.cpuMs, 0.95)).toFixed(1).padStart(5)}` +
           ` ${(dropped * 100).toFixed(1).padStart(7)}% ${med((r) => r.foldMs / (r.wallMs / 1000)).toFixed(0).padStart(10)}` +
           ` ${med((r) => pct(r.inkMs, 0.5)).toFixed(1).padStart(8)} ${med((r) => r.bytes / 1024 / Math.max(1, r.renders)).toFixed(1).padStart(9)}`,
       );
@@ -231,7 +242,9 @@ export async function tuiBench(runs = 3): Promise<void> {
         ` ${(a.p95 / budget30).toFixed(2)} at 30 fps; dropped ${(b.dropped * 100).toFixed(1)}% -> ${(a.dropped * 100).toFixed(1)}%; ${b.fps.toFixed(1)} -> ${a.fps.toFixed(1)} frames/s`,
     );
   }
-  console.log(`(frame budget: ${budget15.toFixed(1)} ms at 15 frames/s, ${budget30.toFixed(1)} ms at 30; fold ms/s: reducer time a second of wall time)`);
+  console.log(
+    `(frame budget: ${budget15.toFixed(1)} ms at 15 frames/s, ${budget30.toFixed(1)} ms at 30; cpu: the process's CPU time over the frame; fold ms/s: reducer time a second of wall time; ink p50: Ink's layout-to-text pass; KB/frame: written to the terminal)`,
+  );
 }
 
 if (process.argv[2] === '--child') {

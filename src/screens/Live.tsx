@@ -5,7 +5,7 @@ import React, { useEffect, useMemo, useRef, useState } from 'react';
 import type { LabState } from '../lab/state.js';
 import { useNav } from './App.js';
 import { useAppView, useController, useLabState, useTerminalSize } from './hooks.js';
-import type { AppView } from './model.js';
+import type { AppView, ExpectationView } from './model.js';
 import { ActorsPanel, actorLinesNeeded } from './panels/ActorsPanel.js';
 import { EventsPanel } from './panels/EventsPanel.js';
 import { ExpectationsPanel } from './panels/ExpectationsPanel.js';
@@ -21,7 +21,15 @@ import { ProbesPanel } from './panels/ProbesPanel.js';
 import { runTimeline } from './timelineText.js';
 import { focusTime, type Timeline } from '../lab/timeline.js';
 import { InputLine, useEditor, useRefState } from './ui.js';
-import { fastPaths, lazy } from './perf.js';
+import { fastPaths, lazy, panelMemo } from './perf.js';
+
+// Panels whose slices of the state change less often than the frames (a flood of events moves none of them).
+const Pages = panelMemo(PagesPanel, (s: LabState) => [s.pages, s.refHistory, s.vmstat]);
+const Expectations = React.memo(
+  ExpectationsPanel,
+  (a, b) => fastPaths.memoViews && a.expectations === b.expectations && a.width === b.width && a.maxRows === b.maxRows && a.focused === b.focused,
+);
+const NO_EXPECTATIONS: readonly ExpectationView[] = [];
 import { actorRows, fmtT, logKinds, lossSummary, pageRows, type LogKind } from './view.js';
 
 export function Header({ state, view, screen }: { state: LabState; view: AppView; screen: string }) {
@@ -303,7 +311,7 @@ export function Live() {
       <Header state={state} view={view} screen="dashboard" />
       <RunLine view={view} />
       <Box height={pagesH} {...clip}>
-        <PagesPanel state={state} width={columns} maxRows={pagesRows} focused={focus === 'pages'} selected={sel.pages} />
+        <Pages state={state} width={columns} maxRows={pagesRows} focused={focus === 'pages'} selected={sel.pages} />
       </Box>
       <Box height={actorsH} {...clip}>
         <ActorsPanel state={state} width={columns} maxRows={actorsH - 1} focused={focus === 'actors'} selected={sel.actors} />
@@ -314,7 +322,7 @@ export function Live() {
         <LeasesPanel state={state} width={columns - half - 1} maxRows={lockH - 1} />
       </Box>
       <Box height={expH} {...clip}>
-        <ExpectationsPanel expectations={run?.expectations ?? []} width={columns} maxRows={expH - 1} />
+        <Expectations expectations={run?.expectations ?? NO_EXPECTATIONS} width={columns} maxRows={expH - 1} />
       </Box>
       <Box height={eventsH} {...clip}>
         {showProbes ? (

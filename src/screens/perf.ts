@@ -1,6 +1,8 @@
 // The TUI's fast paths, each behind a switch that only the benchmark turns off: bench/tui.tsx
 // measures the path before them side by side with them, in one run. The lab runs with all on.
 // Off or on, the screens show the same thing (test/unit/screens/fastpaths.test.tsx).
+import React from 'react';
+
 export const fastPaths = {
   /** The store queues messages and folds each frame's in one batch (reduceMany), not one reduce per message. */
   batchFold: true,
@@ -44,4 +46,19 @@ export function lazy<T>(make: () => T): () => T {
     if (!done) (v = make()), (done = true);
     return v;
   };
+}
+
+/**
+ * A panel that React renders again only when its props change, its `state` compared by the
+ * slices the panel reads (memoViews): an unchanged panel keeps its elements, and Ink its
+ * measured text.
+ */
+export function panelMemo<P extends { state: S }, S>(panel: (props: P) => React.ReactNode, slices: (s: S) => readonly unknown[]) {
+  return React.memo(panel, (a, b) => {
+    if (!fastPaths.memoViews) return false;
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof P>) if (k !== 'state' && a[k] !== b[k]) return false;
+    const x = slices(a.state);
+    const y = slices(b.state);
+    return x.length === y.length && x.every((v, i) => v === y[i]);
+  });
 }

@@ -95,7 +95,7 @@ describe('the dashboard with and without the fast paths', () => {
       const ts = messages.map((m) => m.t);
       const end = Math.max(...ts);
       for (const t of [end / 2, Infinity]) {
-        for (const keys of [[], ['t'], ['a', '/', 'd', 'a', 'x']]) {
+        for (const keys of [[], ['t'], ['a', '/', 'd', 'a', 'x'], ['j', '\t', 'j', 'j']]) {
           const plain = await frameAt(name, t, false, keys);
           const fast = await frameAt(name, t, true, keys);
           expect(fast, `${name} at ${t} after ${keys.join('')}`).toBe(plain);
