@@ -31,13 +31,14 @@ export const liveCompare: MakeCompare = (spec) =>
 export async function runTui(controller: LabController, initial: Route, extra: { compare?: CompareController } = {}): Promise<void> {
   // Rendering is coalesced in the store: 30 states a second, down to 15 when a frame costs
   // more than half of 1/30 s (a loaded machine, a slow terminal). Ink's own limit sits above
-  // it (at 30 its throttle would hold back every frame of a 30 Hz clock by a frame); Ink
-  // writes only the lines that changed.
+  // it (at 30 its throttle would hold back every frame of a 30 Hz clock by a frame). Not
+  // Ink's incremental rendering: in tmux it left the first frame's lines on screen and drew
+  // every later frame a line lower (Ink 6.8).
   controller.store.setFrameClock({ maxFps: 30, minFps: 15 });
   const ink = render(<App controller={controller} initial={initial} color={colorsEnabled()} makeCompare={liveCompare} {...(extra.compare ? { compare: extra.compare } : {})} />, {
     exitOnCtrlC: false,
     maxFps: 60,
-    incrementalRendering: true,
+    incrementalRendering: false,
     patchConsole: true,
   });
   await ink.waitUntilExit();
