@@ -81,7 +81,15 @@ async function frameAt(name: string, t: number, on: boolean, keys: string[] = []
   try {
     await delay();
     await app.press(...keys);
-    return app.screen();
+    // A loaded machine renders late: the frame once it stops changing.
+    let last = app.screen();
+    for (let same = 0, i = 0; same < 3 && i < 100; i++) {
+      await delay(40);
+      const now = app.screen();
+      same = now === last ? same + 1 : 0;
+      last = now;
+    }
+    return last;
   } finally {
     app.unmount();
     await c.shutdown();
