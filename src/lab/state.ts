@@ -27,6 +27,7 @@ import {
   type ActionRecord,
   type ActorView,
   type CommandRecord,
+  type ContentionCount,
   type LabState,
   type LockHistory,
   type LockKey,
