@@ -8,7 +8,7 @@
 // differ from run to run and are shown, never compared. An expectation the lab could not
 // observe on one kernel ("not applicable") is listed apart: not comparable is not a
 // difference, and calling it one would be a false finding about a patch.
-import { kernelVersion } from './era.js';
+import { kernelLine } from './era.js';
 import type { Status } from './expect.js';
 
 /** The parts of a ScenarioReport a comparison reads (extra fields of `run --json` are fine). */
@@ -114,11 +114,7 @@ export type Comparison = {
 
 export class CompareError extends Error {}
 
-/** "6.1.0-56-amd64" -> "6.1", "6.12.95+deb12-amd64" -> "6.12": the line, for people, never for layouts. */
-export function kernelLine(release: string | null | undefined): string | null {
-  const [major, minor] = kernelVersion(release ?? '');
-  return major ? `${major}.${minor}` : null;
-}
+export { kernelLine };
 
 function sideFacts(run: ComparedRun): SideFacts {
   const r = run.report;

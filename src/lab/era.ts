@@ -20,6 +20,12 @@ export function kernelVersion(release: string): KernelVersion {
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
 }
 
+/** "6.1.0-56-amd64" -> "6.1", "6.12.95+deb12-amd64" -> "6.12": the line, for people, never for layouts. */
+export function kernelLine(release: string | null | undefined): string | null {
+  const [major, minor] = kernelVersion(release ?? '');
+  return major ? `${major}.${minor}` : null;
+}
+
 export function compareVersion(a: KernelVersion, b: KernelVersion): number {
   return a[0] - b[0] || a[1] - b[1];
 }

@@ -2,6 +2,7 @@
 // package and suite, a path, a built tree) and its era, as far as the profile itself
 // tells. A kernel whose version only the booted guest can say is "unknown until booted".
 // Pure.
+import { kernelLine } from '../lab/era.js';
 
 /** The kernel part of a profile, loosely: sources and fields other helpers add are read if there. */
 export type KernelSpec = { source: string; package?: string; suite?: string; bzImage?: string; modules?: string; dir?: string };
@@ -18,11 +19,6 @@ const SUITE_ERA: Record<string, string> = {
   'trixie-updates': '6.12',
 };
 
-/** "6.12" from a release or a versioned package name ("linux-image-6.12.95+deb12-amd64", "6.1.0-57-amd64"). */
-export function eraOfRelease(text: string): string | null {
-  const m = /(?:^|[^0-9.])(\d+)\.(\d+)(?:[.\-+]|$)/.exec(text);
-  return m ? `${m[1]}.${m[2]}` : null;
-}
 
 export function kernelSource(k: KernelSpec): string {
   if (k.source === 'debian') return `debian ${k.package ?? 'linux-image-amd64'} (${k.suite ?? 'bookworm'})`;
@@ -38,19 +34,19 @@ export function kernelSource(k: KernelSpec): string {
  */
 export function kernelEra(k: KernelSpec, booted?: string): string {
   if (booted) {
-    const era = eraOfRelease(booted);
+    const era = kernelLine(booted);
     if (era) return `${era} (booted ${booted})`;
   }
   if (k.source === 'debian') {
     const pkg = k.package ?? 'linux-image-amd64';
-    const fromPackage = /^linux-image-\d/.test(pkg) ? eraOfRelease(pkg.slice('linux-image-'.length)) : null;
+    const fromPackage = /^linux-image-\d/.test(pkg) ? kernelLine(pkg.slice('linux-image-'.length)) : null;
     if (fromPackage) return fromPackage;
     const suite = k.suite ?? 'bookworm';
     return SUITE_ERA[suite] ?? `newest in ${suite}: unknown until booted`;
   }
   if (k.source === 'path' && k.modules) {
     const release = k.modules.replace(/\/+$/, '').split('/').pop() ?? '';
-    const era = eraOfRelease(release);
+    const era = kernelLine(release);
     if (era) return era;
   }
   return 'unknown until booted';
