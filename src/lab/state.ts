@@ -142,6 +142,9 @@ export function reduce(state: LabState, message: HostMessage): LabState {
     }
     case 'snapshot':
       return onSnapshot(s, message);
+    case 'heartbeat':
+      // The host's liveness watch reads the channel itself; here a beat only moves the guest clock.
+      return s;
     case 'event':
       return onEvent(s, message);
     case 'protocol-error': {

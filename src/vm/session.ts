@@ -37,6 +37,16 @@ const KVM_PROBE_MS = 30_000;
 const HEARTBEAT_MS = 1000;
 const STOPPED_FOR_MS = 3000;
 const QMP_SILENT_MS = 15_000;
+/**
+ * The agent's own heartbeat (src/vm/guest/agent.c, one a second, also from its long
+ * synchronous work): after its "ready", an agent that sends nothing for this long has
+ * stopped running — a hung guest kernel, a stuck or stopped agent — although QEMU runs
+ * and answers QMP. The longest silence seen on a loaded 2-core host under TCG was
+ * <LONGEST> (NOTES.md, "Faults and bad input").
+ */
+export const AGENT_SILENT_MS = 10_000;
+/** Our own timer firing this late means the host did not run us: no one to blame in the guest. */
+const HOST_STALL_MS = 3000;
 
 /** The guest stopped running under us (QEMU stopped, killed or wedged): exit 125, never a finding. */
 export class GuestLostError extends CannotTestError {
@@ -143,6 +153,10 @@ export class GuestSession {
   private stopping: Promise<void> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private lastAgentMessage: AgentMessage | null = null;
+  /** Host time of the agent's latest line (any line: every one is sent from its loop). */
+  private lastAgentAt = 0;
+  private lastHeartbeat: Extract<AgentMessage, { kind: 'heartbeat' }> | null = null;
+  private lastQmpStatus: string | null = null;
   private lastSnapshot: Extract<AgentMessage, { kind: 'snapshot' }> | null = null;
   private readonly lostController = new AbortController();
   /** Aborted (with a GuestLostError) when the guest stops running under us. */
@@ -287,8 +301,12 @@ export class GuestSession {
     this.timings.qemuStart = Math.round(performance.now() - began);
     progress.done('qemu', this.timings.qemuStart);
     this.channel = await Promise.race([AgentChannel.connect(agentSocket(this.files)), exitedEarly]);
+    this.channel.on('line', () => {
+      this.lastAgentAt = Date.now();
+    });
     this.channel.on('message', (msg) => {
-      this.lastAgentMessage = msg;
+      if (msg.kind === 'heartbeat') this.lastHeartbeat = msg;
+      else this.lastAgentMessage = msg;
       if (msg.kind === 'snapshot') this.lastSnapshot = msg;
     });
     this.recordTranscript();
@@ -384,10 +402,14 @@ export class GuestSession {
     this.stopHeartbeat();
     let stoppedSince: number | null = null;
     let qmpAsked: number | null = null;
+    let lastTick = Date.now();
     this.heartbeat = setInterval(() => {
       const pid = this.child?.pid;
       if (!pid || this.hasExited || this.stopping) return;
       const now = Date.now();
+      // Late ourselves (the host was starved, our loop was busy): the guest gets a fresh window.
+      if (now - lastTick > HOST_STALL_MS) this.lastAgentAt = Math.max(this.lastAgentAt, now);
+      lastTick = now;
       const state = processState(pid);
       if (state === 'T' || state === 't') {
         stoppedSince ??= now;
@@ -397,6 +419,11 @@ export class GuestSession {
         return;
       }
       stoppedSince = null;
+      // The agent beats once a second from "ready" on: a long silence is a guest that stopped.
+      if (this.ready && this.lastAgentAt && now - this.lastAgentAt >= AGENT_SILENT_MS) {
+        this.loseGuest(this.agentSilence(now));
+        return;
+      }
       if (!this.qmp) return;
       if (qmpAsked !== null) {
         if (now - qmpAsked >= QMP_SILENT_MS) this.loseGuest(`QEMU (pid ${pid}) has not answered QMP for ${Math.round((now - qmpAsked) / 1000)} s`);
@@ -408,6 +435,7 @@ export class GuestSession {
         .then((status) => {
           qmpAsked = null;
           const s = status as { status?: string } | undefined;
+          this.lastQmpStatus = s?.status ?? null;
           if (s?.status && ['internal-error', 'guest-panicked', 'io-error', 'shutdown'].includes(s.status)) {
             this.loseGuest(`QEMU reports the guest as "${s.status}"`);
           }
@@ -415,6 +443,16 @@ export class GuestSession {
         .catch(() => {});
     }, HEARTBEAT_MS);
     this.heartbeat.unref();
+  }
+
+  /** Why an agent that went silent is taken as a lost guest, in words. */
+  private agentSilence(now: number): string {
+    const silent = Math.round((now - this.lastAgentAt) / 1000);
+    const beat = this.lastHeartbeat
+      ? `its last heartbeat was #${this.lastHeartbeat.seq} at guest t=${this.lastHeartbeat.t.toFixed(2)} s`
+      : 'it sent no heartbeat at all';
+    const qemu = this.lastQmpStatus ? `; QEMU says the guest is "${this.lastQmpStatus}"` : '';
+    return `the guest agent has sent nothing for ${silent} s (it beats once a second; ${beat}${qemu}): the guest kernel hung or the agent is stuck`;
   }
 
   private stopHeartbeat(): void {

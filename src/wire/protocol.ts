@@ -177,6 +177,18 @@ export const eventMessage = z.object({
   lock: z.string().optional(),
 });
 
+/**
+ * The agent's heartbeat: once a second while its loop runs (and from its long synchronous
+ * work). The host takes a silence of several seconds as a guest that stopped running.
+ */
+export const heartbeatMessage = z.object({
+  ...base,
+  kind: z.literal('heartbeat'),
+  seq: z.number(),
+  /** The longest the agent went without reaching a beat point since the last beat (ms). */
+  stallMs: z.number().optional(),
+});
+
 export const agentMessage = z.union([
   readyMessage,
   replyMessage,
@@ -185,6 +197,7 @@ export const agentMessage = z.union([
   actorExitMessage,
   snapshotMessage,
   eventMessage,
+  heartbeatMessage,
 ]);
 
 export type ReadyMessage = z.infer<typeof readyMessage>;
@@ -194,6 +207,7 @@ export type SignalMessage = z.infer<typeof signalMessage>;
 export type ActorExitMessage = z.infer<typeof actorExitMessage>;
 export type SnapshotMessage = z.infer<typeof snapshotMessage>;
 export type EventMessage = z.infer<typeof eventMessage>;
+export type HeartbeatMessage = z.infer<typeof heartbeatMessage>;
 export type PageState = z.infer<typeof pageState>;
 export type LockState = z.infer<typeof lockState>;
 export type ActorState = z.infer<typeof actorState>;

@@ -1,6 +1,8 @@
 // One kill trial: `daxlab run` in a real guest, stopped at a chosen moment by a chosen
-// signal (or its QEMU stopped, then killed), then what is left is counted: QEMU
-// processes, socket directories, NVDIMM images, stack traces. Each trial has its own
+// signal (or its QEMU stopped, then killed; or the guest frozen: QEMU's vCPU threads
+// stopped while QEMU itself runs and answers QMP, as a hung guest kernel looks from the
+// host), then what is left is counted: QEMU processes, socket directories, NVDIMM
+// images, stack traces. Each trial has its own
 // state and temporary directories, so what it finds is its own. Used by the guest suite
 // (test/guest/kill.test.ts) and the soak (scripts/soak.ts).
 import { execa } from 'execa';
@@ -12,7 +14,7 @@ import { sweepDeadRuns } from '../../src/vm/sweep.js';
 import { repoRoot } from './cli.js';
 
 export type Phase = 'boot' | 'setup' | 'scenario';
-export type Fault = 'SIGINT' | 'SIGTERM' | 'SIGKILL' | 'qemu-stop-kill';
+export type Fault = 'SIGINT' | 'SIGTERM' | 'SIGKILL' | 'qemu-stop-kill' | 'guest-freeze';
 
 export type TrialResult = {
   fault: Fault;
@@ -28,6 +30,8 @@ export type TrialResult = {
   /** A "bug of daxlab" message: never right for a signal. */
   ourBug: boolean;
   ms: number;
+  /** guest-freeze: from the freeze until daxlab exited (it must notice within seconds). */
+  noticedMs: number | null;
   stderrTail: string;
 };
 
@@ -37,7 +41,30 @@ const markers: Record<Phase, RegExp> = {
   scenario: /^dma-vs-truncate: /m,
 };
 
-const expectedExit: Record<Fault, number | string> = { SIGINT: 130, SIGTERM: 143, SIGKILL: 'SIGKILL', 'qemu-stop-kill': 125 };
+const expectedExit: Record<Fault, number | string> = { SIGINT: 130, SIGTERM: 143, SIGKILL: 'SIGKILL', 'qemu-stop-kill': 125, 'guest-freeze': 125 };
+
+/** test/guest/freeze.c, built into dir: it stops threads with ptrace and holds them until killed. */
+async function buildFreezer(dir: string): Promise<string> {
+  const out = path.join(dir, 'freeze');
+  await execa('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', out, path.join(repoRoot, 'test/guest/freeze.c')]);
+  return out;
+}
+
+/** QEMU's vCPU threads ("CPU 0/TCG", "CPU 1/KVM"): stopping them stops the guest, not QEMU. */
+function vcpuThreads(pid: number): number[] {
+  const dir = `/proc/${pid}/task`;
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((tid) => {
+      try {
+        return /^CPU \d+\//.test(fs.readFileSync(`${dir}/${tid}/comm`, 'utf8'));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 async function qemuPids(tag: string): Promise<number[]> {
   const r = await execa('pgrep', ['-f', `qemu-system.*${tag}`], { reject: false });
@@ -71,7 +98,16 @@ export async function killTrial(fault: Fault, phase: Phase, opts: { scenarioDela
   const runsDir = path.join(state, 'runs');
   const runId = fs.existsSync(runsDir) ? fs.readdirSync(runsDir)[0] : undefined;
   const tag = runId ? `daxlab-${runId}` : 'daxlab-trial-none';
-  if (fault === 'qemu-stop-kill') {
+  let freezer: ReturnType<typeof execa> | null = null;
+  let frozenAt: number | null = null;
+  if (fault === 'guest-freeze') {
+    const [pid] = await qemuPids(tag);
+    const threads = pid ? vcpuThreads(pid) : [];
+    if (threads.length) {
+      freezer = execa(await buildFreezer(root), threads.map(String), { reject: false });
+      frozenAt = Date.now();
+    }
+  } else if (fault === 'qemu-stop-kill') {
     const [pid] = await qemuPids(tag);
     if (pid) {
       process.kill(pid, 'SIGSTOP');
@@ -80,8 +116,11 @@ export async function killTrial(fault: Fault, phase: Phase, opts: { scenarioDela
     }
   } else if (child.pid) process.kill(child.pid, fault);
   const result = await Promise.race([child, sleep(90_000).then(() => null)]);
+  const noticedMs = frozenAt === null ? null : Date.now() - frozenAt;
   if (!result) child.kill('SIGKILL');
   const r = result ?? (await child);
+  freezer?.kill('SIGKILL');
+  await freezer?.catch(() => {});
   // QEMU dies with its parent (pdeathsig); give the kernel a moment to deliver it.
   let orphans = (await qemuPids(tag)).length;
   for (let i = 0; i < 20 && orphans; i++) {
@@ -107,6 +146,7 @@ export async function killTrial(fault: Fault, phase: Phase, opts: { scenarioDela
     stackTraces: (text.match(/\n\s+at .+:\d+:\d+\)?\n/g) ?? []).length,
     ourBug: /a bug of daxlab/.test(text),
     ms: Date.now() - began,
+    noticedMs,
     stderrTail: text.split('\n').slice(-12).join('\n'),
   };
 }

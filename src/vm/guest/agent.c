@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "kstate/kstate.h"
 #include "actors.h"
 #include "observer.h"
 #include "ops.h"
@@ -49,6 +50,39 @@ static void send_ready(void)
 	json_object_object_add(msg, "btf", json_object_new_boolean(!access("/sys/kernel/btf/vmlinux", R_OK)));
 	json_object_object_add(msg, "kcore", json_object_new_boolean(!access("/proc/kcore", R_OK)));
 	channel_send(msg);
+}
+
+static int beating;
+static double last_beat, last_call;
+static double longest_gap;
+static long long beats;
+
+void agent_beat(void)
+{
+	double now = mono_now();
+	struct json_object *msg;
+
+	if (!beating)
+		return;
+	/* The longest the agent went without reaching a beat point: how stuck it was. */
+	if (now - last_call > longest_gap)
+		longest_gap = now - last_call;
+	last_call = now;
+	if (now - last_beat < HEARTBEAT_PERIOD_S)
+		return;
+	msg = json_object_new_object();
+	json_object_object_add(msg, "kind", json_object_new_string("heartbeat"));
+	json_object_object_add(msg, "seq", json_object_new_int64(++beats));
+	json_object_object_add(msg, "stallMs", json_object_new_int((int)(longest_gap * 1000)));
+	channel_send(msg);
+	last_beat = now;
+	longest_gap = 0;
+}
+
+static void start_beating(void)
+{
+	last_beat = last_call = mono_now();
+	beating = 1;
 }
 
 static void cmd_setup(int id, struct json_object *req)
@@ -279,6 +313,9 @@ int main(int argc, char **argv)
 	trace_init();
 	refwatch_init();
 	send_ready();
+	start_beating();
+	/* The kernel-text scans of the probes take seconds under TCG: they beat too. */
+	kstate_progress = agent_beat;
 	for (;;) {
 		struct pollfd pfds[MAX_WATCHED_FDS];
 		int n = nr_watched;
@@ -300,5 +337,6 @@ int main(int argc, char **argv)
 		}
 		for (int i = 0; i < nr_ticks; i++)
 			ticks[i](mono_now());
+		agent_beat();
 	}
 }

@@ -50,6 +50,15 @@ typedef void (*cmd_handler)(int id, struct json_object *req);
 int agent_watch_fd(int fd, short events, fd_handler handler, void *ctx);
 void agent_unwatch_fd(int fd);
 void agent_register_cmd(const char *name, cmd_handler handler);
+/*
+ * The heartbeat: one {"kind":"heartbeat"} a second while the agent's loop runs, so the
+ * host notices within seconds when it stops (a hung guest kernel, a stuck agent). Called
+ * from the main loop and from the agent's own long synchronous work (a program it waits
+ * for, tracefs writes): a beat says the agent still gets to run, nothing more.
+ */
+#define HEARTBEAT_PERIOD_S 1.0
+void agent_beat(void);
+
 /* Called from the main loop about every 10 ms and after every poll wake-up. */
 typedef void (*tick_handler)(double now);
 void agent_register_tick(tick_handler handler);

@@ -103,7 +103,10 @@ static int function_exists_scan(const char *fn)
 
 	if (!f)
 		return 0;
-	while (!found && fgets(line, sizeof(line), f)) {
+	for (unsigned long n = 0; !found && fgets(line, sizeof(line), f); n++) {
+		/* Tens of thousands of lines, slow under TCG: the agent still beats. */
+		if (!(n & 1023))
+			agent_beat();
 		if (!kallsyms) {
 			/* "fn" or "fn [module]" */
 			size_t len = strlen(fn);

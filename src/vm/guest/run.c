@@ -97,7 +97,9 @@ int run_argv(char *const argv[], int timeout_ms, struct run_result *res)
 			kill(pid, SIGKILL);
 			break;
 		}
-		if (poll(fds, 2, left) < 0 && errno != EINTR)
+		/* The agent waits here (mkfs, modprobe): it still beats. */
+		agent_beat();
+		if (poll(fds, 2, left < 250 ? left : 250) < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < 2; i++) {
 			if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP))) {

@@ -54,6 +54,8 @@ int tracefs_write(const char *rel, const char *text, int append)
 	if (write(fd, text, strlen(text)) < 0)
 		ret = -errno;
 	close(fd);
+	/* Enabling events patches kernel text: under TCG a write can take a second. */
+	agent_beat();
 	return ret;
 }
 

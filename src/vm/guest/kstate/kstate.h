@@ -410,6 +410,11 @@ void ktext_scan_data(const uint8_t *data, size_t len, struct ktext_target *t, un
  */
 int kstate_scan_range(struct kstate *ks, uint64_t start, uint64_t end, bool code,
 		      struct ktext_target *t, unsigned int n, uint64_t *unreadable);
+/*
+ * Called once per chunk of a scan (NULL: nothing): a long scan (seconds under TCG)
+ * lets its caller say it is alive (the agent's heartbeat).
+ */
+extern void (*kstate_progress)(void);
 
 /* One function whose callers kstate_callers() counts. */
 struct kcallers {

@@ -157,6 +157,8 @@ void ktext_scan_data(const uint8_t *data, size_t len, struct ktext_target *t, un
 
 #define CHUNK	(1U << 20)
 
+void (*kstate_progress)(void);
+
 int kstate_scan_range(struct kstate *ks, uint64_t start, uint64_t end, bool code,
 		      struct ktext_target *t, unsigned int n, uint64_t *unreadable)
 {
@@ -171,6 +173,8 @@ int kstate_scan_range(struct kstate *ks, uint64_t start, uint64_t end, bool code
 	for (va = start; va < end; va += CHUNK - 8) {
 		size_t len = end - va < CHUNK ? end - va : CHUNK;
 
+		if (kstate_progress)
+			kstate_progress();
 		ret = kstate_read(ks, va, buf, len);
 		if (ret) {
 			/* a hole (module memory is not one allocation): page by page, zeroes for what is unmapped */
