@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { exportC } from '../lab/exportC.js';
-import { runScenario, type ScenarioReport } from '../lab/engine.js';
+import { runScenario, type RunEvent, type ScenarioReport, type StepRecord, type Verdict } from '../lab/engine.js';
 import { formatReport } from '../lab/reportText.js';
 import { loadProfile, type Profile } from '../config/profiles.js';
 import { describeNeeds, exportScenario, ScenarioError, type Scenario } from '../lab/scenario.js';
@@ -141,6 +141,7 @@ export async function runCommand(opts: {
   await ensureHost(progress, { install: true });
   const session = await GuestSession.boot(profile, { progress });
   let report: ScenarioReport;
+  const sofar: RunEvent[] = [];
   // What ran so far stays in the run directory; --record gets it even when the run failed.
   const keepRecord = () => {
     if (!opts.record || !fs.existsSync(session.transcript)) return null;
@@ -150,8 +151,12 @@ export async function runCommand(opts: {
   try {
     process.stderr.write(`\n${scenario.id}: ${neutralise(scenario.title)}\n`);
     for (const t of scenario.threads) process.stderr.write(`  from "${neutralise(t.subject)}"${t.messageId ? ` ${t.messageId}` : ''}\n`);
-    // A guest lost mid-run (stopped, killed) ends the run at once: could not test.
-    report = await Promise.race([runScenario(session, scenario, { seed, log: (line) => process.stderr.write(`${line}\n`) }), session.lost]);
+    // A guest lost mid-run (stopped, killed, hung) ends the run at once: could not test;
+    // what ran until then is kept (the steps and verdicts so far, and the transcript).
+    report = await Promise.race([
+      runScenario(session, scenario, { seed, log: (line) => process.stderr.write(`${line}\n`), onEvent: (e) => sofar.push(e) }),
+      session.lost,
+    ]);
   } catch (err) {
     // The channel closed under the engine: QEMU died, and its exit is about to say so.
     if (session.channel?.closed && !session.lostSignal.aborted) await Promise.race([session.lost.catch(() => {}), new Promise((r) => setTimeout(r, 3000))]);
@@ -167,7 +172,10 @@ export async function runCommand(opts: {
           ? new CannotTestError(`could not test ${scenario.id}: the agent cannot read this kernel's state: ${err.message.replace(/^kernel-unreadable: /, '')}`)
           : err;
     const code = reportError(why, { verbose: opts.verbose, context: `while running ${scenario.id}` });
-    process.stderr.write(`daxlab: the run's console log and transcript are in ${session.runDir}${kept ? `; recorded to ${kept}` : ''}\n`);
+    const partial = session.lostSignal.aborted ? keepPartialReport(session.runDir, scenario, sofar, why as Error) : null;
+    if (partial && opts.json) process.stdout.write(`${JSON.stringify(partial.report, null, 2)}\n`);
+    else if (partial) process.stdout.write(`\n${partial.text}\n`);
+    process.stderr.write(`daxlab: the run's console log and transcript are in ${session.runDir}${partial ? ` (what ran so far: ${partial.file})` : ''}${kept ? `; recorded to ${kept}` : ''}\n`);
     return code;
   } finally {
     await session.shutdown();
@@ -177,6 +185,65 @@ export async function runCommand(opts: {
   const out = { ...report, source: resolved.source, runDir: session.runDir, record };
   process.stdout.write(opts.json ? `${JSON.stringify(out, null, 2)}\n` : `\n${formatReport(report)}\n`);
   return report.exitCode;
+}
+
+/** What a run lost mid-way had done: its steps and verdicts until then. Not a verdict: could not test. */
+export type PartialReport = {
+  scenario: { id: string; title: string };
+  partial: true;
+  verdict: 'cannot-test';
+  exitCode: 125;
+  cannotTest: string;
+  steps: StepRecord[];
+  /** The step that had begun and not ended when the guest was lost. */
+  inProgress: { index: number; stepId: string } | null;
+  expectations: Verdict[];
+  /** Violated before the guest was lost: evidence to look at, but the run as a whole could not test. */
+  violatedBeforeLoss: string[];
+};
+
+export function partialReport(scenario: Scenario, events: readonly RunEvent[], why: string): PartialReport {
+  const steps = events.flatMap((e) => (e.kind === 'step-ended' ? [e.record] : []));
+  const expectations = events.flatMap((e) => (e.kind === 'verdict' ? [e.verdict] : []));
+  const started = events.filter((e): e is Extract<RunEvent, { kind: 'step-started' }> => e.kind === 'step-started').at(-1);
+  const inProgress = started && !steps.some((st) => st.step === started.index + 1) ? { index: started.index, stepId: started.stepId } : null;
+  return {
+    scenario: { id: scenario.id, title: scenario.title },
+    partial: true,
+    verdict: 'cannot-test',
+    exitCode: 125,
+    cannotTest: why,
+    steps,
+    inProgress,
+    expectations,
+    violatedBeforeLoss: expectations.filter((v) => v.status === 'violated').map((v) => v.id),
+  };
+}
+
+export function formatPartialReport(r: PartialReport): string {
+  const lines = [`${r.scenario.id}: ${neutralise(r.scenario.title)} — the guest was lost; what ran until then:`];
+  if (!r.steps.length) lines.push('  (no step had ended)');
+  for (const st of r.steps) {
+    const a = st.action;
+    const outcome = a ? (a.error || a.signal ? ` failed: ${a.error ?? a.signal}` : ' ok') : '';
+    lines.push(`  [${st.step}] ${st.id}: ${st.status}${st.op ? ` (${st.actor} ${st.op}${outcome})` : ''}${st.reason ? ` — ${st.reason}` : ''}`);
+  }
+  if (r.inProgress) lines.push(`  [${r.inProgress.index + 1}] ${r.inProgress.stepId}: running when the guest was lost`);
+  for (const v of r.expectations) lines.push(`      ${v.status === 'held' ? 'held    ' : v.status === 'violated' ? 'VIOLATED' : 'n/a     '} ${v.id}: ${v.description} — ${v.detail}`);
+  if (r.violatedBeforeLoss.length) lines.push(`  violated before the loss: ${r.violatedBeforeLoss.join(', ')} (the run as a whole could not test)`);
+  lines.push(`verdict: cannot-test (exit 125): ${r.cannotTest}`);
+  return lines.join('\n');
+}
+
+function keepPartialReport(runDir: string, scenario: Scenario, events: readonly RunEvent[], why: Error): { report: PartialReport; text: string; file: string } | null {
+  const report = partialReport(scenario, events, why.message.split('\n')[0]!);
+  const file = `${runDir}/report.partial.json`;
+  try {
+    fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  } catch {
+    return null;
+  }
+  return { report, text: formatPartialReport(report), file };
 }
 
 /** The CLI's entry for list / run / scenario export (src/cli.ts parses the options). */

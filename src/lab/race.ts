@@ -96,6 +96,14 @@ export function planRound(race: Race, shadow: Shadow, round: number, rand: () =>
   return { round, mutation, ops };
 }
 
+/**
+ * Whether a round raced anything: a mutation with at least one fault beside it. A race
+ * none of whose rounds did is a race that tested nothing it claims (could not test).
+ */
+export function roundRaces(plan: RoundPlan): boolean {
+  return plan.mutation !== null && plan.ops.length > 0;
+}
+
 /** The shadow after a round: the writers' tags, then the mutation. */
 export function applyRound(shadow: Shadow, plan: RoundPlan, written: ReadonlyMap<number, number>): Shadow {
   const tags = shadow.tags.slice();

@@ -221,6 +221,10 @@ function crossCheck(sc: ScenarioShape, ctx: Ctx): void {
       actorRef(r.mutator, [...path, 'race', 'mutator']);
       const roles = [...r.writers, ...r.readers, ...r.holeReaders, r.mutator];
       if (new Set(roles).size !== roles.length) ctx.addIssue({ code: 'custom', path: [...path, 'race'], message: 'an actor can have only one role in a race' });
+      // The file starts at its largest size: extend alone never happens, and the race would race nothing.
+      if (r.mutations.every((m) => m === 'extend')) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'race', 'mutations'], message: 'extend alone never happens (the file starts at its largest size, "pages"): add truncate or punch' });
+      }
     }
     if (!st.do && !st.kill && !st.watch && !st.waitFor && !st.expect?.length && !st.record && !st.race) {
       ctx.addIssue({ code: 'custom', path, message: 'a step does something: do, kill, watch, waitFor, expect or race' });
