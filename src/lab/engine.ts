@@ -20,6 +20,7 @@ import { cleanup as cleanUp } from './run/cleanup.js';
 import { prepare } from './run/prepare.js';
 import { buildReport, recordProbeHits } from './run/report.js';
 import { runStep } from './run/steps.js';
+import { judgeEnded } from './run/actionFailure.js';
 import type { LabTarget, RunOptions, ScenarioReport } from './run/types.js';
 import type { Scenario } from './scenario.js';
 
@@ -50,6 +51,8 @@ export async function runScenario(target: LabTarget, scenario: Scenario, opts: R
           report: () => ({ measurements: ctx.measurements, tables: ctx.tables }),
         });
       }
+      // An async action that failed after the last step began is judged too.
+      judgeEnded(ctx);
       ctx.hang.finish();
     }
   } finally {

@@ -146,3 +146,9 @@ export function failureDeclared(s: Scenario, stepId: string, end: ActionEnd): bo
     return errnos.includes(end.error!);
   });
 }
+
+/** Whether a `returns` check of a later step is about this step's action (it judges the outcome there). */
+export function judgedLater(s: Scenario, stepId: string): boolean {
+  const at = s.steps.findIndex((st, i) => (st.id ?? `step-${i + 1}`) === stepId);
+  return predicates(s).some(({ p, at: where }) => where > at && p.check === 'returns' && p.step === stepId);
+}

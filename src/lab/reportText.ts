@@ -33,6 +33,15 @@ export function formatReport(r: ScenarioReport): string {
     lines.push('', 'put path (hardware watchpoint on page->_refcount):');
     for (const p of paths.filter((x) => x.writes.length)) lines.push(`  ${p.text} (cross-check: ${p.crossCheck.text})`);
   }
+  const failed = r.steps.filter((st) => st.failure);
+  if (failed.length) {
+    lines.push('', `actions that failed (${failed.length}):`);
+    for (const st of failed) {
+      const f = st.failure!;
+      const whose = f.declared ? 'the scenario allows it' : f.kind === 'scenario' ? 'the scenario is wrong' : 'not declared by the scenario';
+      lines.push(`  [${st.step}] ${st.id}: ${st.actor}'s ${st.op} failed: ${st.action?.error ?? st.action?.signal ?? '?'} (${whose}: ${f.why})`);
+    }
+  }
   if (r.findings.length) {
     lines.push('', `FINDINGS (${r.findings.length}): the kernel did what an expectation rules out`);
     for (const f of r.findings) lines.push(`  - ${f.expectation}: ${f.summary}`);

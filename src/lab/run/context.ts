@@ -39,6 +39,10 @@ export class RunContext {
   readonly lastStarted = new Map<string, { id: number; op: string }>();
   stopped: { why: string; kind: 'precondition' | 'hang' } | null = null;
   cannotTest: string | null = null;
+  /** The first mistake of the scenario's the run met (an action refused because the scenario is wrong): 125, whatever else. */
+  scenarioMistake: string | null = null;
+  /** Steps whose action's outcome was judged (run/actionFailure.ts). */
+  readonly judged = new Set<string>();
   vars: DurationVars = { 'lease-break-time': NaN };
   idleBaseline: number | null = null;
   devdaxIdle: number | null = null;
@@ -239,5 +243,11 @@ export class RunContext {
 
   stop(kind: 'precondition' | 'hang', why: string): void {
     this.stopped ??= { kind, why };
+  }
+
+  /** The scenario is wrong (not the kernel): the run could not test, and it stops here. */
+  mistake(why: string): void {
+    this.scenarioMistake ??= why;
+    this.stop('precondition', why);
   }
 }

@@ -2,10 +2,15 @@
 // mutator's truncate/punch/extend and the faulters' pattern writes and checks at once,
 // wait for them with the hang detector watching, and compare what each read with the
 // shadow model (../race.ts). The data checks it leaves feed the "data" expectations.
+// A race must race: if none of its rounds ran a fault beside a mutation that happened, it
+// tested nothing it claims and the run could not test. An op the kernel refused because
+// the scenario is wrong (a race on a file that cannot be truncated) is the scenario's
+// mistake; a faulter whose op failed otherwise ends the race (its reads would be no data).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ActionEnd } from '../driver.js';
 import type { ActorOp } from '../../wire/protocol.js';
-import { applyRound, checkFinal, checkRound, initialShadow, mutationOp, planRound, prng, type RoundPlan, type Shadow } from '../race.js';
+import { applyRound, checkFinal, checkRound, initialShadow, mutationOp, planRound, prng, roundRaces, type RoundPlan, type Shadow } from '../race.js';
+import { classifyFailure } from '../failures.js';
 import type { Race } from '../scenario.js';
 import type { RunContext } from './context.js';
 
@@ -14,11 +19,22 @@ export async function runRace(ctx: RunContext, race: Race, index: number, stepId
   const PAGE = 4096;
   const faulters = [...race.writers, ...race.readers, ...race.holeReaders];
   const file = ctx.path(race.file);
-  const counts = { rounds: 0, ops: 0, sigbus: 0, zero: 0, torn: 0, mutations: { truncate: 0, punch: 0, extend: 0 } as Record<string, number> };
+  const counts = { rounds: 0, racingRounds: 0, ops: 0, sigbus: 0, zero: 0, torn: 0, mutations: { truncate: 0, punch: 0, extend: 0 } as Record<string, number> };
   ctx.measurements.race = counts;
+  const where = `step ${index + 1} (${stepId})`;
+  /** A failed race op: the scenario's mistake, or the kernel's refusal (in words). */
+  const failed = (e: ActionEnd, round: number | 'set-up'): { scenario: boolean; why: string } | null => {
+    const c = classifyFailure({ op: e.op, ...(e.error ? { error: e.error } : {}), ...(e.signal ? { signal: e.signal } : {}) });
+    if (!c) return null;
+    const why = `${where}, race ${round === 'set-up' ? 'set-up' : `round ${round}`}: ${e.actor}'s ${c.why}`;
+    ctx.log(`    ${e.actor}'s ${e.op} failed: ${e.error ?? e.signal}${c.kind === 'scenario' ? ' — the scenario is wrong' : ''}`);
+    if (c.kind === 'scenario') ctx.mistake(`the scenario is wrong: ${why}; fix the scenario (not a kernel finding)`);
+    return { scenario: c.kind === 'scenario', why };
+  };
   const must = async (actor: string, op: ActorOp) => {
     const end = await ctx.driver.act(actor, op, 60_000);
-    if (end.error || end.signal) throw new Error(`race set-up: ${actor} ${op.op} failed: ${end.error ?? end.signal}`);
+    const f = failed(end, 'set-up');
+    if (f) throw new Error(`race set-up: ${f.why}`);
     return end;
   };
   // Set-up: the file at its largest size, every page with the round-0 pattern.
@@ -63,6 +79,12 @@ export async function runRace(ctx: RunContext, race: Race, index: number, stepId
       await sleep(10);
     }
     if (ctx.stopped) break;
+    // A faulter whose op failed has no values to check: the race cannot go on.
+    const refused = plan.ops.map((op) => failed(ends.get(op.actor)!, round)).find((f) => f !== null);
+    if (refused) {
+      ctx.stop('precondition', `the race could not go on: ${refused.why}`);
+      break;
+    }
     const written = new Map<number, number>();
     const results = new Map<string, { tags?: number[]; faults?: Array<{ page: number; signal: string }> }>();
     for (const op of plan.ops) {
@@ -80,11 +102,16 @@ export async function runRace(ctx: RunContext, race: Race, index: number, stepId
       }
     }
     const m = plan.mutation ? ends.get(race.mutator) : undefined;
-    if (m && (m.error || m.signal)) {
+    const mutationFailed = m ? failed(m, round) : null;
+    if (mutationFailed?.scenario) break;
+    if (m && mutationFailed) {
       ctx.verdict({ id: `${stepId}.round-${round}`, step: index + 1, stepId, check: 'returns', description: `the mutator's ${plan.mutation!.kind} succeeds`, status: 'violated', detail: `${m.op} failed: ${m.error ?? m.signal}`, evidence: { action: m } });
     }
-    const after = applyRound(shadow, plan, written);
-    ctx.dataChecks.push(...checkRound(plan, shadow, after, results));
+    // A mutation that did not happen does not change the shadow.
+    const done: RoundPlan = mutationFailed ? { ...plan, mutation: null } : plan;
+    const after = applyRound(shadow, done, written);
+    ctx.dataChecks.push(...checkRound(done, shadow, after, results));
+    if (roundRaces(done)) counts.racingRounds++;
     shadow = after;
     counts.rounds = round;
   }
@@ -95,6 +122,13 @@ export async function runRace(ctx: RunContext, race: Race, index: number, stepId
     ctx.measurements.shadow = { size: shadow.size, tags: shadow.tags };
   }
   ctx.hang.noteBlocked();
+  if (!ctx.stopped && counts.racingRounds === 0) {
+    ctx.stop(
+      'precondition',
+      `${where}: the race raced nothing: none of its ${counts.rounds} rounds ran a fault beside a truncate, punch or extend that happened (seed ${ctx.seed}); ` +
+        'give it more rounds, more pages per op, or another seed',
+    );
+  }
   const bad = ctx.dataChecks.filter((c) => !c.ok).length;
-  ctx.log(`    race: ${counts.rounds} rounds, ${counts.ops} ops, ${counts.sigbus} SIGBUS, ${counts.zero} zero pages read, ${counts.torn} torn reads, ${bad} mismatches`);
+  ctx.log(`    race: ${counts.rounds} rounds (${counts.racingRounds} racing a mutation), ${counts.ops} ops, ${counts.sigbus} SIGBUS, ${counts.zero} zero pages read, ${counts.torn} torn reads, ${bad} mismatches`);
 }

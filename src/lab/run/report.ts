@@ -20,8 +20,12 @@ export async function recordProbeHits(ctx: RunContext): Promise<void> {
 export function buildReport(ctx: RunContext, cleanup: ScenarioReport['cleanup'], durationMs: number): ScenarioReport {
   const s = ctx.scenario;
   const preconditionFailed = ctx.verdicts.some((v) => v.precondition && v.status !== 'held');
-  const cannot = ctx.cannotTest ?? (preconditionFailed ? ctx.stopped?.why ?? 'a precondition did not come about' : null);
-  const exitCode = ctx.findings.length ? 1 : cannot ? 125 : 0;
+  // A run that stopped early tested only part of what it says: unless an expectation was
+  // violated on the way (a finding), it could not test. A mistake of the scenario's is
+  // 125 whatever else was seen: its findings rest on a request the kernel rightly refused.
+  const cannot =
+    ctx.scenarioMistake ?? ctx.cannotTest ?? (preconditionFailed ? ctx.stopped?.why ?? 'a precondition did not come about' : ctx.stopped?.why ?? null);
+  const exitCode = ctx.scenarioMistake ? 125 : ctx.findings.length ? 1 : cannot ? 125 : 0;
   if (Object.keys(ctx.state.contention).length) ctx.measurements.contention = ctx.state.contention;
   if (ctx.refWatch) ctx.measurements.putPath = ctx.putPaths();
   ctx.measurements.snapshots = { taken: ctx.state.snapshotCount, missed: ctx.state.missedSnapshots, dropped: ctx.state.dropped };

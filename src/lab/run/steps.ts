@@ -11,6 +11,7 @@ import { parseScenarioDuration } from '../../config/units.js';
 import type { RunContext, StepInfo } from './context.js';
 import { awaitAction, evaluateUntil, waitUntil } from './poll.js';
 import { runRace } from './race.js';
+import { judgeAction, judgeEnded, stopAfterUndeclared, type JudgedFailure } from './actionFailure.js';
 import type { StepRecord } from './types.js';
 
 function notApplicable(ctx: RunContext, step: Step, index: number, stepId: string, why: string): void {
@@ -24,6 +25,8 @@ function notApplicable(ctx: RunContext, step: Step, index: number, stepId: strin
 export async function runStep(ctx: RunContext, step: Step, index: number): Promise<void> {
   const stepId = step.id ?? `step-${index + 1}`;
   const info: StepInfo = { index, actionId: null, actor: step.actor ?? null, start: ctx.now, end: null, before: undefined };
+  // An async action of an earlier step that failed since is judged before this step runs.
+  judgeEnded(ctx);
   ctx.steps.set(stepId, info);
   const record: StepRecord = { step: index + 1, id: stepId, say: step.say, status: 'ran', start: null, end: null, ...(step.actor ? { actor: step.actor } : {}), ...(step.do ? { op: step.do.op } : {}) };
   ctx.stepRecords.push(record);
@@ -79,6 +82,8 @@ export async function runStep(ctx: RunContext, step: Step, index: number): Promi
       if (!step.async) await awaitAction(ctx, step, index, stepId, started.id);
     }
   }
+  // A failed action is said, kept on the record, and never passes silently.
+  const failure: JudgedFailure | null = step.do && !step.async ? judgeAction(ctx, step, index, stepId, record) : null;
   const halted = ctx.halted();
   if (halted) {
     record.reason = halted;
@@ -138,6 +143,7 @@ export async function runStep(ctx: RunContext, step: Step, index: number): Promi
     ctx.verdict({ id, step: index + 1, stepId, check: p.check, description: describe(p, { actor: step.actor, op: step.do?.op }), status: o.status, detail: o.detail, evidence: o.evidence });
   }
   if (step.record && !ctx.halted()) await recordCell(ctx, step, stepId);
+  stopAfterUndeclared(ctx, step, index, stepId, failure);
   const action = ctx.stepAction(stepId);
   info.end ??= action?.end ?? ctx.now;
   record.end = info.end;

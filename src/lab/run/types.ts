@@ -86,6 +86,12 @@ export type StepRecord = {
   actor?: string;
   op?: string;
   action?: { ret?: number; error?: string; signal?: string; ms?: number; result?: Record<string, unknown> } | null;
+  /**
+   * The action failed: whose mistake (../failures.ts: "scenario", the lab's request was
+   * wrong; "kernel", its answer to what the scenario set up) and whether the scenario
+   * declares that it may fail (a returns check that allows it, when: failed/succeeded).
+   */
+  failure?: { kind: 'scenario' | 'kernel'; why: string; declared: boolean };
   start: number | null;
   end: number | null;
 };
