@@ -22,17 +22,21 @@ const trials: Array<[Fault, Phase]> = [
   ['SIGKILL', 'scenario'],
   ['qemu-stop-kill', 'scenario'],
   ['guest-freeze', 'scenario'],
+  ['bad:missing-file', 'scenario'],
+  ['bad:dull-race', 'scenario'],
 ];
 
 describe('kill trials', () => {
   it.each(trials)('%s at %s: the right exit, nothing left behind, no stack trace', async (fault, phase) => {
     const r = await killTrial(fault, phase);
     const summary = `${fault}@${phase}: exit ${r.exit}\n${r.stderrTail}`;
+    console.log(`${fault}@${phase}: exit ${r.exit} in ${r.ms} ms; longest agent silence before the fault ${r.longestSilenceMs} ms${r.noticedMs === null ? '' : `; noticed ${r.noticedMs} ms after the freeze`}`);
     expect(r.exit, summary).toBe(r.expected);
     expect(r.orphans, summary).toBe(0);
     expect(r.staleFiles, summary).toEqual([]);
     expect(r.stackTraces, summary).toBe(0);
     expect(r.ourBug, summary).toBe(false);
+    expect(r.saysWhy, summary).toBe(true);
     if (fault === 'qemu-stop-kill') expect(r.stderrTail).toMatch(/the guest stopped running/);
     if (fault === 'guest-freeze') {
       // Only the agent's silence can tell: QEMU was neither stopped nor silent on QMP.

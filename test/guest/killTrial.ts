@@ -12,9 +12,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sweepDeadRuns } from '../../src/vm/sweep.js';
 import { repoRoot } from './cli.js';
+import { BAD_SCENARIOS } from './badScenarios.js';
 
 export type Phase = 'boot' | 'setup' | 'scenario';
-export type Fault = 'SIGINT' | 'SIGTERM' | 'SIGKILL' | 'qemu-stop-kill' | 'guest-freeze';
+export type Fault = 'SIGINT' | 'SIGTERM' | 'SIGKILL' | 'qemu-stop-kill' | 'guest-freeze' | `bad:${keyof typeof BAD_SCENARIOS & string}`;
 
 export type TrialResult = {
   fault: Fault;
@@ -29,11 +30,36 @@ export type TrialResult = {
   stackTraces: number;
   /** A "bug of daxlab" message: never right for a signal. */
   ourBug: boolean;
+  /** A bad scenario's trial: the output names its mistake. */
+  saysWhy: boolean;
   ms: number;
   /** guest-freeze: from the freeze until daxlab exited (it must notice within seconds). */
   noticedMs: number | null;
+  /** The longest the agent went without a line, after its "ready", until the fault (host time): the heartbeat's margin. */
+  longestSilenceMs: number | null;
   stderrTail: string;
 };
+
+/** From the trial's transcripts: the longest gap between two agent lines after "ready". */
+function longestAgentSilence(runsDir: string): number | null {
+  let longest: number | null = null;
+  for (const file of walk(runsDir).filter((f) => f.endsWith('transcript.jsonl'))) {
+    let prev: number | null = null;
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      let rec: { dir?: string; ms?: number; line?: string };
+      try {
+        rec = JSON.parse(line) as typeof rec;
+      } catch {
+        continue;
+      }
+      if (rec.dir !== 'agent' || typeof rec.ms !== 'number') continue;
+      if (prev === null && !/"kind":"ready"/.test(rec.line ?? '')) continue;
+      if (prev !== null) longest = Math.max(longest ?? 0, rec.ms - prev);
+      prev = rec.ms;
+    }
+  }
+  return longest;
+}
 
 const markers: Record<Phase, RegExp> = {
   boot: /^\[kernel\] booting the guest kernel/m,
@@ -41,7 +67,26 @@ const markers: Record<Phase, RegExp> = {
   scenario: /^dma-vs-truncate: /m,
 };
 
-const expectedExit: Record<Fault, number | string> = { SIGINT: 130, SIGTERM: 143, SIGKILL: 'SIGKILL', 'qemu-stop-kill': 125, 'guest-freeze': 125 };
+const expectedExits: Record<string, number | string> = { SIGINT: 130, SIGTERM: 143, SIGKILL: 'SIGKILL', 'qemu-stop-kill': 125, 'guest-freeze': 125 };
+const expectedExit = (fault: Fault) => (fault.startsWith('bad:') ? 125 : expectedExits[fault]!);
+
+/**
+ * Hold a lock file (flock(1)) until release() is called: each trial takes the guest lock
+ * for its own guest only, so that other users' guests run between trials.
+ */
+async function holdLock(file: string): Promise<{ release: () => Promise<void> }> {
+  const holder = execa('flock', [file, 'sh', '-c', 'echo locked; read _'], { stdin: 'pipe', reject: false });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve());
+    void holder.then(() => reject(new Error(`flock ${file} ended without the lock`)));
+  });
+  return {
+    release: async () => {
+      holder.stdin?.end();
+      await holder;
+    },
+  };
+}
 
 /** test/guest/freeze.c, built into dir: it stops threads with ptrace and holds them until killed. */
 async function buildFreezer(dir: string): Promise<string> {
@@ -76,7 +121,16 @@ function walk(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [path.join(dir, e.name), ...walk(path.join(dir, e.name))] : [path.join(dir, e.name)]));
 }
 
-export async function killTrial(fault: Fault, phase: Phase, opts: { scenarioDelayMs?: number } = {}): Promise<TrialResult> {
+export async function killTrial(fault: Fault, phase: Phase, opts: { scenarioDelayMs?: number; lock?: string } = {}): Promise<TrialResult> {
+  const lock = opts.lock ? await holdLock(opts.lock) : null;
+  try {
+    return await trial(fault, phase, opts);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function trial(fault: Fault, phase: Phase, opts: { scenarioDelayMs?: number }): Promise<TrialResult> {
   const began = Date.now();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-trial-'));
   const state = path.join(root, 'state');
@@ -84,7 +138,11 @@ export async function killTrial(fault: Fault, phase: Phase, opts: { scenarioDela
   fs.mkdirSync(tmp);
   // The cache (kernel, agent, images) is shared: the trial is about the run, not the build.
   const env = { ...process.env, DAXLAB_STATE_DIR: state, TMPDIR: tmp };
-  const child = execa('node', [path.join(repoRoot, 'bin/daxlab.mjs'), 'run', 'dma-vs-truncate'], { reject: false, stdin: 'ignore', env, all: false });
+  const bad = fault.startsWith('bad:') ? BAD_SCENARIOS[fault.slice(4)]! : null;
+  const scenarioFile = path.join(root, 'scenario.json');
+  if (bad) fs.writeFileSync(scenarioFile, JSON.stringify(bad.scenario));
+  const args = bad ? ['run', '--scenario-file', scenarioFile] : ['run', 'dma-vs-truncate'];
+  const child = execa('node', [path.join(repoRoot, 'bin/daxlab.mjs'), ...args], { reject: false, stdin: 'ignore', env, all: false });
   let stderr = '';
   const reached = new Promise<void>((resolve) => {
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -94,7 +152,7 @@ export async function killTrial(fault: Fault, phase: Phase, opts: { scenarioDela
   });
   const ended = child.then(() => undefined);
   await Promise.race([reached, ended]);
-  if (phase === 'scenario') await sleep(opts.scenarioDelayMs ?? 1500);
+  if (phase === 'scenario' && !bad) await sleep(opts.scenarioDelayMs ?? 1500);
   const runsDir = path.join(state, 'runs');
   const runId = fs.existsSync(runsDir) ? fs.readdirSync(runsDir)[0] : undefined;
   const tag = runId ? `daxlab-${runId}` : 'daxlab-trial-none';
@@ -114,8 +172,10 @@ export async function killTrial(fault: Fault, phase: Phase, opts: { scenarioDela
       await sleep(2000);
       process.kill(pid, 'SIGKILL');
     }
+  } else if (bad) {
+    // No fault: the scenario's own mistake must end the run.
   } else if (child.pid) process.kill(child.pid, fault);
-  const result = await Promise.race([child, sleep(90_000).then(() => null)]);
+  const result = await Promise.race([child, sleep(bad ? 240_000 : 90_000).then(() => null)]);
   const noticedMs = frozenAt === null ? null : Date.now() - frozenAt;
   if (!result) child.kill('SIGKILL');
   const r = result ?? (await child);
@@ -135,18 +195,22 @@ export async function killTrial(fault: Fault, phase: Phase, opts: { scenarioDela
     ...walk(runsDir).filter((f) => /nvdimm\d+\.img$|owner\.pid$/.test(f)),
   ];
   const text = stderr;
+  const gap = longestAgentSilence(runsDir);
   fs.rmSync(root, { recursive: true, force: true });
   return {
     fault,
     phase,
     exit: r.signal ?? r.exitCode ?? 'none',
-    expected: expectedExit[fault],
+    expected: expectedExit(fault),
     orphans,
     staleFiles,
     stackTraces: (text.match(/\n\s+at .+:\d+:\d+\)?\n/g) ?? []).length,
     ourBug: /a bug of daxlab/.test(text),
+    // A bad scenario must say what is wrong with it (stdout has the report: the verdict's reason).
+    saysWhy: bad ? bad.says.test(text + r.stdout) : true,
     ms: Date.now() - began,
     noticedMs,
+    longestSilenceMs: gap,
     stderrTail: text.split('\n').slice(-12).join('\n'),
   };
 }
