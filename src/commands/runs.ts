@@ -73,13 +73,20 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunOutcome> {
     session = await GuestSession.boot(profile, { progress: opts.progress });
   } catch (err) {
     if (cannotTestError(err)) return fail(125, err.message);
-    return fail(3, `internal error while booting ${opts.label} (a bug of daxlab): ${(err as Error).stack ?? String(err)}`);
+    return fail(3, `internal error while booting ${opts.label} (a bug of daxlab): ${(err as Error).message ?? String(err)}`);
   }
   let report: ScenarioReport;
   try {
-    report = await runScenario(session, resolved.scenario, { ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.log ? { log: opts.log } : {}) });
+    // A guest lost mid-run (QEMU stopped or killed, the agent's heartbeat gone) could not test.
+    report = await Promise.race([
+      runScenario(session, resolved.scenario, { ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.log ? { log: opts.log } : {}) }),
+      session.lost,
+    ]);
   } catch (err) {
-    return fail(3, `internal error while running ${opts.scenario} on ${opts.label} (a bug of daxlab, not a kernel finding): ${(err as Error).stack ?? String(err)}`);
+    if (session.channel?.closed && !session.lostSignal.aborted) await Promise.race([session.lost.catch(() => {}), new Promise((r) => setTimeout(r, 3000))]);
+    if (session.lostSignal.aborted) return fail(125, (session.lostSignal.reason as Error).message);
+    if (cannotTestError(err)) return fail(125, err.message);
+    return fail(3, `internal error while running ${opts.scenario} on ${opts.label} (a bug of daxlab, not a kernel finding): ${(err as Error).message}`);
   } finally {
     await session.shutdown();
   }

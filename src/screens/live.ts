@@ -130,8 +130,12 @@ export class LiveController extends BaseController implements LabController {
         mount: `${session.hello.mount.fstype} -o ${session.hello.mount.options.split(',').find((o) => o.startsWith('dax')) ?? 'no dax!'}`,
         accel: `${session.accel.accel}: ${session.accel.reason}`,
       });
+      // A guest lost under us (QEMU stopped or killed, the agent's heartbeat gone): why, in the session's words.
+      session.lost.catch((err: Error) => {
+        if (!this.stopped) this.updateBoot({ status: 'failed', error: err.message.split('\n')[0]! });
+      });
       session.channel.on('close', () => {
-        if (!this.stopped) this.updateBoot({ status: 'failed', error: 'the agent channel closed: the guest is gone (see the console log)' });
+        if (!this.stopped && !session.lostSignal.aborted) this.updateBoot({ status: 'failed', error: 'the agent channel closed: the guest is gone (see the console log)' });
       });
       const hz = this.profile.sampling.hz;
       progress.start('observer', `tracepoints and kprobes, sampling at ${hz} Hz`);
@@ -181,7 +185,8 @@ export class LiveController extends BaseController implements LabController {
     this.permits = 0;
     this.paused = false;
     const failed = (err: Error) => {
-      if (token === this.runToken) this.updateRun({ status: 'failed', error: err.message.split('\n')[0]! });
+      const lost = this.session?.lostSignal.aborted ? (this.session.lostSignal.reason as Error) : null;
+      if (token === this.runToken) this.updateRun({ status: 'failed', error: (lost ?? err).message.split('\n')[0]! });
     };
     this.startRun(engineScenarioInfo(scenario), engineExpectations(scenario), opts.guided);
     // Until the engine's report: steps placed by the commands the lab sends.
