@@ -54,5 +54,7 @@ export async function cleanup(ctx: RunContext): Promise<ScenarioReport['cleanup'
     out.guestReusable = false;
     out.notes.push(`cleanup: ${(err as Error).message}`);
   }
+  // What the clean-up could not do is said, not only kept in the report.
+  for (const note of out.notes) ctx.log(`    cleanup: ${note}`);
   return out;
 }
