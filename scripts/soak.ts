@@ -32,6 +32,7 @@ for (let i = 0; i < n; i++) {
   if (r.stackTraces) (counts.stackTraces += r.stackTraces, bad.push('a stack trace'));
   if (r.ourBug) (counts.ourBug++, bad.push('"a bug of daxlab"'));
   if (!r.saysWhy) (counts.unexplained++, bad.push("the scenario's mistake is not named"));
+  if (r.freezeNote && !/frozen [1-9]/.test(r.freezeNote)) bad.push(`not frozen: ${r.freezeNote}`);
   if (r.longestSilenceMs !== null) silences.push(r.longestSilenceMs);
   if (r.noticedMs !== null) noticed.push(r.noticedMs);
   const extra = `${r.longestSilenceMs === null ? '' : `, longest agent silence ${r.longestSilenceMs} ms`}${r.noticedMs === null ? '' : `, freeze noticed in ${r.noticedMs} ms`}`;

@@ -29,7 +29,7 @@ const trials: Array<[Fault, Phase]> = [
 describe('kill trials', () => {
   it.each(trials)('%s at %s: the right exit, nothing left behind, no stack trace', async (fault, phase) => {
     const r = await killTrial(fault, phase);
-    const summary = `${fault}@${phase}: exit ${r.exit}\n${r.stderrTail}`;
+    const summary = `${fault}@${phase}: exit ${r.exit}${r.freezeNote ? ` (${r.freezeNote})` : ''}\n${r.stderrTail}`;
     console.log(`${fault}@${phase}: exit ${r.exit} in ${r.ms} ms; longest agent silence before the fault ${r.longestSilenceMs} ms${r.noticedMs === null ? '' : `; noticed ${r.noticedMs} ms after the freeze`}`);
     expect(r.exit, summary).toBe(r.expected);
     expect(r.orphans, summary).toBe(0);
@@ -39,6 +39,7 @@ describe('kill trials', () => {
     expect(r.saysWhy, summary).toBe(true);
     if (fault === 'qemu-stop-kill') expect(r.stderrTail).toMatch(/the guest stopped running/);
     if (fault === 'guest-freeze') {
+      expect(r.freezeNote, summary).toMatch(/frozen [1-9]/);
       // Only the agent's silence can tell: QEMU was neither stopped nor silent on QMP.
       expect(r.stderrTail, summary).toMatch(/the guest agent has sent nothing for \d+ s/);
       expect(r.stderrTail, summary).toMatch(/QEMU says the guest is "running"/);

@@ -37,6 +37,8 @@ export type TrialResult = {
   noticedMs: number | null;
   /** The longest the agent went without a line, after its "ready", until the fault (host time): the heartbeat's margin. */
   longestSilenceMs: number | null;
+  /** guest-freeze: which threads were stopped, as the freezer said it. */
+  freezeNote: string | null;
   stderrTail: string;
 };
 
@@ -157,13 +159,23 @@ async function trial(fault: Fault, phase: Phase, opts: { scenarioDelayMs?: numbe
   const runId = fs.existsSync(runsDir) ? fs.readdirSync(runsDir)[0] : undefined;
   const tag = runId ? `daxlab-${runId}` : 'daxlab-trial-none';
   let freezer: ReturnType<typeof execa> | null = null;
+  let freezeNote: string | null = null;
   let frozenAt: number | null = null;
   if (fault === 'guest-freeze') {
     const [pid] = await qemuPids(tag);
     const threads = pid ? vcpuThreads(pid) : [];
+    freezeNote = pid ? `QEMU ${pid}: vCPU threads ${threads.join(',') || 'none found'}` : `no QEMU found for ${tag}`;
     if (threads.length) {
       freezer = execa(await buildFreezer(root), threads.map(String), { reject: false });
       frozenAt = Date.now();
+      // The freezer says how many threads it stopped (and why not, on stderr).
+      let said = '';
+      freezer.stderr?.on('data', (c: Buffer) => (freezeNote += ` | ${c.toString().trim()}`));
+      await Promise.race([
+        new Promise<void>((resolve) => freezer!.stdout?.on('data', (c: Buffer) => ((said += c.toString()), /frozen \d+/.test(said) && resolve()))),
+        sleep(10_000),
+      ]);
+      freezeNote += ` | ${said.trim() || 'the freezer said nothing'}`;
     }
   } else if (fault === 'qemu-stop-kill') {
     const [pid] = await qemuPids(tag);
@@ -211,6 +223,7 @@ async function trial(fault: Fault, phase: Phase, opts: { scenarioDelayMs?: numbe
     ms: Date.now() - began,
     noticedMs,
     longestSilenceMs: gap,
+    freezeNote,
     stderrTail: text.split('\n').slice(-12).join('\n'),
   };
 }
