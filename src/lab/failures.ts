@@ -13,6 +13,7 @@
 // failure the scenario declares (a `returns` check that allows it, a `when: { failed }`
 // or `when: { succeeded }` on the step) is never the scenario's mistake: it is judged
 // by that expectation.
+import { failureClaim } from './checks/returns.js';
 import type { Predicate, Scenario } from './scenario.js';
 
 export type FailureClass =
@@ -140,15 +141,18 @@ export function failureDeclared(s: Scenario, stepId: string, end: ActionEnd): bo
   const conds = [...s.steps.map((st) => st.when), ...predicates(s).map(({ p }) => p.when)];
   if (conds.some((c) => c?.failed === stepId || c?.succeeded === stepId)) return true;
   return predicates(s).some(({ p, stepId: own }) => {
-    if (p.check !== 'returns' || (p.step ?? own) !== stepId) return false;
-    if (end.signal) return p.signal !== undefined && p.signal.replace(/^SIG/, '') === end.signal.replace(/^SIG/, '');
-    const errnos = p.errno === undefined ? [] : Array.isArray(p.errno) ? p.errno : [p.errno];
-    return errnos.includes(end.error!);
+    const claim = failureClaim(p, own);
+    if (!claim || claim.step !== stepId) return false;
+    if (end.signal) return claim.signal !== undefined && claim.signal.replace(/^SIG/, '') === end.signal.replace(/^SIG/, '');
+    return claim.errnos.includes(end.error!);
   });
 }
 
 /** Whether a `returns` check of a later step is about this step's action (it judges the outcome there). */
 export function judgedLater(s: Scenario, stepId: string): boolean {
   const at = s.steps.findIndex((st, i) => (st.id ?? `step-${i + 1}`) === stepId);
-  return predicates(s).some(({ p, at: where }) => where > at && p.check === 'returns' && p.step === stepId);
+  return predicates(s).some(({ p, at: where, stepId: own }) => {
+    const claim = failureClaim(p, own);
+    return where > at && claim?.named === true && claim.step === stepId;
+  });
 }

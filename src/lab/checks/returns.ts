@@ -71,3 +71,14 @@ function jsonMatch(actual: unknown, expected: unknown): boolean {
   if (actual === null || typeof actual !== 'object') return false;
   return Object.entries(expected).every(([k, v]) => jsonMatch((actual as Record<string, unknown>)[k], v));
 }
+
+/**
+ * What a predicate says of a step's action failing, for the engine's judgement of failed
+ * actions (../failures.ts): the step it is about (named, or its own), and the errnos and
+ * signal it allows. Null for every other check kind.
+ */
+export function failureClaim(p: { check: string }, ownStep: string): { step: string; named: boolean; errnos: string[]; signal?: string } | null {
+  if (p.check !== 'returns') return null;
+  const r = p as P;
+  return { step: r.step ?? ownStep, named: r.step !== undefined, errnos: r.errno === undefined ? [] : [r.errno].flat(), ...(r.signal ? { signal: r.signal } : {}) };
+}
