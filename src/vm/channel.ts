@@ -12,6 +12,16 @@ import {
   type ReplyMessage,
 } from '../wire/protocol.js';
 import { AgentError, type AgentLink, type LinkEvents } from '../wire/link.js';
+import { CannotTestError } from '../exit.js';
+
+/**
+ * The agent did not answer a command in time. A stopped or hung guest is caught sooner by
+ * the heartbeat (session.ts); an agent that still beats but does not answer is a guest
+ * too slow for the lab (a loaded host under TCG): could not test, not a bug of ours.
+ */
+export class AgentTimeoutError extends CannotTestError {
+  override name = 'AgentTimeoutError';
+}
 
 export class AgentChannel extends EventEmitter<LinkEvents> implements AgentLink {
   private nextId = 1;
@@ -116,7 +126,7 @@ export class AgentChannel extends EventEmitter<LinkEvents> implements AgentLink 
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
-        reject(new Error(`the agent did not answer "${command.cmd}" within ${timeoutMs} ms`));
+        reject(new AgentTimeoutError(`could not test: the agent did not answer "${command.cmd}" within ${timeoutMs} ms (the guest is too slow: a loaded host?)`));
       }, timeoutMs);
       this.waiting.set(id, {
         resolve: (r) => {

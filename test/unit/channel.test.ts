@@ -71,3 +71,19 @@ describe('agent channel', () => {
     agent.close();
   });
 });
+
+describe('an agent that does not answer', () => {
+  it('is could not test (125), not a bug of daxlab; heartbeats are messages like any other', async () => {
+    const { classify, EXIT } = await import('../../src/exit.js');
+    // Beats, but never answers: a guest too slow for the lab.
+    const agent = await fakeAgent((_cmd, s) => s.write(`${JSON.stringify({ t: 1, kind: 'heartbeat', seq: 1, stallMs: 3 })}\n`));
+    const channel = await AgentChannel.connect(agent.sock);
+    const beats: unknown[] = [];
+    channel.on('message', (m) => m.kind === 'heartbeat' && beats.push(m));
+    const err = await channel.request({ cmd: 'trace', events: [] }, 300).catch((e: unknown) => e);
+    expect(beats).toEqual([{ t: 1, kind: 'heartbeat', seq: 1, stallMs: 3 }]);
+    expect(classify(err)).toMatchObject({ code: EXIT.cannotTest, ourBug: false, message: expect.stringMatching(/did not answer "trace" within 300 ms/) });
+    channel.close();
+    agent.close();
+  });
+});
