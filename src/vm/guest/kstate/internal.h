@@ -14,6 +14,9 @@
 #define KSTATE_TLB_SIZE		32
 #define KSTATE_PGMAP_CACHE	8
 #define KSTATE_PGMAP_RANGES	16
+/* The per-sample block cache: 4 KiB blocks of kernel virtual memory. */
+#define KSTATE_BLOCK		4096
+#define KSTATE_BLOCKS		1024	/* 4 MiB, direct-mapped by address */
 
 struct kcore_seg {
 	uint64_t vaddr;
@@ -38,6 +41,13 @@ struct kpgmap_entry {
 	uint64_t end[KSTATE_PGMAP_RANGES];
 };
 
+/* One cached block: valid while @gen is the cache's current generation. */
+struct kblock {
+	uint64_t va;		/* KSTATE_BLOCK-aligned */
+	uint64_t gen;
+	uint8_t data[KSTATE_BLOCK];
+};
+
 struct kstate {
 	struct btf *btf;
 	struct kstate_layout l;
@@ -57,6 +67,12 @@ struct kstate {
 	struct kstate_stats stats;
 	struct ktlb_entry tlb[KSTATE_TLB_SIZE];
 	unsigned int tlb_next;
+
+	/* kstate_cache_begin() .. kstate_cache_end(); NULL until first used */
+	struct kblock *blocks;
+	uint64_t block_gen;
+	bool caching;
+	uint8_t *scratch;		/* a prefetch's reads */
 
 	struct kpgmap_entry pgmap[KSTATE_PGMAP_CACHE];
 	unsigned int pgmap_next;

@@ -165,10 +165,28 @@ int kstate_translate(struct kstate *ks, uint64_t va, uint64_t *pa);
  * hotplug, or after destroying or reconfiguring a namespace).
  */
 void kstate_flush_cache(struct kstate *ks);
+/*
+ * The block cache, for one sample of many structures: between begin and end,
+ * kstate_read() serves each aligned 4 KiB block of kernel memory from one read
+ * of /proc/kcore, so the fields of one struct page, folio, xa_node or inode
+ * (and their neighbours) come from one instant and one syscall.  begin forgets
+ * what the previous sample read; nothing is kept across samples.
+ */
+int kstate_cache_begin(struct kstate *ks);
+void kstate_cache_end(struct kstate *ks);
+/*
+ * Fill the cache for [va, va + len) with as few reads as the memory allows
+ * (one per kcore segment or physically contiguous run): the struct pages of a
+ * run of pfns in one pread.  Only while caching; failures are left to the
+ * reads that follow (they report them).
+ */
+void kstate_prefetch(struct kstate *ks, uint64_t va, size_t len);
 /* Counters, to see what a sample costs. */
 struct kstate_stats {
 	uint64_t reads;		/* kstate_read() calls */
 	uint64_t preads;	/* preads of /proc/kcore */
+	uint64_t block_hits;	/* reads served from the block cache */
+	uint64_t block_fills;	/* blocks read into it */
 	uint64_t walks;		/* page-table walks */
 	uint64_t tlb_hits;	/* translations served from the cache */
 };

@@ -248,6 +248,78 @@ static void test_e2e_xarray(struct kstate *ks, struct fake *fk)
 	CHECK_EQ(m.i_rwsem, fk->inode + kstate_layout(ks)->inode_i_rwsem.off);
 }
 
+/*
+ * The block cache: every read gives what the uncached read gives, repeated
+ * reads within a sample cost no pread, a prefetch of a run of struct pages
+ * is one pread, and a new sample reads again.
+ */
+static void test_e2e_cached(struct kstate *ks, struct fake *fk)
+{
+	static const uint64_t pfns[] = { PFN_RAM, PFN_FSDAX, PFN_HEAD, PFN_TAIL,
+					 PFN_TAIL2, PFN_COW, PFN_SHARED, PFN_UNUSED };
+	static const uint64_t idx[] = { 5, 0x205, 0x345, 0x1003, 6, 0x2000 };
+	const struct kstate_layout *l = kstate_layout(ks);
+	struct kpage raw[8], pg;
+	struct kdax_result dr[6], d;
+	struct krwsem rw0, rw1;
+	struct kstate_stats st0, st1;
+	unsigned int i;
+	char buf[17] = "";
+
+	for (i = 0; i < 8; i++)
+		CHECK_EQ(kstate_page_read(ks, pfns[i], &raw[i]), 0);
+	for (i = 0; i < 6; i++)
+		CHECK_EQ(kstate_dax_lookup(ks, fk->mapping, idx[i], &dr[i]), 0);
+	CHECK_EQ(kstate_rwsem_read(ks, fk->rw_main, &rw0), 0);
+
+	CHECK_EQ(kstate_cache_begin(ks), 0);
+	for (i = 0; i < 8; i++) {
+		CHECK_EQ(kstate_page_read(ks, pfns[i], &pg), 0);
+		CHECK(!memcmp(&pg, &raw[i], sizeof(pg)));
+	}
+	for (i = 0; i < 6; i++) {
+		CHECK_EQ(kstate_dax_lookup(ks, fk->mapping, idx[i], &d), 0);
+		CHECK(!memcmp(&d, &dr[i], sizeof(d)));
+	}
+	CHECK_EQ(kstate_rwsem_read(ks, fk->rw_main, &rw1), 0);
+	CHECK(!memcmp(&rw0, &rw1, sizeof(rw0)));
+	/* the same again in this sample: no pread at all */
+	kstate_get_stats(ks, &st0);
+	for (i = 0; i < 8; i++)
+		CHECK_EQ(kstate_page_read(ks, pfns[i], &pg), 0);
+	CHECK_EQ(kstate_dax_lookup(ks, fk->mapping, 0x345, &d), 0);
+	kstate_get_stats(ks, &st1);
+	CHECK_EQ(st1.preads, st0.preads);
+	CHECK(st1.block_hits > st0.block_hits);
+	/* across two 4K pages apart physically, and what is not mapped */
+	CHECK_EQ(kstate_read(ks, fk->vmb + (1ULL << 30) + 4096 - 8, buf, 16), 0);
+	CHECK(!strcmp(buf, "0123456789abcdef"));
+	CHECK_EQ(kstate_read(ks, fk->vmb + (1ULL << 30) + 8192, buf, 8), -EFAULT);
+	CHECK(strstr(kstate_errmsg(ks), "not mapped") != NULL);
+
+	/* a new sample: 64 struct pages of pmem in one pread, then none */
+	CHECK_EQ(kstate_cache_begin(ks), 0);
+	kstate_get_stats(ks, &st0);
+	kstate_prefetch(ks, page_va(fk, PMEM_PFN), 64 * l->page_size);
+	kstate_get_stats(ks, &st1);
+	CHECK_EQ(st1.preads - st0.preads, 1);
+	CHECK_EQ(kstate_page_read(ks, PFN_FSDAX, &pg), 0);
+	CHECK(!memcmp(&pg, &raw[1], sizeof(pg)));
+	kstate_get_stats(ks, &st0);
+	CHECK_EQ(st0.preads, st1.preads);
+	/* RAM struct pages from kcore's vmemmap segment: one pread too */
+	kstate_prefetch(ks, page_va(fk, 0), 256 * l->page_size);
+	kstate_get_stats(ks, &st1);
+	CHECK_EQ(st1.preads - st0.preads, 1);
+	kstate_cache_end(ks);
+	/* after the sample: uncached again */
+	kstate_get_stats(ks, &st0);
+	CHECK_EQ(kstate_page_read(ks, PFN_FSDAX, &pg), 0);
+	kstate_get_stats(ks, &st1);
+	CHECK(st1.preads > st0.preads);
+	CHECK(!memcmp(&pg, &raw[1], sizeof(pg)));
+}
+
 void test_iomem(void)
 {
 	char path[] = "/tmp/kstate_iomem_XXXXXX";
@@ -296,6 +368,12 @@ void test_e2e(const char *btf_path, int levels)
 		test_e2e_page(ks, &fk);
 		test_e2e_rwsem(ks, &fk);
 		test_e2e_xarray(ks, &fk);
+		test_e2e_cached(ks, &fk);
+		/* and the reads' checks again through the cache */
+		CHECK_EQ(kstate_cache_begin(ks), 0);
+		test_e2e_rwsem(ks, &fk);
+		test_e2e_xarray(ks, &fk);
+		kstate_cache_end(ks);
 		kstate_close(ks);
 	}
 	unlink(fk.kcore);
