@@ -1,68 +1,140 @@
 // Observer benchmark: what sampling costs the guest, and how late events reach the host.
-// 64 watched pages over 3 files; agent CPU and guest busy time idle, at 10 Hz and at 50 Hz,
-// as ratios to the idle guest measured in the same run; event -> host latency p50/p99.
+// One guest, one run, every number side by side:
+// - the idle guest (watch list set, observer stopped), measured before and after;
+// - 64 watched pages over 3 files at 10 and 50 Hz, the old way ("legacy": every field its
+//   own kcore read, a pagemap read per page, every /proc file opened per sample, every
+//   snapshot complete) and the new way (block cache, batched pagemap, stacks only when the
+//   task ran, snapshot deltas);
+// - the new way at 10, 50 and 100 Hz x 64, 512 and 4,096 watched pages: the scaling table;
+// - truth: the snapshot the host rebuilt from deltas equals a fresh full one, and the new
+//   sampler's full snapshot equals the legacy one;
+// - event -> host latency p50/p99.
+// Guest busy time is from /proc/stat (all CPUs), agent CPU from /proc/<pid>/schedstat.
+import { isDeepStrictEqual } from 'node:util';
 import { LabDriver } from '../src/lab/driver.js';
 import { loadProfile } from '../src/config/profiles.js';
-import type { AgentMessage } from '../src/wire/protocol.js';
+import type { AgentMessage, SnapshotMessage } from '../src/wire/protocol.js';
 import { silentProgress } from '../src/vm/progress.js';
 import { GuestSession } from '../src/vm/session.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+const quantile = (xs: number[], q: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]! : NaN);
 
-type CpuSample = { agentTicks: number; busy: number; total: number };
+type CpuSample = { agentNs: number; busy: number; total: number };
 
 async function cpu(lab: LabDriver, agentPid: string): Promise<CpuSample> {
-  const [stat, self] = await Promise.all([lab.busybox('cat', '/proc/stat'), lab.busybox('cat', `/proc/${agentPid}/stat`)]);
+  const [stat, sched] = await Promise.all([lab.busybox('cat', '/proc/stat'), lab.busybox('cat', `/proc/${agentPid}/schedstat`)]);
   const fields = stat.stdout.split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const idle = fields[3]! + fields[4]!;
   const total = fields.reduce((a, b) => a + b, 0);
-  const after = self.stdout.slice(self.stdout.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of /proc/<pid>/stat: 12 and 13 after the state.
-  return { agentTicks: Number(after[11]) + Number(after[12]), busy: total - idle, total };
+  return { agentNs: Number(sched.stdout.trim().split(/\s+/)[0]), busy: total - idle, total };
 }
 
-async function measure(lab: LabDriver, agentPid: string, hz: number, seconds: number) {
-  await lab.channel.request({ cmd: 'observe', hz });
-  await sleep(500);
-  const a = await cpu(lab, agentPid);
-  await sleep(seconds * 1000);
-  const b = await cpu(lab, agentPid);
-  const total = b.total - a.total;
-  return { agent: (b.agentTicks - a.agentTicks) / total, busy: (b.busy - a.busy) / total };
-}
+type Cell = {
+  name: string;
+  hz: number;
+  pages: number;
+  legacy: boolean;
+  agent: number;
+  busy: number;
+  snapshots: number;
+  expected: number;
+  skipped: number;
+  costs: number[];
+  parts: Record<string, number[]>;
+  bytes: number;
+};
 
 export async function observerBench(): Promise<void> {
   const session = await GuestSession.boot(loadProfile(process.env.BENCH_PROFILE ?? 'default'), { progress: silentProgress });
   try {
     const lab = new LabDriver(session.channel);
-    const split = [22, 21, 21];
-    for (const [i, n] of split.entries()) {
+    const sizes = [64, 512, 4096];
+    const split = (n: number) => [Math.ceil(n / 3), Math.ceil((n - Math.ceil(n / 3)) / 2), n - Math.ceil(n / 3) - Math.ceil((n - Math.ceil(n / 3)) / 2)];
+    const most = split(sizes.at(-1)!);
+    for (const [i, n] of most.entries()) {
       const actor = `w${i}`;
       await lab.startActor(actor);
       await lab.ok(actor, { op: 'open', path: `bench${i}`, create: true, size: n * 4096 });
       await lab.ok(actor, { op: 'mmap', length: n * 4096, flags: ['MAP_SHARED'] });
-      const pages = [...Array(n).keys()];
-      await lab.ok(actor, { op: 'touch', pages, write: true });
-      await lab.watchPages(actor, pages, `bench${i}`);
+      await lab.ok(actor, { op: 'touch', pages: [...Array(n).keys()], write: true }, 120_000);
     }
+    let watched = [0, 0, 0];
+    const watchUpTo = async (total: number) => {
+      const want = split(total);
+      for (const [i, n] of want.entries()) {
+        if (n > watched[i]!) await lab.watchPages(`w${i}`, [...Array(n - watched[i]!).keys()].map((k) => k + watched[i]!), `bench${i}`);
+      }
+      watched = want;
+    };
+    await watchUpTo(sizes[0]!);
+
     const agentPid = String(session.ready.pid);
     const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-    const idle = await measure(lab, agentPid, 0, seconds);
-    const costs: number[] = [];
-    const parts: Record<string, number[]> = {};
-    const onSnap = (m: AgentMessage) => {
-      if (m.kind !== 'snapshot' || m.costUs === undefined) return;
-      costs.push(m.costUs);
-      for (const [part, us] of Object.entries(m.costByPartUs ?? {})) (parts[part] ??= []).push(us);
-    };
-    session.channel.on('message', onSnap);
-    const at10 = await measure(lab, agentPid, 10, seconds);
-    const at50 = await measure(lab, agentPid, 50, seconds);
-    await lab.channel.request({ cmd: 'observe', hz: 0 });
-    session.channel.off('message', onSnap);
-    const snap = await lab.sample();
+    let current: Cell | null = null;
+    let lastSnap: SnapshotMessage | null = null;
+    let firstDropped = 0;
+    session.channel.on('line', (line: string) => {
+      if (current && line.startsWith('{"kind":"snapshot')) current.bytes += line.length + 1;
+    });
+    session.channel.on('message', (m: AgentMessage) => {
+      if (m.kind !== 'snapshot') return;
+      lastSnap = m;
+      if (!current) return;
+      if (!current.snapshots) firstDropped = m.dropped.snapshots;
+      current.snapshots++;
+      current.skipped = m.dropped.snapshots - firstDropped;
+      if (m.costUs !== undefined) current.costs.push(m.costUs);
+      for (const [part, us] of Object.entries(m.costByPartUs ?? {})) (current.parts[part] ??= []).push(us);
+    });
 
+    const measure = async (name: string, hz: number, legacy = false): Promise<Cell> => {
+      const cell: Cell = { name, hz, pages: watched.reduce((a, b) => a + b, 0), legacy, agent: 0, busy: 0, snapshots: 0, expected: hz * seconds, skipped: 0, costs: [], parts: {}, bytes: 0 };
+      await lab.channel.request({ cmd: 'observe', hz, ...(legacy ? { legacy: true } : {}) });
+      await sleep(500);
+      const a = await cpu(lab, agentPid);
+      current = cell;
+      await sleep(seconds * 1000);
+      current = null;
+      const b = await cpu(lab, agentPid);
+      const total = b.total - a.total;
+      // /proc/stat counts USER_HZ (100) ticks of all CPUs; schedstat nanoseconds of one task
+      cell.agent = (b.agentNs - a.agentNs) / 1e9 / (total / 100);
+      cell.busy = (b.busy - a.busy) / total;
+      return cell;
+    };
+
+    const cells: Cell[] = [];
+    const idle0 = await measure('idle', 0);
+    cells.push(await measure('legacy 10 Hz', 10, true));
+    cells.push(await measure('legacy 50 Hz', 50, true));
+    const scaling: Cell[] = [];
+    const truth: string[] = [];
+    for (const n of sizes) {
+      await watchUpTo(n);
+      for (const hz of [10, 50, 100]) scaling.push(await measure(`${hz} Hz`, hz));
+      // The snapshot the host rebuilt from the last window's deltas against a fresh full one.
+      await lab.channel.request({ cmd: 'observe', hz: 0 });
+      await sleep(200);
+      const rebuilt = lastSnap as SnapshotMessage | null;
+      const fresh = await lab.sample();
+      await lab.channel.request({ cmd: 'observe', hz: 0, legacy: true });
+      const old = await lab.sample();
+      await lab.channel.request({ cmd: 'observe', hz: 0 });
+      const same = (x: SnapshotMessage | null, y: SnapshotMessage) =>
+        !!x &&
+        isDeepStrictEqual(x.pages, y.pages) &&
+        isDeepStrictEqual(x.locks, y.locks) &&
+        isDeepStrictEqual(
+          x.actors.map(({ blockedMs: _, ...r }) => r),
+          y.actors.map(({ blockedMs: _, ...r }) => r),
+        );
+      truth.push(`${n} pages: rebuilt from deltas = fresh full snapshot: ${same(rebuilt, fresh) ? 'yes' : 'NO'}; new full = legacy full: ${same(fresh, old) ? 'yes' : 'NO'}`);
+    }
+    const idle1 = await measure('idle again', 0);
+    const idle = (idle0.busy + idle1.busy) / 2;
+
+    const snap = await lab.sample();
     // Clock offset guest - host from the ping with the shortest round trip.
     let best = { rtt: Infinity, offset: 0 };
     let replyT = 0;
@@ -89,14 +161,32 @@ export async function observerBench(): Promise<void> {
     await sleep(500);
     session.channel.off('message', onEvent);
 
-    const pct = (x: number) => `${(x * 100).toFixed(1)}%`.padStart(8);
-    console.log(`\nobserver benchmark: ${snap.pages.length} watched pages, ${new Set(snap.pages.map((p) => p.file)).size} files, accel ${session.accel.accel}, ${seconds} s per rate`);
-    console.log('rate      agent CPU   guest busy   busy / idle guest');
-    for (const [name, m] of [['idle', idle], ['10 Hz', at10], ['50 Hz', at50]] as const) {
-      console.log(`${name.padEnd(8)} ${pct(m.agent)}   ${pct(m.busy)}     ${(m.busy / idle.busy).toFixed(2)}`);
-    }
-    console.log(`snapshot cost in the agent: p50 ${quantile(costs, 0.5)} us, p99 ${quantile(costs, 0.99)} us (${costs.length} snapshots)`);
-    console.log(`  p50 by part: ${Object.entries(parts).map(([k, v]) => `${k} ${quantile(v, 0.5)} us`).join(', ')}`);
+    const pct = (x: number) => `${(x * 100).toFixed(2)}%`.padStart(8);
+    const us = (x: number) => (Number.isNaN(x) ? '-' : `${x}`).padStart(7);
+    const row = (c: Cell) =>
+      `${c.name.padEnd(14)} ${String(c.pages).padStart(5)} ${pct(c.agent)} ${pct(c.busy)} ${(c.busy / idle).toFixed(2).padStart(7)} ${us(quantile(c.costs, 0.5))} ${us(quantile(c.costs, 0.99))} ${`${c.snapshots}/${c.expected}`.padStart(9)} ${String(c.skipped).padStart(7)} ${(c.bytes / seconds / 1024).toFixed(1).padStart(8)}`;
+    const head = `${'sampler'.padEnd(14)} ${'pages'.padStart(5)} ${'agent'.padStart(8)} ${'busy'.padStart(8)} ${'x idle'.padStart(7)} ${'p50 us'.padStart(7)} ${'p99 us'.padStart(7)} ${'snaps'.padStart(9)} ${'skipped'.padStart(7)} ${'KiB/s'.padStart(8)}`;
+    console.log(
+      `\nobserver benchmark: ${snap.pages.length} pages watched at the end, ${new Set(snap.pages.map((p) => p.file)).size} files, accel ${session.accel.accel}, ${seconds} s per cell, one guest`,
+    );
+    console.log(`idle guest: busy ${pct(idle0.busy)} before, ${pct(idle1.busy)} after (x idle below is against their mean ${pct(idle)})`);
+    console.log('\nold against new, 64 pages / 3 files:');
+    console.log(head);
+    for (const c of [...cells, ...scaling.slice(0, 2)]) console.log(row(c.legacy ? c : { ...c, name: `new ${c.name}` }));
+    console.log('\nscaling (new sampler):');
+    console.log(head);
+    for (const c of scaling) console.log(row(c));
+    const per = (c: Cell) => quantile(c.costs, 0.5);
+    const at = (hz: number, n: number) => scaling.find((c) => c.hz === hz && c.pages === n)!;
+    console.log(
+      `cost per watched page (p50 at 50 Hz, 64 -> 4096 pages): ${((per(at(50, 4096)) - per(at(50, 64))) / (4096 - 64)).toFixed(2)} us; ` +
+        `guest busy per 10 Hz at 64 pages (10 -> 100 Hz): ${(((at(100, 64).busy - at(10, 64).busy) / 9) * 100).toFixed(3)}% of all CPUs`,
+    );
+    const partsOf = (c: Cell) => Object.entries(c.parts).map(([k, v]) => `${k} ${quantile(v, 0.5)}`).join(', ');
+    console.log(`p50 by part, us (legacy 50 Hz, 64 pages): ${partsOf(cells[1]!)}`);
+    console.log(`p50 by part, us (new 50 Hz, 64 pages):    ${partsOf(at(50, 64))}`);
+    console.log(`p50 by part, us (new 50 Hz, 4096 pages):  ${partsOf(at(50, 4096))}`);
+    for (const t of truth) console.log(`truth: ${t}`);
     console.log(
       `event -> host latency: p50 ${quantile(latencies, 0.5).toFixed(2)} ms, p99 ${quantile(latencies, 0.99).toFixed(2)} ms ` +
         `(${latencies.length} events; clock offset from the fastest of 30 pings, rtt ${best.rtt.toFixed(2)} ms)`,
@@ -105,4 +195,3 @@ export async function observerBench(): Promise<void> {
     await session.shutdown();
   }
 }
-

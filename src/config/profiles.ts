@@ -125,7 +125,7 @@ export const profileSchema = z
       .strict()
       .default({ type: 'xfs', mkfsOptions: ['-m', 'reflink=0'], mountOptions: ['dax'] }),
     sysctls: z.record(z.string().regex(/^[a-z0-9_.-]+$/), z.union([z.string(), z.number()])).default({}),
-    sampling: z.object({ hz: z.number().min(1).max(50).default(10) }).strict().default({ hz: 10 }),
+    sampling: z.object({ hz: z.number().min(1).max(100).default(10) }).strict().default({ hz: 10 }),
     bootTimeout: duration(LIMITS.bootTimeoutMinMs, LIMITS.bootTimeoutMaxMs).default('180s'),
     defaultScenario: z.string().optional(),
     /** The profile's own scenarios, in the schema of src/lab/scenario.ts (errors with their path). */

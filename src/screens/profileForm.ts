@@ -32,7 +32,7 @@ export const FIELDS: Field[] = [
   { key: 'mkfs', label: 'mkfs options', hint: 'space separated, e.g. -m reflink=0', path: 'fs.mkfsOptions' },
   { key: 'mount', label: 'mount options', hint: 'comma separated, e.g. dax', path: 'fs.mountOptions' },
   { key: 'sysctls', label: 'sysctls', hint: 'k=v, comma separated: fs.lease-break-time=5', path: 'sysctls' },
-  { key: 'hz', label: 'sample rate (Hz)', hint: '1-50', path: 'sampling' },
+  { key: 'hz', label: 'sample rate (Hz)', hint: '1-100', path: 'sampling' },
   { key: 'bootTimeout', label: 'boot timeout', hint: 'e.g. 180s', path: 'bootTimeout' },
   { key: 'defaultScenario', label: 'default scenario', hint: 'a scenario id, or empty', path: 'defaultScenario' },
 ];

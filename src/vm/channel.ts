@@ -5,7 +5,7 @@ import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   agentError,
-  parseAgentLine,
+  AgentLineDecoder,
   ProtocolError,
   type AgentMessage,
   type HostCommand,
@@ -25,6 +25,7 @@ export class AgentTimeoutError extends CannotTestError {
 
 export class AgentChannel extends EventEmitter<LinkEvents> implements AgentLink {
   private nextId = 1;
+  private decoder = new AgentLineDecoder();
   private waiting = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
   closed = false;
 
@@ -65,7 +66,7 @@ export class AgentChannel extends EventEmitter<LinkEvents> implements AgentLink 
     this.emit('line', line);
     let msg: AgentMessage;
     try {
-      msg = parseAgentLine(line);
+      msg = this.decoder.decode(line);
     } catch (err) {
       this.emit('protocol-error', err as ProtocolError);
       return;

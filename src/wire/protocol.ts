@@ -164,6 +164,31 @@ export const snapshotMessage = z.object({
   costByPartUs: z.record(z.string(), z.number()).optional(),
 });
 
+/*
+ * What changed since the snapshot before it (seq `base`): the agent sends these while
+ * observing, the host rebuilds the full snapshot (AgentLineDecoder) before anyone sees it,
+ * so the reducer, the screens and the checks only ever get complete snapshots. A list
+ * given as an array replaces the old one; given as an object it patches the old list's
+ * entries by index ("3": the members of entry 3 that changed; "error": null removes an
+ * error). A part that is absent did not change.
+ */
+const pagePatch = pageState.partial().extend({ error: z.string().nullable().optional() });
+const lockPatch = lockState.partial().extend({ error: z.string().nullable().optional() });
+export const snapshotDeltaMessage = z.object({
+  ...base,
+  kind: z.literal('snapshot-delta'),
+  seq: z.number(),
+  base: z.number(),
+  pages: z.record(z.string(), pagePatch).optional(),
+  locks: z.record(z.string(), lockPatch).optional(),
+  actors: z.union([z.array(actorState), z.record(z.string(), actorState.partial())]).optional(),
+  leases: z.array(leaseState).optional(),
+  vmstat: z.record(z.string(), z.number()).optional(),
+  dropped: z.object({ events: z.number(), snapshots: z.number() }).optional(),
+  costUs: z.number().optional(),
+  costByPartUs: z.record(z.string(), z.number()).optional(),
+});
+
 export const eventMessage = z.object({
   ...base,
   kind: z.literal('event'),
@@ -206,6 +231,7 @@ export type ActionMessage = z.infer<typeof actionMessage>;
 export type SignalMessage = z.infer<typeof signalMessage>;
 export type ActorExitMessage = z.infer<typeof actorExitMessage>;
 export type SnapshotMessage = z.infer<typeof snapshotMessage>;
+export type SnapshotDeltaMessage = z.infer<typeof snapshotDeltaMessage>;
 export type EventMessage = z.infer<typeof eventMessage>;
 export type HeartbeatMessage = z.infer<typeof heartbeatMessage>;
 export type PageState = z.infer<typeof pageState>;
@@ -274,7 +300,7 @@ export type HostCommand =
   | { cmd: 'refwatch'; pages: Array<{ label: string; index: number }> }
   /** Forget every watched page and file (between scenarios on one guest). */
   | { cmd: 'unwatch' }
-  | { cmd: 'observe'; hz: number }
+  | { cmd: 'observe'; hz: number; legacy?: boolean }
   | { cmd: 'sample' }
   /** attachUncalled: attach the kprobes measured as never called too (the self-test watches them not fire). */
   | { cmd: 'trace'; events: string[]; kprobes?: string[]; attachUncalled?: boolean }
@@ -295,12 +321,20 @@ export class ProtocolError extends Error {
 }
 
 /** Parse one line from the agent; a malformed line is an error naming the line, never a crash. */
-export function parseAgentLine(line: string): AgentMessage {
+export function parseAgentLine(line: string): AgentMessage | SnapshotDeltaMessage {
   let data: unknown;
   try {
     data = JSON.parse(line);
   } catch (err) {
     throw new ProtocolError(`agent sent a line that is not JSON (${(err as Error).message})`, line);
+  }
+  if ((data as { kind?: unknown } | null)?.kind === 'snapshot-delta') {
+    const delta = snapshotDeltaMessage.safeParse(data);
+    if (!delta.success) {
+      const issue = delta.error.issues[0]!;
+      throw new ProtocolError(`agent message does not match the protocol at ${issue.path.join('.') || 'top level'}: ${issue.message}`, line);
+    }
+    return delta.data;
   }
   const result = agentMessage.safeParse(data);
   if (!result.success) {
@@ -308,6 +342,62 @@ export function parseAgentLine(line: string): AgentMessage {
     throw new ProtocolError(`agent message does not match the protocol at ${issue.path.join('.') || 'top level'}: ${issue.message}`, line);
   }
   return result.data;
+}
+
+/** Members a patch removes with null (optional, never null in a full snapshot). */
+const removable = new Set(['error']);
+
+function patchList<T extends object>(old: readonly T[], patch: Record<string, Partial<T> | Record<string, unknown>>, what: string, line: string): T[] {
+  const out = [...old];
+  for (const [key, members] of Object.entries(patch)) {
+    const i = Number(key);
+    if (!Number.isInteger(i) || i < 0 || i >= out.length)
+      throw new ProtocolError(`snapshot-delta patches ${what} ${key}, but the snapshot before it has ${out.length}`, line);
+    const entry = { ...out[i]! } as Record<string, unknown>;
+    for (const [k, v] of Object.entries(members)) {
+      if (v === null && removable.has(k)) delete entry[k];
+      else entry[k] = v;
+    }
+    out[i] = entry as T;
+  }
+  return out;
+}
+
+/** The full snapshot a delta describes, from the snapshot before it. */
+export function applySnapshotDelta(prev: SnapshotMessage, d: SnapshotDeltaMessage, line: string): SnapshotMessage {
+  if (d.base !== prev.seq) throw new ProtocolError(`snapshot-delta ${d.seq} is against snapshot ${d.base}, but the last snapshot was ${prev.seq}`, line);
+  const next: SnapshotMessage = {
+    t: d.t,
+    kind: 'snapshot',
+    seq: d.seq,
+    pages: d.pages ? patchList(prev.pages, d.pages, 'page', line) : prev.pages,
+    locks: d.locks ? patchList(prev.locks, d.locks, 'lock', line) : prev.locks,
+    actors: Array.isArray(d.actors) ? d.actors : d.actors ? patchList(prev.actors, d.actors, 'actor', line) : prev.actors,
+    leases: d.leases ?? prev.leases,
+    vmstat: d.vmstat ?? prev.vmstat,
+    dropped: d.dropped ?? prev.dropped,
+  };
+  if (d.costUs !== undefined) next.costUs = d.costUs;
+  if (d.costByPartUs !== undefined) next.costByPartUs = d.costByPartUs;
+  return next;
+}
+
+/**
+ * Agent lines to messages, in order, for one stream (a channel or a transcript's replay):
+ * rebuilds each snapshot-delta into the full snapshot. A transcript written before deltas
+ * existed has only full snapshots and decodes as it always did.
+ */
+export class AgentLineDecoder {
+  private last: SnapshotMessage | null = null;
+
+  decode(line: string): AgentMessage {
+    const m = parseAgentLine(line);
+    if (m.kind === 'snapshot') this.last = m;
+    if (m.kind !== 'snapshot-delta') return m;
+    if (!this.last) throw new ProtocolError(`snapshot-delta ${m.seq} came before any full snapshot`, line);
+    this.last = applySnapshotDelta(this.last, m, line);
+    return this.last;
+  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@
 // crash of daxlab loses nothing it had written (the kernel has the bytes); close()
 // fsyncs. A few microseconds a record: far below a 50 Hz snapshot stream.
 //
-// Replay re-validates each agent line with parseAgentLine and turns a bad one into the
+// Replay re-validates each agent line with an AgentLineDecoder (snapshot deltas rebuilt into
+// full snapshots, as the live channel does) and turns a bad one into the
 // same protocol-error message the live path makes, stamped with the same `t`: folding
 // a replay gives the state the live run had. A protocol-error host record right after
 // the agent line it was made from is therefore not repeated on replay; any other one
@@ -22,8 +23,8 @@ import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { AgentLink } from './link.js';
 import {
+  AgentLineDecoder,
   hostNote,
-  parseAgentLine,
   ProtocolError,
   type AgentMessage,
   type CommandNote,
@@ -290,6 +291,8 @@ const clip = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}…` :
 export function* readTranscript(file: string): Generator<ReplayItem> {
   let headerSeen = false;
   let lastT = 0;
+  /** Snapshot deltas rebuilt into full snapshots, as the live channel did. */
+  const decoder = new AgentLineDecoder();
   /** The raw line of the protocol error replay just derived from the previous record. */
   let derivedFrom: string | null = null;
   for (const { lineNo, text, terminated } of lines(file)) {
@@ -321,7 +324,7 @@ export function* readTranscript(file: string): Generator<ReplayItem> {
       derivedFrom = null;
       if (!r.line.trim()) continue; // the channel never passes on blank lines
       try {
-        const message = parseAgentLine(r.line);
+        const message = decoder.decode(r.line);
         lastT = advance(lastT, message);
         yield { type: 'message', ms, message };
       } catch (err) {

@@ -10,6 +10,7 @@ import { replayTranscript } from '../../src/wire/transcript.js';
 import { expectedFsdaxIdle } from '../../src/lab/era.js';
 import type { SelftestReport } from '../../src/lab/selftest.js';
 import { AgentError } from '../../src/wire/link.js';
+import type { AgentMessage, SnapshotMessage } from '../../src/wire/protocol.js';
 import { silentProgress } from '../../src/vm/progress.js';
 import { GuestSession } from '../../src/vm/session.js';
 import { daxlab, qemuProcessesOf } from './cli.js';
@@ -135,6 +136,41 @@ describe('leases', () => {
       await session.channel.request({ cmd: 'observe', hz: 0 });
       expect(slept.status).toBe(0);
       expect(snapshots).toBeGreaterThanOrEqual(5);
+
+      // Snapshot deltas: while observing the agent sends only what changed; the snapshot the
+      // host rebuilt equals a fresh full one, and the old sampler (legacy: no block cache, a
+      // read per field, /proc opened per sample) reads the same page as the new one.
+      await lab.startActor('delta');
+      await lab.ok('delta', { op: 'open', path: 'deltas', create: true, size: 8192 });
+      await lab.ok('delta', { op: 'mmap', length: 8192, flags: ['MAP_SHARED'] });
+      await lab.ok('delta', { op: 'touch', pages: [0, 1], write: true });
+      await lab.watchPages('delta', [0, 1], 'deltas');
+      const kinds: string[] = [];
+      let rebuilt: SnapshotMessage | null = null;
+      const onLine = (line: string) => kinds.push((JSON.parse(line) as { kind: string }).kind);
+      const onSnapshot = (m: AgentMessage) => m.kind === 'snapshot' && (rebuilt = m);
+      session.channel.on('line', onLine);
+      session.channel.on('message', onSnapshot);
+      await session.channel.request({ cmd: 'observe', hz: 50 });
+      await lab.ok('delta', { op: 'vmsplice', pages: [1] });
+      const spliced = await lab.waitFor((snap) => snap.pages.some((p) => p.file === 'deltas' && p.index === 1 && p.aboveIdle === 1), 3000);
+      expect(spliced).not.toBeNull();
+      await lab.ok('delta', { op: 'drain' });
+      const drained = await lab.waitFor((snap) => snap.pages.some((p) => p.file === 'deltas' && p.index === 1 && p.aboveIdle === 0), 3000);
+      expect(drained).not.toBeNull();
+      await new Promise((r) => setTimeout(r, 300));
+      await session.channel.request({ cmd: 'observe', hz: 0 });
+      session.channel.off('line', onLine);
+      session.channel.off('message', onSnapshot);
+      expect(kinds.filter((k) => k === 'snapshot-delta').length).toBeGreaterThan(5);
+      expect(rebuilt).not.toBeNull();
+      const fresh = await lab.sample();
+      const comparable = (s: SnapshotMessage) => ({ pages: s.pages, locks: s.locks, actors: s.actors.map(({ blockedMs: _, ...a }) => a) });
+      expect(comparable(rebuilt!)).toEqual(comparable(fresh));
+      await session.channel.request({ cmd: 'observe', hz: 0, legacy: true });
+      const legacy = await lab.sample();
+      await session.channel.request({ cmd: 'observe', hz: 0 });
+      expect(comparable(legacy)).toEqual(comparable(fresh));
     } finally {
       await session.shutdown();
     }

@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -194,6 +195,14 @@ void agent_register_cmd(const char *name, cmd_handler handler)
 	}
 }
 
+static double wake_at;
+
+void agent_wake_at(double t)
+{
+	if (!wake_at || t < wake_at)
+		wake_at = t;
+}
+
 void agent_register_tick(tick_handler handler)
 {
 	if (nr_ticks < MAX_TICKS)
@@ -322,7 +331,18 @@ int main(int argc, char **argv)
 
 		for (int i = 0; i < n; i++)
 			pfds[i] = (struct pollfd){ .fd = watched[i].fd, .events = watched[i].events };
-		if (poll(pfds, n, nr_ticks ? 10 : -1) < 0 && errno != EINTR)
+		struct timespec ts = { 0 };
+		double wait = 0.010;
+
+		/* about every 10 ms, or sooner when a tick asked for a time (a sample) */
+		if (wake_at) {
+			double d = wake_at - mono_now();
+
+			wait = d < 0 ? 0 : d < wait ? d : wait;
+			wake_at = 0;
+		}
+		ts.tv_nsec = (long)(wait * 1e9);
+		if (ppoll(pfds, n, nr_ticks ? &ts : NULL, NULL) < 0 && errno != EINTR)
 			return 1;
 		for (int i = 0; i < n; i++) {
 			if (!pfds[i].revents)

@@ -62,5 +62,7 @@ void agent_beat(void);
 /* Called from the main loop about every 10 ms and after every poll wake-up. */
 typedef void (*tick_handler)(double now);
 void agent_register_tick(tick_handler handler);
+/* Run the ticks again no later than @t (guest monotonic seconds): a tick asks anew each time. */
+void agent_wake_at(double t);
 
 #endif

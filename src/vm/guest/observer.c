@@ -7,9 +7,11 @@
  * the sampling clock and puts a snapshot together from the samplers' parts (see
  * observer_internal.h).
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "observer.h"
@@ -17,6 +19,7 @@
 #include "trace.h"
 
 struct kstate *obs_ks;
+struct obs_opts obs_opts = { 1, 1, 1, 1 };
 static char ks_error[256];
 static double interval, next_sample;
 static uint64_t seq, skipped;
@@ -39,18 +42,58 @@ const char *observer_open_kstate(void)
 	return NULL;
 }
 
-static struct json_object *vmstat_json(void)
+/*
+ * /proc/vmstat's FOLL_PIN counters. The file stays open: a pread at offset 0
+ * makes the seq_file show again (legacy: opened and closed each sample).
+ */
+#define VMSTAT_MAX 8
+struct vmstat_sample {
+	int n;
+	char name[VMSTAT_MAX][32];
+	unsigned long long value[VMSTAT_MAX];
+};
+
+static void vmstat_sample(struct vmstat_sample *v)
+{
+	static int fd = -1;
+	static char buf[16384];
+	ssize_t n;
+
+	v->n = 0;
+	if (fd < 0 || !obs_opts.cache) {
+		if (fd >= 0)
+			close(fd);
+		fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
+	}
+	n = fd < 0 ? -1 : pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	for (char *p = buf; p && *p && v->n < VMSTAT_MAX; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		char *sp;
+
+		if (strncmp(p, "nr_foll_pin_", 12) || !(sp = strchr(p, ' ')) || sp - p >= 32)
+			continue;
+		memcpy(v->name[v->n], p, sp - p);
+		v->name[v->n][sp - p] = '\0';
+		v->value[v->n++] = strtoull(sp + 1, NULL, 10);
+	}
+}
+
+static int vmstat_differ(const struct vmstat_sample *a, const struct vmstat_sample *b)
+{
+	if (a->n != b->n)
+		return 1;
+	for (int i = 0; i < a->n; i++)
+		if (a->value[i] != b->value[i] || strcmp(a->name[i], b->name[i]))
+			return 1;
+	return 0;
+}
+
+static struct json_object *vmstat_json(const struct vmstat_sample *v)
 {
 	struct json_object *o = json_object_new_object();
-	char name[64];
-	unsigned long long value;
-	FILE *f = fopen("/proc/vmstat", "re");
 
-	while (f && fscanf(f, "%63s %llu", name, &value) == 2)
-		if (!strncmp(name, "nr_foll_pin_", 12))
-			json_object_object_add(o, name, json_object_new_int64(value));
-	if (f)
-		fclose(f);
+	for (int i = 0; i < v->n; i++)
+		json_object_object_add(o, v->name[i], json_object_new_int64(v->value[i]));
 	return o;
 }
 
@@ -64,60 +107,204 @@ static int64_t lap(double *mark)
 	return us;
 }
 
-static void send_snapshot(double now)
+static int by_pfn(const void *x, const void *y)
 {
-	struct json_object *msg = json_object_new_object(), *list, *dropped, *cost;
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The struct pages of the watched pfns, a pread per run of nearby pfns. */
+static void prefetch_pages(void)
+{
+	static uint64_t pfns[MAX_PAGES];
+	const struct kstate_layout *l = kstate_layout(obs_ks);
+	uint64_t base = kstate_memmap(obs_ks)->vmemmap_base;
+	int n = 0;
+
+	for (int i = 0; i < nr_watched_pages; i++)
+		pfns[n++] = watched_pages[i].pfn;
+	qsort(pfns, n, sizeof(pfns[0]), by_pfn);
+	for (int i = 0; i < n;) {
+		int j = i + 1;
+
+		/* one 4 KiB block holds 64 struct pages: a gap of up to 64 costs nothing */
+		while (j < n && pfns[j] - pfns[j - 1] <= 64 && pfns[j] - pfns[i] < 16384)
+			j++;
+		kstate_prefetch(obs_ks, base + pfns[i] * l->page_size, (pfns[j - 1] - pfns[i] + 1) * l->page_size);
+		i = j;
+	}
+}
+
+/* What the last snapshot sent said, for the next one's delta. */
+#define MAX_ACTORS 32
+static struct {
+	int valid;
+	unsigned int watch_gen;
+	int nr_pages, nr_files, nr_actors;
+	struct task_sample actors[MAX_ACTORS];
+	char *leases;
+	struct vmstat_sample vmstat;
+	uint64_t dropped_events, dropped_snapshots;
+} sent;
+static double last_send_us;
+
+/* A delta's part for a list: {"<index>": {changed members}}, or NULL when nothing changed. */
+static void patch_add(struct json_object **patch, int i, struct json_object *o)
+{
+	char key[16];
+
+	if (!o)
+		return;
+	if (!*patch)
+		*patch = json_object_new_object();
+	snprintf(key, sizeof(key), "%d", i);
+	json_object_object_add(*patch, key, o);
+}
+
+static void send_snapshot(double now, int force_full)
+{
+	static struct task_sample tasks[MAX_ACTORS];
+	static struct page_sample ps;
+	struct json_object *msg = json_object_new_object(), *list, *patch = NULL, *dropped, *cost, *leases;
 	double began = mono_now(), mark = began;
+	struct vmstat_sample vm;
+	int full, nr_tasks = 0, same_actors;
+	uint64_t events = trace_dropped();
+	const char *text;
 
 	cost = json_object_new_object();
-	json_object_object_add(msg, "kind", json_object_new_string("snapshot"));
-	json_object_object_add(msg, "seq", json_object_new_int64(seq++));
-	list = json_object_new_array();
+	if (obs_opts.cache)
+		kstate_cache_begin(obs_ks);
+	/* Follow each page table first: that may learn a file (and its locks). */
+	if (obs_opts.batch_pagemap)
+		watch_read_pagemaps();
 	for (int i = 0; i < nr_watched_pages; i++)
-		json_object_array_add(list, page_json(&watched_pages[i]));
-	json_object_object_add(msg, "pages", list);
+		watch_refresh_pfn(&watched_pages[i]);
+	json_object_object_add(cost, "pagemap", json_object_new_int64(lap(&mark)));
+	full = force_full || !obs_opts.delta || !sent.valid || sent.watch_gen != watch_gen ||
+	       sent.nr_pages != nr_watched_pages || sent.nr_files != nr_watched_files;
+	json_object_object_add(msg, "kind", json_object_new_string(full ? "snapshot" : "snapshot-delta"));
+	json_object_object_add(msg, "seq", json_object_new_int64(seq));
+	if (!full)
+		json_object_object_add(msg, "base", json_object_new_int64(seq - 1));
+	seq++;
+
+	if (obs_opts.cache)
+		prefetch_pages();
+	list = full ? json_object_new_array() : NULL;
+	for (int i = 0; i < nr_watched_pages; i++) {
+		struct watched_page *w = &watched_pages[i];
+
+		page_sample(w, &ps);
+		if (full)
+			json_object_array_add(list, page_json(w, &ps, NULL));
+		else
+			patch_add(&patch, i, page_json(w, &ps, &w->last));
+		w->last = ps;
+	}
+	if (full || patch)
+		json_object_object_add(msg, "pages", full ? list : patch);
 	json_object_object_add(cost, "pages", json_object_new_int64(lap(&mark)));
-	list = json_object_new_array();
-	for (int i = 0; i < nr_watched_files; i++)
-		for (int k = 0; k < LOCK_KINDS; k++)
-			json_object_array_add(list, lock_json(&watched_files[i], k));
-	json_object_object_add(msg, "locks", list);
+
+	list = full ? json_object_new_array() : NULL;
+	patch = NULL;
+	for (int i = 0, n = 0; i < nr_watched_files; i++)
+		for (int k = 0; k < LOCK_KINDS; k++, n++) {
+			struct watched_file *f = &watched_files[i];
+			struct lock_sample ls;
+
+			lock_sample(f, k, &ls);
+			if (full)
+				json_object_array_add(list, lock_json(f, k, &ls, NULL));
+			else
+				patch_add(&patch, n, lock_json(f, k, &ls, &f->last[k]));
+			f->last[k] = ls;
+		}
+	if (full || patch)
+		json_object_object_add(msg, "locks", full ? list : patch);
 	json_object_object_add(cost, "locks", json_object_new_int64(lap(&mark)));
-	list = json_object_new_array();
-	for (int i = 0; i < actors_count(); i++) {
+
+	for (int i = 0; i < actors_count() && nr_tasks < MAX_ACTORS; i++) {
 		const struct actor *a = actor_at(i);
 
 		if (a->alive)
-			json_object_array_add(list, task_json(a, now));
+			task_sample(a, now, &tasks[nr_tasks++]);
 	}
-	json_object_object_add(msg, "actors", list);
+	/* the same actors in the same order: a patch by index, else the whole list */
+	same_actors = !full && nr_tasks == sent.nr_actors;
+	for (int i = 0; same_actors && i < nr_tasks; i++)
+		same_actors = tasks[i].pid == sent.actors[i].pid && !strcmp(tasks[i].name, sent.actors[i].name);
+	list = same_actors ? NULL : json_object_new_array();
+	patch = NULL;
+	for (int i = 0; i < nr_tasks; i++) {
+		if (same_actors)
+			patch_add(&patch, i, task_json(&tasks[i], &sent.actors[i]));
+		else
+			json_object_array_add(list, task_json(&tasks[i], NULL));
+		sent.actors[i] = tasks[i];
+	}
+	sent.nr_actors = nr_tasks;
+	if (list || patch)
+		json_object_object_add(msg, "actors", list ? list : patch);
 	json_object_object_add(cost, "actors", json_object_new_int64(lap(&mark)));
-	json_object_object_add(msg, "leases", leases_json(now));
+
+	leases = leases_json(now);
+	text = json_object_to_json_string_ext(leases, JSON_C_TO_STRING_PLAIN);
+	if (full || !sent.leases || strcmp(text, sent.leases)) {
+		free(sent.leases);
+		sent.leases = strdup(text);
+		json_object_object_add(msg, "leases", leases);
+	} else {
+		json_object_put(leases);
+	}
+	if (obs_opts.cache)
+		kstate_cache_end(obs_ks);
 	json_object_object_add(cost, "leases", json_object_new_int64(lap(&mark)));
-	json_object_object_add(msg, "vmstat", vmstat_json());
+
+	vmstat_sample(&vm);
+	if (full || vmstat_differ(&vm, &sent.vmstat))
+		json_object_object_add(msg, "vmstat", vmstat_json(&vm));
+	sent.vmstat = vm;
 	json_object_object_add(cost, "vmstat", json_object_new_int64(lap(&mark)));
-	dropped = json_object_new_object();
-	json_object_object_add(dropped, "events", json_object_new_int64(trace_dropped()));
-	json_object_object_add(dropped, "snapshots", json_object_new_int64(skipped));
-	json_object_object_add(msg, "dropped", dropped);
+
+	if (full || events != sent.dropped_events || skipped != sent.dropped_snapshots) {
+		dropped = json_object_new_object();
+		json_object_object_add(dropped, "events", json_object_new_int64(events));
+		json_object_object_add(dropped, "snapshots", json_object_new_int64(skipped));
+		json_object_object_add(msg, "dropped", dropped);
+	}
+	sent.dropped_events = events;
+	sent.dropped_snapshots = skipped;
 	json_object_object_add(cost, "dropped", json_object_new_int64(lap(&mark)));
+	/* writing the previous snapshot to the channel (JSON text and the write) */
+	json_object_object_add(cost, "sendPrev", json_object_new_int64((int64_t)last_send_us));
 	json_object_object_add(msg, "costUs", json_object_new_int64((int64_t)((mono_now() - began) * 1e6)));
 	json_object_object_add(msg, "costByPartUs", cost);
 	json_object_object_add(msg, "t", json_object_new_double(now));
+	sent.valid = 1;
+	sent.watch_gen = watch_gen;
+	sent.nr_pages = nr_watched_pages;
+	sent.nr_files = nr_watched_files;
+	mark = mono_now();
 	channel_send(msg);
+	last_send_us = (mono_now() - mark) * 1e6;
 }
 
 static void on_tick(double now)
 {
-	if (!interval || !obs_ks || now < next_sample)
+	if (!interval || !obs_ks)
 		return;
-	send_snapshot(now);
-	next_sample += interval;
-	if (now > next_sample) {
-		/* We fell behind (a slow sample, a busy guest): count, never pile up. */
-		skipped += (uint64_t)((now - next_sample) / interval) + 1;
-		next_sample = now + interval;
+	if (now >= next_sample) {
+		send_snapshot(now, 0);
+		next_sample += interval;
+		if (now > next_sample) {
+			/* We fell behind (a slow sample, a busy guest): count, never pile up. */
+			skipped += (uint64_t)((now - next_sample) / interval) + 1;
+			next_sample = now + interval;
+		}
 	}
+	agent_wake_at(next_sample);
 }
 
 /* {"cmd":"observe","hz":10}; hz 0 stops. Replies with the baselines in force. */
@@ -126,15 +313,21 @@ static void cmd_observe(int id, struct json_object *req)
 	struct json_object *v, *result;
 	double hz = json_object_object_get_ex(req, "hz", &v) ? json_object_get_double(v) : 10;
 	const char *kerr;
+	int legacy;
 
 	if ((kerr = observer_open_kstate())) {
 		send_error(id, "kernel-unreadable", kerr, NULL);
 		return;
 	}
-	if (hz < 0 || hz > 50) {
-		send_error(id, "observer", "hz must be between 0 and 50", NULL);
+	if (hz < 0 || hz > 100) {
+		send_error(id, "observer", "hz must be between 0 and 100", NULL);
 		return;
 	}
+	/* "legacy": true samples the old way (see struct obs_opts), for the bench */
+	legacy = json_object_object_get_ex(req, "legacy", &v) && json_object_get_boolean(v);
+	obs_opts = (struct obs_opts){ !legacy, !legacy, !legacy, !legacy };
+	/* the first snapshot of a stream is complete */
+	sent.valid = 0;
 	if (!fsdax_base.known)
 		idle_calibrate_fsdax();
 	if (!devdax_base.known)
@@ -143,6 +336,7 @@ static void cmd_observe(int id, struct json_object *req)
 	next_sample = mono_now();
 	result = json_object_new_object();
 	json_object_object_add(result, "hz", json_object_new_double(hz));
+	json_object_object_add(result, "legacy", json_object_new_boolean(legacy));
 	v = json_object_new_object();
 	json_object_object_add(v, "fsdax", baseline_json(&fsdax_base));
 	json_object_object_add(v, "devdax", baseline_json(&devdax_base));
@@ -162,13 +356,14 @@ static void cmd_sample(int id, struct json_object *req)
 		send_error(id, "kernel-unreadable", kerr, NULL);
 		return;
 	}
-	send_snapshot(mono_now());
+	send_snapshot(mono_now(), 1);
 	send_reply(id, NULL);
 }
 
 void observer_init(void)
 {
 	watch_init();
+	task_sampler_init();
 	agent_register_cmd("observe", cmd_observe);
 	agent_register_cmd("sample", cmd_sample);
 	agent_register_tick(on_tick);

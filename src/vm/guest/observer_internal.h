@@ -13,8 +13,56 @@
 #include "actors.h"
 #include "kstate/kstate.h"
 
-#define MAX_PAGES 256
+#define MAX_PAGES 4096
 #define MAX_FILES 8
+#define LOCK_KINDS 3
+
+/*
+ * How the observer samples. The defaults are the cheap ways; "legacy" in the
+ * observe command turns them all off (every field its own kcore read, every
+ * page its own pagemap read, every /proc file opened per sample, every
+ * snapshot complete), so that the bench measures both in one guest and a test
+ * can compare the two.
+ */
+struct obs_opts {
+	int cache;		/* kstate's block cache and prefetch of struct page runs */
+	int batch_pagemap;	/* one pagemap pread per run of watched indices */
+	int task_on_change;	/* wchan and stack only when the task ran or changed state */
+	int delta;		/* snapshot-delta messages: only what changed */
+};
+extern struct obs_opts obs_opts;
+
+/* A page's part of a snapshot, as sampled (compared with the last one sent). */
+struct page_sample {
+	uint64_t pfn, addr, flags, page_index;
+	int mapped, zone_device, ref, idle, above_idle, pins, mapcount, folio_mapcount, lru_batch;
+	const char *baseline;	/* baseline_name(): a static string, compared by address */
+	int mapping;		/* MAPPING_NONE, _ANON, _OTHER, or a watched file's index */
+	int has_page_index;
+	int entry;		/* index into entry_names[] */
+	int pmd;
+	char error[128];
+};
+#define MAPPING_NONE	(-1)
+#define MAPPING_ANON	(-2)
+#define MAPPING_OTHER	(-3)
+
+/* A lock's part. */
+struct lock_sample {
+	int state;		/* 0 free, 1 read, 2 write */
+	int64_t readers;
+	int has_owner;
+	int owner_pid;
+	char owner_comm[KSTATE_COMM_LEN + 1];
+	unsigned int nr_waiters;
+	struct {
+		int pid;
+		int write;
+		char comm[KSTATE_COMM_LEN + 1];
+	} waiter[KRWSEM_MAX_WAITERS];
+	int handoff;
+	char error[128];
+};
 
 struct watched_page {
 	char file[64];
@@ -25,6 +73,10 @@ struct watched_page {
 	unsigned int gen;	/* the actor's mapping generation when learned */
 	int wfile;		/* index into files[], -1 until a file page is seen */
 	uint64_t file_index;	/* page offset in the file */
+	/* the batched pagemap read of this sample: 0 present (pfn), else -errno */
+	int pm_ret;
+	uint64_t pm_pfn;
+	struct page_sample last;	/* as last sent */
 };
 
 struct watched_file {
@@ -34,6 +86,7 @@ struct watched_file {
 	struct kmapping m;
 	unsigned int dev_major, dev_minor;
 	uint64_t ino;
+	struct lock_sample last[LOCK_KINDS];	/* as last sent */
 };
 
 /* The refcount model of a page kind on this kernel. */
@@ -63,9 +116,12 @@ int pagemap_pfn(int pid, uint64_t va, uint64_t *pfn);
 int watched_file_find(uint64_t mapping);
 /* Follow the actor's page table to the page now mapped at the watched index. */
 void watch_refresh_pfn(struct watched_page *w);
+/* The pagemap entries of every watched page, a pread per run of indices (obs_opts.batch_pagemap). */
+void watch_read_pagemaps(void);
+/* Bumped whenever the watch list changes (a snapshot-delta needs the same list). */
+extern unsigned int watch_gen;
 
 /* The three rw_semaphores of a watched file, by kind 0..2. */
-#define LOCK_KINDS 3
 extern const char *const lock_kinds[LOCK_KINDS];
 uint64_t lock_addr(const struct watched_file *f, int kind);
 
@@ -84,10 +140,30 @@ static inline int page_ref(const struct kpage *pg)
 	return pg->large ? pg->head_refcount : pg->refcount;
 }
 
-/* The samplers: each makes its part of a snapshot. */
-struct json_object *page_json(struct watched_page *w);			/* sample_page.c */
-struct json_object *lock_json(const struct watched_file *f, int kind);	/* sample_lock.c */
-struct json_object *task_json(const struct actor *a, double now);	/* sample_task.c */
+/*
+ * The samplers: each samples its part of a snapshot, then makes its JSON: every
+ * member when @prev is NULL (a full snapshot), else only the members that
+ * differ from @prev (NULL when none does).
+ */
+void page_sample(struct watched_page *w, struct page_sample *s);		/* sample_page.c */
+struct json_object *page_json(const struct watched_page *w, const struct page_sample *s,
+			      const struct page_sample *prev);
+void lock_sample(const struct watched_file *f, int kind, struct lock_sample *s); /* sample_lock.c */
+struct json_object *lock_json(const struct watched_file *f, int kind, const struct lock_sample *s,
+			      const struct lock_sample *prev);
+struct task_sample {								/* sample_task.c */
+	char name[ACTOR_NAME_MAX];
+	int pid;
+	char state;
+	char wchan[128];
+	int64_t blocked_ms;
+	unsigned int nr_frames;
+	char stack[4096];	/* the frames, each ending in a NUL */
+	unsigned int stack_len;
+};
+void task_sampler_init(void);
+void task_sample(const struct actor *a, double now, struct task_sample *s);
+struct json_object *task_json(const struct task_sample *s, const struct task_sample *prev);
 void lease_sampler_open(void);						/* sample_lease.c */
 struct json_object *leases_json(double now);
 

@@ -1,8 +1,19 @@
 // SPDX-License-Identifier: MIT
-/* The task sampler: each live actor's state, wait channel, kernel stack, and how long it has been blocked. */
+/*
+ * The task sampler: each live actor's state, wait channel, kernel stack, and how
+ * long it has been blocked.
+ *
+ * /proc/<pid>/stat and /proc/<pid>/schedstat stay open (a pread at offset 0
+ * makes a seq_file show again). The wait channel and the stack are read again
+ * only when they can have changed: the task ran since the last sample
+ * (schedstat's run time or its count of times on a CPU moved), its state letter
+ * changed, or it is running now. A task that has not run has the stack it had.
+ */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "observer_internal.h"
@@ -10,66 +21,85 @@
 #define MAX_TRACKED 32
 #define STACK_FRAMES 24
 
-/* When each actor was first seen asleep during its current action. */
-static struct {
+static struct tracked {
 	int pid;
-	double since;
-} asleep[MAX_TRACKED];
+	double since;		/* first seen asleep during its current action */
+	int stat_fd, sched_fd;	/* 0: not open */
+	unsigned long long run_ns, pcount;
+	int have;		/* state, wchan and stack below are the last read */
+	char state;
+	char wchan[128];
+	char stack[4096];
+	unsigned int stack_len, nr_frames;
+} tracked[MAX_TRACKED];
 
-static double *asleep_since(int pid)
+static void untrack(struct tracked *t)
+{
+	if (t->stat_fd > 0)
+		close(t->stat_fd);
+	if (t->sched_fd > 0)
+		close(t->sched_fd);
+	memset(t, 0, sizeof(*t));
+}
+
+static struct tracked *tracked_of(int pid)
 {
 	int free_slot = -1;
 
 	for (int i = 0; i < MAX_TRACKED; i++) {
-		if (asleep[i].pid == pid)
-			return &asleep[i].since;
-		if (!asleep[i].pid && free_slot < 0)
+		if (tracked[i].pid == pid)
+			return &tracked[i];
+		if (!tracked[i].pid && free_slot < 0)
 			free_slot = i;
 	}
 	if (free_slot < 0)
 		return NULL;
-	asleep[free_slot].pid = pid;
-	asleep[free_slot].since = 0;
-	return &asleep[free_slot].since;
+	tracked[free_slot].pid = pid;
+	return &tracked[free_slot];
 }
 
-struct json_object *task_json(const struct actor *a, double now)
+static void on_actor(const struct actor *a, const char *op)
 {
-	struct json_object *o = json_object_new_object(), *stack = json_object_new_array();
-	char path[64], *text, state[2] = "?";
-	double *since = asleep_since(a->pid);
+	if (op)
+		return;
+	/* reaped: its pid may come back as another process */
+	for (int i = 0; i < MAX_TRACKED; i++)
+		if (tracked[i].pid == a->pid)
+			untrack(&tracked[i]);
+}
 
-	json_object_object_add(o, "name", json_object_new_string(a->name));
-	json_object_object_add(o, "pid", json_object_new_int(a->pid));
-	snprintf(path, sizeof(path), "/proc/%d/stat", a->pid);
-	text = read_text(path, 1024);
-	/* The state follows the ")" that closes comm: comm may hold spaces. */
-	if (text && strrchr(text, ')') && strrchr(text, ')')[1])
-		state[0] = strrchr(text, ')')[2];
-	free(text);
-	json_object_object_add(o, "state", json_object_new_string(state));
-	snprintf(path, sizeof(path), "/proc/%d/wchan", a->pid);
-	text = read_text(path, 128);
-	json_object_object_add(o, "wchan", json_object_new_string(text ? text : ""));
-	free(text);
-	/* Blocked: asleep while inside an action (an idle actor sleeps waiting for work). */
-	if (since) {
-		if (a->busy && (state[0] == 'S' || state[0] == 'D')) {
-			if (!*since)
-				*since = now;
-		} else {
-			*since = 0;
-		}
+/* A /proc/<pid>/ file: kept open in *fd when @keep, read from offset 0. */
+static ssize_t proc_read(int pid, const char *name, int *fd, int keep, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int f = keep ? *fd : 0;
+
+	if (f <= 0) {
+		snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+		f = open(path, O_RDONLY | O_CLOEXEC);
+		if (f < 0)
+			return -1;
 	}
-	json_object_object_add(o, "blockedMs", json_object_new_int64(since && *since ? (int64_t)((now - *since) * 1000) : 0));
-	snprintf(path, sizeof(path), "/proc/%d/stack", a->pid);
-	text = read_text(path, 8192);
-	for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *frame = strchr(line, ']'), *slash;
+	n = pread(f, buf, len - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	if (keep)
+		*fd = f;
+	else
+		close(f);
+	return n;
+}
 
-		/* "[<0>] xfs_break_dax_layouts+0x8f/0x120 [xfs]" -> "xfs_break_dax_layouts+0x8f [xfs]" */
-		if (!frame)
+/* "[<0>] xfs_break_dax_layouts+0x8f/0x120 [xfs]" -> "xfs_break_dax_layouts+0x8f [xfs]", each NUL-terminated. */
+static void parse_stack(char *text, struct tracked *t)
+{
+	t->stack_len = 0;
+	t->nr_frames = 0;
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *frame = strchr(line, ']'), *slash;
+		size_t len;
+
+		if (!frame || !frame[1])
 			continue;
 		frame += 2;
 		slash = strchr(frame, '/');
@@ -78,10 +108,117 @@ struct json_object *task_json(const struct actor *a, double now)
 
 			memmove(slash, mod ? mod : slash + strlen(slash), strlen(mod ? mod : "") + 1);
 		}
-		if (json_object_array_length(stack) < STACK_FRAMES)
-			json_object_array_add(stack, json_object_new_string(frame));
+		len = strlen(frame) + 1;
+		if (t->nr_frames == STACK_FRAMES || t->stack_len + len > sizeof(t->stack))
+			break;
+		memcpy(t->stack + t->stack_len, frame, len);
+		t->stack_len += len;
+		t->nr_frames++;
 	}
+}
+
+static void read_wchan_stack(struct tracked *t, int pid)
+{
+	char *text;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
+	text = read_text(path, 128);
+	snprintf(t->wchan, sizeof(t->wchan), "%s", text ? text : "");
 	free(text);
-	json_object_object_add(o, "stack", stack);
+	snprintf(path, sizeof(path), "/proc/%d/stack", pid);
+	text = read_text(path, 8192);
+	if (text)
+		parse_stack(text, t);
+	else
+		t->stack_len = t->nr_frames = 0;
+	free(text);
+}
+
+void task_sample(const struct actor *a, double now, struct task_sample *s)
+{
+	struct tracked *t = tracked_of(a->pid), scratch = { 0 };
+	char buf[1024], state = '?', *paren;
+	unsigned long long run_ns = 0, pcount = 0;
+	int fresh = !obs_opts.task_on_change;
+
+	if (!t) {
+		t = &scratch;
+		fresh = 1;
+	}
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", a->name);
+	s->pid = a->pid;
+	/* The state follows the ")" that closes comm: comm may hold spaces. */
+	if (proc_read(a->pid, "stat", &t->stat_fd, !fresh, buf, sizeof(buf)) > 0 && (paren = strrchr(buf, ')')) && paren[1])
+		state = paren[2];
+	if (!fresh && proc_read(a->pid, "schedstat", &t->sched_fd, 1, buf, sizeof(buf)) > 0)
+		sscanf(buf, "%llu %*u %llu", &run_ns, &pcount);
+	/* "0 0 0": no schedstat on this kernel, so no way to tell that it did not run */
+	if (fresh || !t->have || state != t->state || state == 'R' || (!run_ns && !pcount) ||
+	    run_ns != t->run_ns || pcount != t->pcount)
+		read_wchan_stack(t, a->pid);
+	t->have = 1;
+	t->state = state;
+	t->run_ns = run_ns;
+	t->pcount = pcount;
+	s->state = state;
+	snprintf(s->wchan, sizeof(s->wchan), "%s", t->wchan);
+	memcpy(s->stack, t->stack, t->stack_len);
+	s->stack_len = t->stack_len;
+	s->nr_frames = t->nr_frames;
+	/* Blocked: asleep while inside an action (an idle actor sleeps waiting for work). */
+	if (t != &scratch) {
+		if (a->busy && (state == 'S' || state == 'D')) {
+			if (!t->since)
+				t->since = now;
+		} else {
+			t->since = 0;
+		}
+		s->blocked_ms = t->since ? (int64_t)((now - t->since) * 1000) : 0;
+	}
+	if (t == &scratch || fresh) {
+		/* legacy: nothing kept open */
+		if (t->stat_fd > 0)
+			close(t->stat_fd);
+		if (t->sched_fd > 0)
+			close(t->sched_fd);
+		t->stat_fd = t->sched_fd = 0;
+	}
+}
+
+#define CHANGED(m) (!prev || s->m != prev->m)
+
+struct json_object *task_json(const struct task_sample *s, const struct task_sample *prev)
+{
+	struct json_object *o = json_object_new_object();
+	char state[2] = { s->state, 0 };
+
+	if (!prev) {
+		json_object_object_add(o, "name", json_object_new_string(s->name));
+		json_object_object_add(o, "pid", json_object_new_int(s->pid));
+	}
+	if (CHANGED(state))
+		json_object_object_add(o, "state", json_object_new_string(state));
+	if (!prev || strcmp(s->wchan, prev->wchan))
+		json_object_object_add(o, "wchan", json_object_new_string(s->wchan));
+	if (CHANGED(blocked_ms))
+		json_object_object_add(o, "blockedMs", json_object_new_int64(s->blocked_ms));
+	if (!prev || s->stack_len != prev->stack_len || memcmp(s->stack, prev->stack, s->stack_len)) {
+		struct json_object *stack = json_object_new_array();
+
+		for (unsigned int off = 0; off < s->stack_len; off += strlen(s->stack + off) + 1)
+			json_object_array_add(stack, json_object_new_string(s->stack + off));
+		json_object_object_add(o, "stack", stack);
+	}
+	if (prev && !json_object_object_length(o)) {
+		json_object_put(o);
+		return NULL;
+	}
 	return o;
+}
+
+void task_sampler_init(void)
+{
+	actors_add_listener(on_actor);
 }
