@@ -172,7 +172,7 @@ export async function observerBench(): Promise<void> {
     console.log(`idle guest: busy ${pct(idle0.busy)} before, ${pct(idle1.busy)} after (x idle below is against their mean ${pct(idle)})`);
     console.log('\nold against new, 64 pages / 3 files:');
     console.log(head);
-    for (const c of [...cells, ...scaling.slice(0, 2)]) console.log(row(c.legacy ? c : { ...c, name: `new ${c.name}` }));
+    for (const c of [idle0, ...cells, ...scaling.slice(0, 2), idle1]) console.log(row(c.legacy || !c.hz ? c : { ...c, name: `new ${c.name}` }));
     console.log('\nscaling (new sampler):');
     console.log(head);
     for (const c of scaling) console.log(row(c));

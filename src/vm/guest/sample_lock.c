@@ -51,8 +51,12 @@ static int waiters_differ(const struct lock_sample *a, const struct lock_sample 
 struct json_object *lock_json(const struct watched_file *f, int kind, const struct lock_sample *s,
 			      const struct lock_sample *prev)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o;
 
+	/* both filled from zero by lock_sample(): padding compares equal */
+	if (prev && !memcmp(s, prev, sizeof(*s)))
+		return NULL;
+	o = json_object_new_object();
 	if (!prev) {
 		json_object_object_add(o, "file", json_object_new_string(f->name));
 		json_object_object_add(o, "lock", json_object_new_string(lock_kinds[kind]));

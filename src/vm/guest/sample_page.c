@@ -30,6 +30,27 @@ static int dax_entry_state(const struct watched_page *w, const struct kpage *pg,
 	return ENTRY_UNLOCKED;
 }
 
+/* PG_lru, its bit looked up by name once (kstate_page_test() looks it up each time). */
+static int page_lru(const struct kpage *pg)
+{
+	static int bit = -2;
+
+	if (bit == -2) {
+		const struct kstate_layout *l = kstate_layout(obs_ks);
+
+		bit = -1;
+		for (unsigned int b = 0; b < 64; b++) {
+			const char *name = kstate_pageflag_name(l, b);
+
+			if (name && !strcmp(name, "PG_lru")) {
+				bit = b;
+				break;
+			}
+		}
+	}
+	return bit >= 0 && (pg->flags & (1ULL << bit));
+}
+
 void page_sample(struct watched_page *w, struct page_sample *s)
 {
 	const struct baseline *b;
@@ -52,8 +73,7 @@ void page_sample(struct watched_page *w, struct page_sample *s)
 	 * which holds a reference until it is drained onto the LRU (PG_lru then
 	 * set). Count that reference apart: it is nobody's pin.
 	 */
-	s->lru_batch = !pg.zone_device && pg.mapping_kind != KPAGE_MAP_NONE &&
-		       !kstate_page_test(kstate_layout(obs_ks), &pg, "PG_lru");
+	s->lru_batch = !pg.zone_device && pg.mapping_kind != KPAGE_MAP_NONE && !page_lru(&pg);
 	/* The mappings' own references (7.x fsdax, anon, page cache) are theirs. */
 	model.idle = b->idle;
 	model.mappings_hold_refs = b->mappings_hold_refs;
@@ -107,8 +127,12 @@ static struct json_object *mapping_json(int mapping)
 struct json_object *page_json(const struct watched_page *w, const struct page_sample *s,
 			      const struct page_sample *prev)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o;
 
+	/* both filled from zero by page_sample(): padding compares equal */
+	if (prev && !memcmp(s, prev, sizeof(*s)))
+		return NULL;
+	o = json_object_new_object();
 	if (!prev) {
 		json_object_object_add(o, "file", json_object_new_string(w->file));
 		json_object_object_add(o, "index", json_object_new_int64(w->index));

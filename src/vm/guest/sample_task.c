@@ -191,9 +191,13 @@ void task_sample(const struct actor *a, double now, struct task_sample *s)
 
 struct json_object *task_json(const struct task_sample *s, const struct task_sample *prev)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o;
 	char state[2] = { s->state, 0 };
 
+	/* both filled from zero by task_sample(): padding compares equal */
+	if (prev && !memcmp(s, prev, sizeof(*s)))
+		return NULL;
+	o = json_object_new_object();
 	if (!prev) {
 		json_object_object_add(o, "name", json_object_new_string(s->name));
 		json_object_object_add(o, "pid", json_object_new_int(s->pid));

@@ -73,6 +73,13 @@ struct kstate {
 	uint64_t block_gen;
 	bool caching;
 	uint8_t *scratch;		/* a prefetch's reads */
+	/*
+	 * The last xa_node leaf a walk reached in this sample (block_gen):
+	 * every index it covers walks the same cached nodes down to it.
+	 */
+	uint64_t xal_gen, xal_xa, xal_node, xal_base;
+	unsigned int xal_depth;
+	uint8_t xal_buf[1024];
 
 	struct kpgmap_entry pgmap[KSTATE_PGMAP_CACHE];
 	unsigned int pgmap_next;

@@ -171,6 +171,14 @@ static int xa_walk(struct kstate *ks, uint64_t xa, uint64_t index,
 		}
 		off = (index >> w.shift) & (l->xa_chunk_size - 1);
 		xa_settle(l, &w, index, off, r);
+		if (!w.shift && ks->caching && l->xa_node_size <= sizeof(ks->xal_buf)) {
+			ks->xal_gen = ks->block_gen;
+			ks->xal_xa = xa;
+			ks->xal_node = w.node;
+			ks->xal_base = index >> w.chunk_shift;
+			ks->xal_depth = r->depth;
+			memcpy(ks->xal_buf, w.buf, l->xa_node_size);
+		}
 		if (r->entry.kind != KXA_NODE || !w.shift)
 			return 0;
 		want_shift = w.shift - w.chunk_shift;
@@ -194,6 +202,17 @@ int kstate_xa_load(struct kstate *ks, uint64_t xa, uint64_t index,
 	if (!kstate_kptr_ok(ks, xa, 8))
 		return kstate_fail(ks, -EFAULT, "bad xarray pointer %#" PRIx64,
 				   xa);
+	/* an index of the leaf the last walk of this sample reached */
+	if (ks->caching && ks->xal_gen == ks->block_gen && ks->xal_xa == xa &&
+	    index >> __builtin_ctz(l->xa_chunk_size) == ks->xal_base) {
+		struct xa_walk w = { .node = ks->xal_node, .shift = 0,
+				     .chunk_shift = __builtin_ctz(l->xa_chunk_size) };
+
+		memcpy(w.buf, ks->xal_buf, l->xa_node_size);
+		xa_settle(l, &w, index, index & (l->xa_chunk_size - 1), r);
+		r->depth = ks->xal_depth;
+		return 0;
+	}
 	ret = kstate_read_field(ks, xa, &l->xa_head, &head);
 	if (ret)
 		return ret;
