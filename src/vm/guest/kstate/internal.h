@@ -105,6 +105,14 @@ int kstate_read_field(struct kstate *ks, uint64_t base, const struct kfield *f,
 int kstate_read_sfield(struct kstate *ks, uint64_t base,
 		       const struct kfield *f, int64_t *val);
 
+/* kmem.c: kcore segments and physical memory, for the block cache (kcache.c). */
+struct kcore_seg *kmem_find_seg(struct kstate *ks, uint64_t va, size_t len);
+int kmem_seg_read(struct kstate *ks, const struct kcore_seg *s, uint64_t va,
+		  void *buf, size_t len);
+int kmem_phys_read(struct kstate *ks, uint64_t pa, void *buf, size_t len);
+/* Serve a read from the block cache; 0, or -1 to read it uncached. */
+int kcache_read(struct kstate *ks, uint64_t va, uint8_t *buf, size_t len);
+
 /* Memory setup, called by kstate_open(). */
 int kmem_open(struct kstate *ks, const struct kstate_opts *opts);
 void kmem_close(struct kstate *ks);

@@ -103,7 +103,7 @@ int kpt_walk(uint64_t top_pa, int levels, uint64_t va, kpt_read_fn read,
 
 /* ------------------------------------------------------------ kcore */
 
-static struct kcore_seg *find_seg(struct kstate *ks, uint64_t va, size_t len)
+struct kcore_seg *kmem_find_seg(struct kstate *ks, uint64_t va, size_t len)
 {
 	unsigned int i, n = ks->nr_seg;
 
@@ -120,7 +120,7 @@ static struct kcore_seg *find_seg(struct kstate *ks, uint64_t va, size_t len)
 	return NULL;
 }
 
-static int seg_read(struct kstate *ks, const struct kcore_seg *s, uint64_t va,
+int kmem_seg_read(struct kstate *ks, const struct kcore_seg *s, uint64_t va,
 		    void *buf, size_t len)
 {
 	off_t off = s->offset + (va - s->vaddr);
@@ -253,12 +253,12 @@ int kstate_symbol(struct kstate *ks, const char *name, uint64_t *addr)
 static int read_var(struct kstate *ks, uint64_t va, void *val, size_t len,
 		    const char *name)
 {
-	struct kcore_seg *s = find_seg(ks, va, len);
+	struct kcore_seg *s = kmem_find_seg(ks, va, len);
 
 	if (!s)
 		return kstate_fail(ks, -EFAULT, "kcore has no segment for %s",
 				   name);
-	return seg_read(ks, s, va, val, len);
+	return kmem_seg_read(ks, s, va, val, len);
 }
 
 /* The direct map must be what kcore's RAM segments say it is. */
@@ -282,7 +282,7 @@ static int check_direct_map(struct kstate *ks)
 /* init_top_pgt's physical address, from kcore's kernel text segment. */
 static int find_top_pa(struct kstate *ks)
 {
-	struct kcore_seg *s = find_seg(ks, ks->mm.init_top_pgt, 4096);
+	struct kcore_seg *s = kmem_find_seg(ks, ks->mm.init_top_pgt, 4096);
 
 	if (!s || s->paddr == ~0ULL)
 		return kstate_fail(ks, -EINVAL,
@@ -386,21 +386,21 @@ bool kstate_kptr_ok(const struct kstate *ks, uint64_t va, unsigned int align)
 /* ------------------------------------------------------ translation */
 
 /* Physical memory through the direct map. */
-static int phys_read(struct kstate *ks, uint64_t pa, void *buf, size_t len)
+int kmem_phys_read(struct kstate *ks, uint64_t pa, void *buf, size_t len)
 {
 	uint64_t va = ks->mm.page_offset_base + pa;
-	struct kcore_seg *s = find_seg(ks, va, len);
+	struct kcore_seg *s = kmem_find_seg(ks, va, len);
 
 	if (!s)
 		return kstate_fail(ks, -EFAULT,
 				   "physical %#" PRIx64 " is not in kcore's RAM",
 				   pa);
-	return seg_read(ks, s, va, buf, len);
+	return kmem_seg_read(ks, s, va, buf, len);
 }
 
 static int pt_read(void *ctx, uint64_t pa, uint64_t *entry)
 {
-	return phys_read(ctx, pa, entry, sizeof(*entry));
+	return kmem_phys_read(ctx, pa, entry, sizeof(*entry));
 }
 
 void kstate_flush_cache(struct kstate *ks)
@@ -465,164 +465,12 @@ static int walk_read(struct kstate *ks, uint64_t va, uint8_t *buf, size_t len)
 			chunk = len;
 		ret = kstate_translate(ks, va, &pa);
 		if (!ret)
-			ret = phys_read(ks, pa, buf, chunk);
+			ret = kmem_phys_read(ks, pa, buf, chunk);
 		if (ret)
 			return ret;
 		va += chunk;
 		buf += chunk;
 		len -= chunk;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------ block cache */
-
-#define BLOCK_MASK	(~(uint64_t)(KSTATE_BLOCK - 1))
-/* The most one prefetch reads at once. */
-#define PREFETCH_BLOCKS	64
-
-static struct kblock *block_slot(struct kstate *ks, uint64_t bva)
-{
-	uint64_t h = (bva >> 12) * 0x9e3779b97f4a7c15ULL;
-
-	return &ks->blocks[(h >> 32) % KSTATE_BLOCKS];
-}
-
-static bool block_valid(const struct kstate *ks, const struct kblock *b,
-			uint64_t bva)
-{
-	return b->gen == ks->block_gen && b->va == bva;
-}
-
-int kstate_cache_begin(struct kstate *ks)
-{
-	if (!ks->blocks) {
-		ks->blocks = calloc(KSTATE_BLOCKS, sizeof(*ks->blocks));
-		ks->scratch = malloc(PREFETCH_BLOCKS * KSTATE_BLOCK);
-		if (!ks->blocks || !ks->scratch) {
-			free(ks->blocks);
-			free(ks->scratch);
-			ks->blocks = NULL;
-			ks->scratch = NULL;
-			return kstate_fail(ks, -ENOMEM, "out of memory");
-		}
-	}
-	/* generation 0 marks a slot never filled */
-	ks->block_gen++;
-	ks->caching = true;
-	return 0;
-}
-
-void kstate_cache_end(struct kstate *ks)
-{
-	ks->caching = false;
-}
-
-/*
- * Read @n blocks from @bva on into the scratch buffer, from one kcore
- * segment or one physically contiguous run; 0 or -errno.
- */
-static int blocks_read(struct kstate *ks, uint64_t bva, unsigned int n)
-{
-	struct kcore_seg *s = find_seg(ks, bva, (size_t)n * KSTATE_BLOCK);
-	uint64_t pa;
-	int ret;
-
-	if (s)
-		return seg_read(ks, s, bva, ks->scratch, (size_t)n * KSTATE_BLOCK);
-	ret = kstate_translate(ks, bva, &pa);
-	if (ret)
-		return ret;
-	return phys_read(ks, pa, ks->scratch, (size_t)n * KSTATE_BLOCK);
-}
-
-static void blocks_store(struct kstate *ks, uint64_t bva, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		struct kblock *b = block_slot(ks, bva + (uint64_t)i * KSTATE_BLOCK);
-
-		b->va = bva + (uint64_t)i * KSTATE_BLOCK;
-		b->gen = ks->block_gen;
-		memcpy(b->data, ks->scratch + (size_t)i * KSTATE_BLOCK, KSTATE_BLOCK);
-	}
-	ks->stats.block_fills += n;
-}
-
-/* How many blocks from @bva on one read can cover (at most @max). */
-static unsigned int run_length(struct kstate *ks, uint64_t bva, unsigned int max)
-{
-	struct kcore_seg *s = find_seg(ks, bva, KSTATE_BLOCK);
-	uint64_t pa0, pa;
-	unsigned int n = 1;
-
-	if (s) {
-		while (n < max && find_seg(ks, bva, (size_t)(n + 1) * KSTATE_BLOCK) == s &&
-		       !block_valid(ks, block_slot(ks, bva + (uint64_t)n * KSTATE_BLOCK),
-				    bva + (uint64_t)n * KSTATE_BLOCK))
-			n++;
-		return n;
-	}
-	if (kstate_translate(ks, bva, &pa0))
-		return 1;
-	while (n < max) {
-		uint64_t next = bva + (uint64_t)n * KSTATE_BLOCK;
-
-		if (block_valid(ks, block_slot(ks, next), next) ||
-		    kstate_translate(ks, next, &pa) ||
-		    pa != pa0 + (uint64_t)n * KSTATE_BLOCK)
-			break;
-		n++;
-	}
-	return n;
-}
-
-void kstate_prefetch(struct kstate *ks, uint64_t va, size_t len)
-{
-	uint64_t bva, end;
-
-	if (!ks->caching || !ks->have_mem || !len || len > KMEM_MAX_READ ||
-	    va + len < va || !kstate_kptr_ok(ks, va, 0) ||
-	    !kstate_kptr_ok(ks, va + len - 1, 0))
-		return;
-	end = (va + len + KSTATE_BLOCK - 1) & BLOCK_MASK;
-	for (bva = va & BLOCK_MASK; bva < end;) {
-		unsigned int n, max = (end - bva) / KSTATE_BLOCK;
-
-		if (block_valid(ks, block_slot(ks, bva), bva)) {
-			bva += KSTATE_BLOCK;
-			continue;
-		}
-		n = run_length(ks, bva, max < PREFETCH_BLOCKS ? max : PREFETCH_BLOCKS);
-		/* a failure is reported by the read that needs the block */
-		if (!blocks_read(ks, bva, n))
-			blocks_store(ks, bva, n);
-		bva += (uint64_t)n * KSTATE_BLOCK;
-	}
-}
-
-/* Serve a read from the cache, filling blocks as needed; 0, or -1 to read it uncached. */
-static int cached_read(struct kstate *ks, uint64_t va, uint8_t *buf, size_t len)
-{
-	while (len) {
-		uint64_t bva = va & BLOCK_MASK;
-		size_t off = va - bva, n = KSTATE_BLOCK - off;
-		struct kblock *b = block_slot(ks, bva);
-
-		if (n > len)
-			n = len;
-		if (block_valid(ks, b, bva)) {
-			ks->stats.block_hits++;
-		} else {
-			if (blocks_read(ks, bva, 1))
-				return -1;
-			blocks_store(ks, bva, 1);
-		}
-		memcpy(buf, b->data + off, n);
-		va += n;
-		buf += n;
-		len -= n;
 	}
 	return 0;
 }
@@ -641,11 +489,11 @@ int kstate_read(struct kstate *ks, uint64_t va, void *buf, size_t len)
 		return kstate_fail(ks, -EFAULT,
 				   "%#" PRIx64 " is not a kernel address", va);
 	/* a block the cache cannot read: the uncached read says why */
-	if (ks->caching && !cached_read(ks, va, buf, len))
+	if (ks->caching && !kcache_read(ks, va, buf, len))
 		return 0;
-	s = find_seg(ks, va, len);
+	s = kmem_find_seg(ks, va, len);
 	if (s)
-		return seg_read(ks, s, va, buf, len);
+		return kmem_seg_read(ks, s, va, buf, len);
 	return walk_read(ks, va, buf, len);
 }
 

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The per-sample block cache (kstate.h, kstate_cache_begin): aligned 4 KiB
+ * blocks of kernel virtual memory, each read once per sample from
+ * /proc/kcore, through a kcore segment or the page-table walk as kstate_read()
+ * would read them; and kstate_prefetch(), which reads a run of blocks (the
+ * struct pages of a run of pfns) with one pread.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* A single read larger than this is a caller bug, not a struct (as kmem.c). */
+#define KMEM_MAX_READ	(1U << 20)
+
+#define BLOCK_MASK	(~(uint64_t)(KSTATE_BLOCK - 1))
+/* The most one prefetch reads at once. */
+#define PREFETCH_BLOCKS	64
+
+static struct kblock *block_slot(struct kstate *ks, uint64_t bva)
+{
+	uint64_t h = (bva >> 12) * 0x9e3779b97f4a7c15ULL;
+
+	return &ks->blocks[(h >> 32) % KSTATE_BLOCKS];
+}
+
+static bool block_valid(const struct kstate *ks, const struct kblock *b,
+			uint64_t bva)
+{
+	return b->gen == ks->block_gen && b->va == bva;
+}
+
+int kstate_cache_begin(struct kstate *ks)
+{
+	if (!ks->blocks) {
+		ks->blocks = calloc(KSTATE_BLOCKS, sizeof(*ks->blocks));
+		ks->scratch = malloc(PREFETCH_BLOCKS * KSTATE_BLOCK);
+		if (!ks->blocks || !ks->scratch) {
+			free(ks->blocks);
+			free(ks->scratch);
+			ks->blocks = NULL;
+			ks->scratch = NULL;
+			return kstate_fail(ks, -ENOMEM, "out of memory");
+		}
+	}
+	/* generation 0 marks a slot never filled */
+	ks->block_gen++;
+	ks->caching = true;
+	return 0;
+}
+
+void kstate_cache_end(struct kstate *ks)
+{
+	ks->caching = false;
+}
+
+/*
+ * Read @n blocks from @bva on into the scratch buffer, from one kcore
+ * segment or one physically contiguous run; 0 or -errno.
+ */
+static int blocks_read(struct kstate *ks, uint64_t bva, unsigned int n)
+{
+	struct kcore_seg *s = kmem_find_seg(ks, bva, (size_t)n * KSTATE_BLOCK);
+	uint64_t pa;
+	int ret;
+
+	if (s)
+		return kmem_seg_read(ks, s, bva, ks->scratch, (size_t)n * KSTATE_BLOCK);
+	ret = kstate_translate(ks, bva, &pa);
+	if (ret)
+		return ret;
+	return kmem_phys_read(ks, pa, ks->scratch, (size_t)n * KSTATE_BLOCK);
+}
+
+static void blocks_store(struct kstate *ks, uint64_t bva, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct kblock *b = block_slot(ks, bva + (uint64_t)i * KSTATE_BLOCK);
+
+		b->va = bva + (uint64_t)i * KSTATE_BLOCK;
+		b->gen = ks->block_gen;
+		memcpy(b->data, ks->scratch + (size_t)i * KSTATE_BLOCK, KSTATE_BLOCK);
+	}
+	ks->stats.block_fills += n;
+}
+
+/* How many blocks from @bva on one read can cover (at most @max). */
+static unsigned int run_length(struct kstate *ks, uint64_t bva, unsigned int max)
+{
+	struct kcore_seg *s = kmem_find_seg(ks, bva, KSTATE_BLOCK);
+	uint64_t pa0, pa;
+	unsigned int n = 1;
+
+	if (s) {
+		while (n < max && kmem_find_seg(ks, bva, (size_t)(n + 1) * KSTATE_BLOCK) == s &&
+		       !block_valid(ks, block_slot(ks, bva + (uint64_t)n * KSTATE_BLOCK),
+				    bva + (uint64_t)n * KSTATE_BLOCK))
+			n++;
+		return n;
+	}
+	if (kstate_translate(ks, bva, &pa0))
+		return 1;
+	while (n < max) {
+		uint64_t next = bva + (uint64_t)n * KSTATE_BLOCK;
+
+		if (block_valid(ks, block_slot(ks, next), next) ||
+		    kstate_translate(ks, next, &pa) ||
+		    pa != pa0 + (uint64_t)n * KSTATE_BLOCK)
+			break;
+		n++;
+	}
+	return n;
+}
+
+void kstate_prefetch(struct kstate *ks, uint64_t va, size_t len)
+{
+	uint64_t bva, end;
+
+	if (!ks->caching || !ks->have_mem || !len || len > KMEM_MAX_READ ||
+	    va + len < va || !kstate_kptr_ok(ks, va, 0) ||
+	    !kstate_kptr_ok(ks, va + len - 1, 0))
+		return;
+	end = (va + len + KSTATE_BLOCK - 1) & BLOCK_MASK;
+	for (bva = va & BLOCK_MASK; bva < end;) {
+		unsigned int n, max = (end - bva) / KSTATE_BLOCK;
+
+		if (block_valid(ks, block_slot(ks, bva), bva)) {
+			bva += KSTATE_BLOCK;
+			continue;
+		}
+		n = run_length(ks, bva, max < PREFETCH_BLOCKS ? max : PREFETCH_BLOCKS);
+		/* a failure is reported by the read that needs the block */
+		if (!blocks_read(ks, bva, n))
+			blocks_store(ks, bva, n);
+		bva += (uint64_t)n * KSTATE_BLOCK;
+	}
+}
+
+/* Serve a read from the cache, filling blocks as needed; 0, or -1 to read it uncached. */
+int kcache_read(struct kstate *ks, uint64_t va, uint8_t *buf, size_t len)
+{
+	while (len) {
+		uint64_t bva = va & BLOCK_MASK;
+		size_t off = va - bva, n = KSTATE_BLOCK - off;
+		struct kblock *b = block_slot(ks, bva);
+
+		if (n > len)
+			n = len;
+		if (block_valid(ks, b, bva)) {
+			ks->stats.block_hits++;
+		} else {
+			if (blocks_read(ks, bva, 1))
+				return -1;
+			blocks_store(ks, bva, 1);
+		}
+		memcpy(buf, b->data + off, n);
+		va += n;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
