@@ -14,7 +14,7 @@ import { contextEvidence, type DataCheck, type EvalContext } from '../expect.js'
 import type { ActorOp, HostMessage } from '../../wire/protocol.js';
 import { followChannel, type RunFeed } from '../../wire/transcript.js';
 import type { AVAILABLE, ConditionContext, Scenario, ScenarioOp } from '../scenario.js';
-import { initialState, reduce, type ActionRecord, type LabState } from '../state.js';
+import { initialState, reduceMany, type ActionRecord, type LabState } from '../state.js';
 import { parseScenarioDuration, parseSize, type DurationVars } from '../../config/units.js';
 import { HangDetector } from './hang.js';
 import type { Finding, LabTarget, RunEvent, RunOptions, StepRecord, Verdict } from './types.js';
@@ -24,7 +24,19 @@ let instances = 0;
 export type StepInfo = { index: number; actionId: number | null; actor: string | null; start: number; end: number | null; before: LabState | undefined };
 
 export class RunContext {
-  state: LabState = initialState({ events: 5000, actions: 2000 });
+  private folded: LabState = initialState({ events: 5000, actions: 2000 });
+  /** Dispatched, not folded yet: folded in one batch when the state is read (reduceMany). */
+  private pending: HostMessage[] = [];
+
+  /** Every message dispatched so far, folded (a flood of events costs one copy of the event list per read, not one per event). */
+  get state(): LabState {
+    if (this.pending.length) {
+      const batch = this.pending;
+      this.pending = [];
+      this.folded = reduceMany(this.folded, batch);
+    }
+    return this.folded;
+  }
   readonly driver: LabDriver;
   private feed: RunFeed | null = null;
   readonly verdicts: Verdict[] = [];
@@ -88,7 +100,9 @@ export class RunContext {
   }
 
   private dispatch = (m: HostMessage) => {
-    this.state = reduce(this.state, m);
+    this.pending.push(m);
+    // Nobody read the state for a while: fold, so the queue stays short.
+    if (this.pending.length >= 4096) void this.state;
   };
 
   /** Fold every message from now on. */
