@@ -213,6 +213,7 @@ function shellScript(s: Scenario): string {
     '# The pmem comes from an NVDIMM region (QEMU: -machine nvdimm=on -device nvdimm,...) or',
     '# memmap=2G!4G on the kernel command line. Exit: 0 held, 1 reproduced, 125 could not test.',
     '# Environment: REGION (default region0), FS (default ' + fsList[0] + '), MNT (default /mnt/dax-repro).',
+    '# WARNING: it reconfigures the first namespace of REGION as fsdax and runs mkfs on it.',
     'set -u',
     'here=$(cd "$(dirname "$0")" && pwd)',
     `FS=\${FS:-${fsList[0]}}`,
