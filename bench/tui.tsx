@@ -233,8 +233,9 @@ export async function tuiBench(runs = 3): Promise<void> {
     }
   }
   console.log('');
-  const first = variants[0]!;
-  const last = variants[variants.length - 1]!;
+  // The TUI as it was against the TUI as the lab runs it (the steps between are in the table).
+  const first = BEFORE;
+  const last = AFTER;
   for (const [c] of CASES) {
     const b = summary.get(at(first, c))!;
     const a = summary.get(at(last, c))!;
