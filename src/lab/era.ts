@@ -179,8 +179,12 @@ export type TraceReply = {
   kprobesFailed?: string[];
   kprobeStatus?: ProbeStatus[];
   tracepoints?: string[];
-  /** How the agent measured whether each probe point is called (a scan of the kernel's code and data). */
-  callScan?: { measured: boolean; ms?: number; error?: string };
+  /**
+   * How the agent measured whether each probe point is called (a scan of the kernel's code
+   * and data); key and results are what the host keeps (callScanCache.ts); cached: the
+   * host's earlier answer for this kernel and module set was used.
+   */
+  callScan?: { measured: boolean; ms?: number; error?: string; key?: string; cached?: boolean; results?: unknown[] };
 };
 
 /**

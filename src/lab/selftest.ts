@@ -6,6 +6,7 @@ import type { LabDriver } from './driver.js';
 import { DEVDAX_IDLE_RULE, expectedDevdax, expectedFsdaxIdle, FSDAX_IDLE_RULE, GUP_PIN_COUNTING_BIAS, measuredFsdaxIdle, type ObserveReply, type ProbeHits, type ProbeStatus } from './era.js';
 import { BREAK_LAYOUTS_FRAME } from './scenarios/threads.js';
 import { traceCommand } from './trace.js';
+import { rememberCallScan } from './callScanCache.js';
 
 export type Check = {
   id: string;
@@ -85,7 +86,9 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   const sysctl = await driver.busybox('sysctl', '-w', 'vm.stat_interval=1');
   if (sysctl.status !== 0) throw new Error(`sysctl vm.stat_interval=1 failed: ${sysctl.stderr}`);
   // Probes measured as never called are attached as well: the check below watches them not fire.
+  // Never from the host's cache: the self-test is what checks the scan.
   const trace = (await driver.channel.request({ ...traceCommand(), attachUncalled: true })) as TraceReply;
+  rememberCallScan(trace);
   log(`tracing: kprobes ${trace.kprobes.join(', ')}${trace.kprobesFailed.length ? `; unavailable: ${trace.kprobesFailed.join(', ')}` : ''}`);
   for (const st of trace.kprobeStatus ?? []) if (st.status !== 'attached') log(`  ${st.name}: ${st.status}${st.why ? ` (${st.why})` : ''}`);
   const observe = (await driver.channel.request({ cmd: 'observe', hz: 0 })) as ObserveReply;

@@ -1,6 +1,7 @@
 // What the lab traces in the guest: one set, asked for by the dashboard when the guest is
 // up, by every scenario run and by the self-test (trace.c knows each name).
 import type { HostCommand } from '../wire/protocol.js';
+import { cachedCallScans } from './callScanCache.js';
 
 /** Tracepoint systems and events (tracefs), and the kprobe groups of trace.c. */
 export const TRACE = {
@@ -9,5 +10,13 @@ export const TRACE = {
   kprobes: ['gup', 'layouts', 'pipe'],
 } as const satisfies HostCommand & { cmd: 'trace' };
 
-/** The trace command as the wire takes it (mutable lists). */
-export const traceCommand = (): Extract<HostCommand, { cmd: 'trace' }> => ({ cmd: 'trace', events: [...TRACE.events], kprobes: [...TRACE.kprobes] });
+/**
+ * The trace command as the wire takes it (mutable lists). `cached`: with the call scans the
+ * host kept (callScanCache.ts), so a kernel already scanned is not scanned again.
+ */
+export const traceCommand = (opts: { cached?: boolean } = {}): Extract<HostCommand, { cmd: 'trace' }> => ({
+  cmd: 'trace',
+  events: [...TRACE.events],
+  kprobes: [...TRACE.kprobes],
+  ...(opts.cached ? { callScanCache: cachedCallScans() } : {}),
+});

@@ -15,6 +15,7 @@ import { BaseController } from './controller.js';
 import { runScenario, type LabTarget, type RunEvent, type ScenarioReport, type StepHook } from '../lab/engine.js';
 import type { Scenario } from '../lab/scenario.js';
 import { traceCommand } from '../lab/trace.js';
+import { rememberCallScan } from '../lab/callScanCache.js';
 import type { TraceReply } from '../lab/era.js';
 import { classify, isCannotTest } from '../exit.js';
 import { builtinScenarios, profileScenarios } from '../lab/scenarios/index.js';
@@ -140,7 +141,8 @@ export class LiveController extends BaseController implements LabController {
       const hz = this.profile.sampling.hz;
       progress.start('observer', `tracepoints and kprobes, sampling at ${hz} Hz`);
       const t0 = performance.now();
-      const traced = (await session.channel.request(traceCommand())) as TraceReply;
+      const traced = (await session.channel.request(traceCommand({ cached: true }))) as TraceReply;
+      rememberCallScan(traced);
       this.updateBoot({ probes: (traced.kprobeStatus ?? []).map((p) => ({ name: p.name, status: p.status, ...(p.why ? { why: p.why } : {}) })) });
       await session.channel.request({ cmd: 'observe', hz });
       progress.done('observer', Math.round(performance.now() - t0), probeSummary(traced));

@@ -303,7 +303,7 @@ export type HostCommand =
   | { cmd: 'observe'; hz: number; legacy?: boolean }
   | { cmd: 'sample' }
   /** attachUncalled: attach the kprobes measured as never called too (the self-test watches them not fire). */
-  | { cmd: 'trace'; events: string[]; kprobes?: string[]; attachUncalled?: boolean }
+  | { cmd: 'trace'; events: string[]; kprobes?: string[]; attachUncalled?: boolean; callScanCache?: unknown[] }
   /** How often each lab kprobe fired (tracefs kprobe_profile). */
   | { cmd: 'probe-hits' }
   | { cmd: 'exec'; argv: string[]; timeoutMs?: number }

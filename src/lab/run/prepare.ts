@@ -3,6 +3,7 @@
 // directories, the lease-break time, and the actors started. What cannot be had makes
 // the run "cannot test" with the reason (ctx.cannotTest), never a finding.
 import { measuredDevdaxIdle, measuredFsdaxIdle, type ObserveReply, type TraceReply } from '../era.js';
+import { rememberCallScan } from '../callScanCache.js';
 import { traceCommand } from '../trace.js';
 import { ensureNullBlk, ensureRdma } from '../guestPrep.js';
 import { parseScenarioDuration } from '../../config/units.js';
@@ -30,7 +31,8 @@ export async function prepare(ctx: RunContext): Promise<void> {
   ctx.idleBaseline = measuredFsdaxIdle(observe);
   ctx.devdaxIdle = measuredDevdaxIdle(observe);
   // Tracing for the dashboard is set up when the guest comes up; a run asks again (the self-test, another client may have changed it).
-  ctx.traced = (await ctx.target.channel.request(traceCommand())) as TraceReply;
+  ctx.traced = (await ctx.target.channel.request(traceCommand({ cached: true }))) as TraceReply;
+  rememberCallScan(ctx.traced);
   ctx.measurements.tracing = ctx.traced;
   const mk = await ctx.exec(['/bin/busybox', 'mkdir', '-p', `/mnt/dax/${ctx.instance}`, `/tmp/daxlab/${ctx.instance}`]);
   if (mk.status !== 0) throw new Error(`cannot make the run's directories: ${mk.stderr}`);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <bpf/btf.h>
@@ -186,7 +187,82 @@ static void modules_key(char *buf, size_t len)
 		fclose(f);
 }
 
-static void measure_calls(void)
+/*
+ * What a measurement depends on, as a short key: the kernel build (uname
+ * release and version) and the modules loaded (names and sizes: their
+ * addresses move with KASLR, the counts do not). The host keeps results
+ * by it, so a kernel is scanned once, not at every boot.
+ */
+static char scan_key[32];
+static int scan_cached;
+
+static void make_scan_key(void)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	char line[512], name[128];
+	unsigned long long size;
+	struct utsname u;
+	FILE *f;
+
+#define MIX(str)                                       \
+	for (const char *c_ = (str); *c_; c_++) {      \
+		h ^= (unsigned char)*c_;               \
+		h *= 0x100000001b3ULL;                 \
+	}
+	if (!uname(&u)) {
+		MIX(u.release);
+		MIX(u.version);
+	}
+	f = fopen("/proc/modules", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char one[160];
+
+		if (sscanf(line, "%127s %llu", name, &size) != 2)
+			continue;
+		snprintf(one, sizeof(one), "|%s:%llu", name, size);
+		MIX(one);
+	}
+	if (f)
+		fclose(f);
+#undef MIX
+	snprintf(scan_key, sizeof(scan_key), "%016llx", (unsigned long long)h);
+}
+
+/* The host's result for this key (trace command "callScanCache"), if it has one. */
+static int load_cached(struct json_object *cache)
+{
+	for (size_t i = 0; cache && i < json_object_array_length(cache); i++) {
+		struct json_object *e = json_object_array_get_idx(cache, i), *v, *results;
+
+		if (!json_object_object_get_ex(e, "key", &v) || strcmp(json_object_get_string(v), scan_key) ||
+		    !json_object_object_get_ex(e, "results", &results) || !json_object_is_type(results, json_type_array))
+			continue;
+		for (unsigned int k = 0; k < nr_calls; k++) {
+			struct kcallers *c = &calls[k];
+
+			for (size_t r = 0; r < json_object_array_length(results); r++) {
+				struct json_object *o = json_object_array_get_idx(results, r), *x;
+
+				if (!json_object_object_get_ex(o, "fn", &x) || strcmp(json_object_get_string(x), c->fn))
+					continue;
+				c->found = json_object_object_get_ex(o, "found", &x) && json_object_get_boolean(x);
+				c->t.calls = json_object_object_get_ex(o, "calls", &x) ? json_object_get_int(x) : 0;
+				c->t.jumps = json_object_object_get_ex(o, "jumps", &x) ? json_object_get_int(x) : 0;
+				c->t.refs = json_object_object_get_ex(o, "refs", &x) ? json_object_get_int(x) : 0;
+				if (json_object_object_get_ex(o, "callers", &x) && json_object_get_string(x)[0]) {
+					snprintf(c->site_name[0], sizeof(c->site_name[0]), "%s", json_object_get_string(x));
+					c->t.nr_sites = 1;
+				}
+			}
+		}
+		memset(&calls_how, 0, sizeof(calls_how));
+		calls_how.complete = true;
+		return 1;
+	}
+	return 0;
+}
+
+static void measure_calls(struct json_object *cache)
 {
 	char key[sizeof(calls_key)];
 	const char *kerr;
@@ -198,6 +274,7 @@ static void measure_calls(void)
 	memcpy(calls_key, key, sizeof(key));
 	nr_calls = 0;
 	calls_error[0] = '\0';
+	scan_cached = 0;
 	for (size_t i = 0; i < NR_DEFS; i++) {
 		int seen = 0;
 
@@ -207,6 +284,11 @@ static void measure_calls(void)
 			memset(&calls[nr_calls], 0, sizeof(calls[0]));
 			calls[nr_calls++].fn = kprobe_defs[i].fn;
 		}
+	}
+	make_scan_key();
+	if (load_cached(cache)) {
+		scan_cached = 1;
+		return;
 	}
 	if ((kerr = observer_open_kstate())) {
 		snprintf(calls_error, sizeof(calls_error), "kernel memory unreadable: %.120s", kerr);
@@ -431,8 +513,8 @@ static void cmd_probe_hits(int id, struct json_object *req)
 
 
 /* The kprobes of the sets asked for ("gup", "layouts", "pipe"), after kprobe_events was cleared. */
-void probes_place(struct json_object *sets, int uncalled, struct json_object *ok, struct json_object *failed,
-		  struct json_object *status)
+void probes_place(struct json_object *sets, struct json_object *cache, int uncalled, struct json_object *ok,
+		  struct json_object *failed, struct json_object *status)
 {
 	const char *fns[NR_DEFS];
 
@@ -440,7 +522,7 @@ void probes_place(struct json_object *sets, int uncalled, struct json_object *ok
 		fns[i] = kprobe_defs[i].fn;
 	learn_functions(fns, NR_DEFS);
 	/* after the clear: an optimized kprobe rewrites the probed function's first bytes */
-	measure_calls();
+	measure_calls(cache);
 	for (size_t i = 0; i < json_object_array_length(sets); i++)
 		add_kprobes(json_object_get_string(json_object_array_get_idx(sets, i)), uncalled, ok, failed, status);
 }
@@ -458,6 +540,27 @@ struct json_object *probes_scan_json(void)
 	json_object_object_add(m, "dataBytes", json_object_new_int64(calls_how.data_bytes));
 	json_object_object_add(m, "moduleBytes", json_object_new_int64(calls_how.module_bytes));
 	json_object_object_add(m, "modules", json_object_new_int(calls_how.modules));
+	/* The results by key, for the host to keep: the next boot of this kernel skips the scan. */
+	json_object_object_add(m, "key", json_object_new_string(scan_key));
+	json_object_object_add(m, "cached", json_object_new_boolean(scan_cached));
+	if (!calls_error[0]) {
+		struct json_object *results = json_object_new_array();
+
+		for (unsigned int i = 0; i < nr_calls; i++) {
+			struct json_object *o = json_object_new_object();
+			char callers[1024];
+
+			callers_text(&calls[i], callers, sizeof(callers));
+			json_object_object_add(o, "fn", json_object_new_string(calls[i].fn));
+			json_object_object_add(o, "found", json_object_new_boolean(calls[i].found));
+			json_object_object_add(o, "calls", json_object_new_int(calls[i].t.calls));
+			json_object_object_add(o, "jumps", json_object_new_int(calls[i].t.jumps));
+			json_object_object_add(o, "refs", json_object_new_int(calls[i].t.refs));
+			json_object_object_add(o, "callers", json_object_new_string(callers));
+			json_object_array_add(results, o);
+		}
+		json_object_object_add(m, "results", results);
+	}
 	return m;
 }
 

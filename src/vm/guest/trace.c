@@ -314,7 +314,11 @@ static void cmd_trace(int id, struct json_object *req)
 
 		tracefs_write("events/daxlab/enable", "0", 0);
 		tracefs_write("kprobe_events", "", 0);
-		probes_place(kprobes, uncalled, kp_ok, kp_failed, kp_status);
+		struct json_object *cache = NULL;
+
+		if (json_object_object_get_ex(req, "callScanCache", &cache) && !json_object_is_type(cache, json_type_array))
+			cache = NULL;
+		probes_place(kprobes, cache, uncalled, kp_ok, kp_failed, kp_status);
 		learn_names("daxlab");
 	}
 	overrun_base = read_overruns();

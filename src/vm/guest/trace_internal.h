@@ -15,8 +15,9 @@ void learn_names(const char *sys);
 /* probes.c */
 /* Where probe points are looked up: available_filter_functions, or kallsyms without it. */
 const char *symbol_source(void);
-void probes_place(struct json_object *sets, int uncalled, struct json_object *ok, struct json_object *failed,
-		  struct json_object *status);
+/* @cache: the host's earlier results ("callScanCache"), used when one is for this kernel and module set. */
+void probes_place(struct json_object *sets, struct json_object *cache, int uncalled, struct json_object *ok,
+		  struct json_object *failed, struct json_object *status);
 struct json_object *probes_scan_json(void);
 void probes_init(void);
 
