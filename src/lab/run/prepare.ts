@@ -30,10 +30,6 @@ export async function prepare(ctx: RunContext): Promise<void> {
   const observe = (await ctx.target.channel.request({ cmd: 'observe', hz })) as ObserveReply;
   ctx.idleBaseline = measuredFsdaxIdle(observe);
   ctx.devdaxIdle = measuredDevdaxIdle(observe);
-  // Tracing for the dashboard is set up when the guest comes up; a run asks again (the self-test, another client may have changed it).
-  ctx.traced = (await ctx.target.channel.request(traceCommand({ cached: true }))) as TraceReply;
-  rememberCallScan(ctx.traced);
-  ctx.measurements.tracing = ctx.traced;
   const mk = await ctx.exec(['/bin/busybox', 'mkdir', '-p', `/mnt/dax/${ctx.instance}`, `/tmp/daxlab/${ctx.instance}`]);
   if (mk.status !== 0) throw new Error(`cannot make the run's directories: ${mk.stderr}`);
   const lbt = await ctx.exec(['/bin/busybox', 'cat', '/proc/sys/fs/lease-break-time']);
@@ -59,6 +55,13 @@ export async function prepare(ctx: RunContext): Promise<void> {
       ctx.log(`soft-RoCE unavailable (${why}): the RDMA steps will not apply`);
     }
   }
+  // Tracing for the dashboard is set up when the guest comes up; a run asks again (the
+  // self-test, another client may have changed it), after the modules it needs are loaded:
+  // which probe points are called is measured in the code loaded then (6.1's
+  // pin_user_pages_fast has callers only in modules, ib_core's ib_umem_get() among them).
+  ctx.traced = (await ctx.target.channel.request(traceCommand({ cached: true }))) as TraceReply;
+  rememberCallScan(ctx.traced);
+  ctx.measurements.tracing = ctx.traced;
   for (const a of s.actors) {
     const program = a.program === 'verbs' && ctx.available.rdma ? 'verbs' : 'agent';
     const started = (await ctx.driver.startActor(a.name, program)) as { pid: number };
