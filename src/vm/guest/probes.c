@@ -193,6 +193,7 @@ static void modules_key(char *buf, size_t len)
  * addresses move with KASLR, the counts do not). The host keeps results
  * by it, so a kernel is scanned once, not at every boot.
  */
+#define SCAN_VERSION "textscan 1: calls into fn and its __pfx_, jmp/jcc to fn, lea, kernel data words; modules as code"
 static char scan_key[32];
 static int scan_cached;
 
@@ -209,6 +210,8 @@ static void make_scan_key(void)
 		h ^= (unsigned char)*c_;               \
 		h *= 0x100000001b3ULL;                 \
 	}
+	/* what is counted, and how: a new way of counting must not reuse old answers */
+	MIX(SCAN_VERSION);
 	if (!uname(&u)) {
 		MIX(u.release);
 		MIX(u.version);
