@@ -34,7 +34,9 @@ function label(cells: string[], tones: string, tone: string, nameAt: (col: numbe
     }
     let e = c;
     while (e < cells.length && tones[e] === tone) e++;
-    const name = nameAt(c);
+    // The run's first column with a name (a sample between two may have none).
+    let name: string | null = null;
+    for (let k = c; k < e && !name; k++) name = nameAt(k);
     if (name && e - c >= name.length + 2) for (let k = 0; k < name.length; k++) cells[c + 1 + k] = name[k]!;
     c = e;
   }
@@ -60,7 +62,8 @@ function actorRow(a: ActorLane, g: Slots): Row {
     else if (over.some((s) => s.kind === 'idle')) (ch = '.'), (tone = 'i');
     cells.push(ch);
     tones += tone;
-    blockedAt.push(blocked ? short(blocked.wchan) : null);
+    // A task sampled blocked while its wchan read 0 (between two samples of it) has no name to write.
+    blockedAt.push(blocked && blocked.wchan !== '0' ? short(blocked.wchan) : null);
     actionAt.push(action ? action.op : null);
   }
   label(cells, tones, 'b', (c) => blockedAt[c] ?? null);
