@@ -12,7 +12,9 @@ const args = process.argv.slice(2);
 const lockAt = args.indexOf('--lock');
 const lock = lockAt >= 0 ? args.splice(lockAt, 2)[1] : process.env.DAXLAB_GUEST_LOCK;
 const n = Number(args[0] ?? 100);
-const faults: Fault[] = ['SIGINT', 'SIGTERM', 'SIGKILL', 'qemu-stop-kill', 'guest-freeze', ...Object.keys(BAD_SCENARIOS).map((k) => `bad:${k}` as Fault)];
+// Interleaved, so that a soak cut short has still tried each kind.
+const bads = Object.keys(BAD_SCENARIOS).map((k) => `bad:${k}` as Fault);
+const faults: Fault[] = ['guest-freeze', bads[0]!, 'qemu-stop-kill', bads[1]!, 'SIGINT', bads[2]!, 'SIGTERM', bads[3]!, 'SIGKILL'];
 const phases: Phase[] = ['boot', 'setup', 'scenario'];
 const counts = { trials: 0, wrongExit: 0, orphans: 0, staleFiles: 0, stackTraces: 0, ourBug: 0, unexplained: 0 };
 const silences: number[] = [];
