@@ -38,7 +38,9 @@ export function qemuArgv(opts: {
   // Hot-pluggable space for the NVDIMMs; keep 1G of slack for alignment.
   const maxmem = memory + nvdimmBytes.reduce((a, b) => a + b, 0) + 2 ** 30;
   const argv = [
-    '-name', opts.name,
+    // debug-threads: QEMU names its threads ("CPU 0/KVM", "CPU 1/TCG"): a hung vCPU shows in
+    // top -H, and the kill trials can stop the vCPUs alone (a frozen guest).
+    '-name', `${opts.name},debug-threads=on`,
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
     ...(accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max']),
     '-smp', String(profile.cpus),
