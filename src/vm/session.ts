@@ -499,8 +499,12 @@ export class GuestSession {
       // QEMU may be gone already (killed under us): its exit ends the wait, an unref'd sleep alone would not.
       await Promise.race([this.qmp.execute('quit').catch(() => {}), sleep(2000, undefined, { ref: false }), this.exited]);
     }
-    if (!(await waitExit(3000))) this.child.kill('SIGKILL');
-    await this.exited;
+    if (!(await waitExit(3000))) {
+      this.child.kill('SIGKILL');
+      // A QEMU that SIGKILL does not let us reap (a tracer holds its threads) must not hang
+      // us: pdeathsig still ends it with us.
+      if (!(await waitExit(10_000))) process.stderr.write(`daxlab: QEMU (pid ${this.child.pid}) was sent SIGKILL and has not been reaped after 10 s\n`);
+    }
     this.channel?.close();
     this.qmp?.close();
   }

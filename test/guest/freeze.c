@@ -30,6 +30,22 @@ int main(int argc, char **argv)
 	}
 	printf("frozen %d\n", frozen);
 	fflush(stdout);
-	for (;;)
-		pause();
+	/*
+	 * Hold them: a stop for a signal is left stopped (never resumed). A thread that dies
+	 * (SIGKILL of its process) is reaped here, or its process could never be reaped by
+	 * its parent; when none is left, the freezer is done.
+	 */
+	while (frozen > 0) {
+		int status;
+		pid_t tid = waitpid(-1, &status, __WALL);
+
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			frozen--;
+	}
+	return 0;
 }
