@@ -15,6 +15,8 @@ export type BootReport = {
   nvdimms: Array<{ slot: number; mode: string; size: number; blockdev?: string; chardev?: string; namespace: string; region: string }>;
   mount: { device: string; mountpoint: string; fstype: string; options: string };
   statxDax: boolean;
+  /** Where the namespaces and the filesystem came from: the profile's NVDIMM template, made now, or fresh. */
+  nvdimmSource: GuestSession['nvdimmSource'];
   timings: GuestSession['timings'];
 };
 
@@ -49,6 +51,7 @@ export function bootReport(session: GuestSession): BootReport {
     }),
     mount: hello.mount,
     statxDax,
+    nvdimmSource: session.nvdimmSource,
     timings: session.timings,
   };
 }
@@ -62,6 +65,13 @@ export function formatBootReport(r: BootReport): string {
     ),
     `mount     ${r.mount.device} on ${r.mount.mountpoint} type ${r.mount.fstype} (${r.mount.options})`,
     `statx     STATX_ATTR_DAX ${r.statxDax ? 'set: files on the mount are DAX' : 'NOT set: the mount is not DAX'}`,
+    `nvdimms   ${
+      r.nvdimmSource.kind === 'template'
+        ? `namespaces and ${r.mount.fstype} from the profile's template ${r.nvdimmSource.dir} (mapped private)`
+        : r.nvdimmSource.kind === 'made'
+          ? `ndctl + mkfs in the guest, kept as the profile's template ${r.nvdimmSource.dir}`
+          : 'ndctl + mkfs in the guest on fresh files'
+    }`,
     `timings   ${Object.entries(r.timings)
       .map(([k, v]) => `${k} ${v} ms`)
       .join(', ')}`,

@@ -15,7 +15,11 @@ import { emptyModuleIndex, loadOrderLines, readModuleIndex, resolveLoadOrder, ty
 import type { Progress } from './progress.js';
 
 // 2: modules come decompressed, with the host-resolved load order in etc/daxlab/modules.
-export const IMAGE_FORMAT = 2;
+// 3: etc/daxlab/modules.deps (each module's file and what it loads after: the agent loads
+//    them itself, several at once) and busybox's applet links made at build, not at boot.
+export const IMAGE_FORMAT = 3;
+/** In the image: "name path after,after" a line, for every module it carries. */
+export const MODULE_DEPS_FILE = 'etc/daxlab/modules.deps';
 export const GUEST_TOOL_DIR = '/usr/libexec/daxlab';
 
 /**
@@ -130,6 +134,11 @@ export function moduleDecompressor(file: string): Decompressor | null {
   return null;
 }
 
+/** Where a module of the kernel's tree lies in the image (always uncompressed). */
+export function moduleImagePath(release: string, file: string): string {
+  return `lib/modules/${release}/${moduleDecompressor(file) ? file.replace(/\.(xz|zst|gz)$/, '') : file}`;
+}
+
 /** Every module of every group, each once, as image entries under lib/modules/<release>/. */
 export function moduleEntries(kernel: Kernel, plan: ModulePlan): ManifestEntry[] {
   if (!kernel.modulesDir) return [];
@@ -137,9 +146,37 @@ export function moduleEntries(kernel: Kernel, plan: ModulePlan): ManifestEntry[]
   for (const resolution of Object.values(plan.groups)) for (const step of resolution.order) files.add(step.file);
   return [...files].sort().map((file): ManifestEntry => {
     const decompress = moduleDecompressor(file);
-    const dest = `lib/modules/${kernel.release}/${decompress ? file.replace(/\.(xz|zst|gz)$/, '') : file}`;
-    return { type: 'file', dest, src: path.join(kernel.modulesDir!, file), ...(decompress ? { decompress } : {}) };
+    return { type: 'file', dest: moduleImagePath(kernel.release, file), src: path.join(kernel.modulesDir!, file), ...(decompress ? { decompress } : {}) };
   });
+}
+
+/**
+ * etc/daxlab/modules.deps: for every module of every group, its file in the image and the
+ * modules it must follow (from the kernel's own modules.dep and softdeps, resolved here).
+ * The agent loads the profile's list with finit_module from this: no modprobe, no
+ * resolution in the guest.
+ */
+export function moduleDepsFile(release: string, plan: ModulePlan): string {
+  const steps = new Map<string, LoadStep>();
+  for (const resolution of Object.values(plan.groups)) {
+    for (const step of resolution.order) {
+      const seen = steps.get(step.name);
+      if (!seen) steps.set(step.name, { ...step, after: [...step.after] });
+      else for (const a of step.after) if (!seen.after.includes(a)) seen.after.push(a);
+    }
+  }
+  return [...steps.values()].map((s) => `${s.name} /${moduleImagePath(release, s.file)} ${s.after.join(',') || '-'}\n`).join('');
+}
+
+/** Busybox's applets as links (what busybox --install -s made at every boot), where no entry is. */
+export async function busyboxAppletLinks(busybox: string, taken: Set<string>): Promise<ManifestEntry[]> {
+  const r = await execa(busybox, ['--list-full'], { reject: false });
+  if (r.exitCode !== 0) throw new KernelError(`${busybox} --list-full failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.includes('/') && !taken.has(l))
+    .map((dest): ManifestEntry => ({ type: 'symlink', dest, target: '/bin/busybox' }));
 }
 
 async function libraryClosure(binaries: string[]): Promise<string[]> {
@@ -165,8 +202,7 @@ export async function buildManifest(kernel: Kernel, agentBinary: string, plan: M
   const kstateDump = path.join(path.dirname(agentBinary), 'kstate/kstate_dump');
   if (fs.existsSync(kstateDump)) entries.push({ type: 'file', dest: `${GUEST_TOOL_DIR.slice(1)}/kstate_dump`, src: kstateDump, mode: 0o755 });
   entries.push({ type: 'file', dest: 'etc/mke2fs.conf', src: '/etc/mke2fs.conf' });
-  // init loads these one by one, in this order (busybox modprobe ignores softdeps).
-  entries.push({ type: 'data', dest: 'etc/daxlab/modules', data: moduleLoadOrder(plan, ['boot']).map((l) => `${l}\n`).join('') });
+  entries.push({ type: 'data', dest: MODULE_DEPS_FILE, data: moduleDepsFile(kernel.release, plan) });
 
   const tools = GUEST_TOOLS.filter((t) => fs.existsSync(t.host));
   for (const tool of tools) entries.push({ type: 'file', dest: `${GUEST_TOOL_DIR.slice(1)}/${tool.name}`, src: tool.host, mode: 0o755 });
@@ -189,6 +225,7 @@ export async function buildManifest(kernel: Kernel, agentBinary: string, plan: M
       if (fs.existsSync(src)) entries.push({ type: 'file', dest: `lib/modules/${kernel.release}/${meta}`, src });
     }
   }
+  entries.push(...(await busyboxAppletLinks('/bin/busybox', new Set(entries.map((e) => e.dest)))));
   return entries;
 }
 

@@ -146,8 +146,13 @@ export function readModuleIndex(modulesDir: string): ModuleIndex {
   };
 }
 
-/** One module to load, in order. soft: reached through a softdep; the guest may go on when it fails. */
-export type LoadStep = { name: string; file: string; soft: boolean };
+/**
+ * One module to load, in order. soft: reached through a softdep; the guest may go on when it
+ * fails. after: the modules of the order that must be loaded before it (its modules.dep
+ * dependencies, its softdep "pre" modules, and the modules whose softdep "post" names it):
+ * the guest loads a module as soon as these are, several at once.
+ */
+export type LoadStep = { name: string; file: string; soft: boolean; after: string[] };
 
 export type Wanted = { name: string; optional?: boolean };
 
@@ -175,48 +180,51 @@ export function resolveLoadOrder(index: ModuleIndex, wanted: Array<string | Want
   const missing: string[] = [];
   const missingRequired: string[] = [];
 
-  const visitModule = (name: string, soft: boolean): void => {
+  /** Returns the modules it placed for this name (none: built in, missing or a cycle). */
+  const visitModule = (name: string, soft: boolean): string[] => {
     const done = placed.get(name);
     if (done) {
       // Needed for real somewhere else: its failure is no longer acceptable.
       if (!soft) done.soft = false;
-      return;
+      return [name];
     }
-    if (visiting.has(name)) return; // a softdep cycle: the first visit places it
+    if (visiting.has(name)) return []; // a softdep cycle: the first visit places it
     visiting.add(name);
     const info = index.modules.get(name)!;
     const softdep = index.softdeps.get(name);
-    for (const pre of softdep?.pre ?? []) visitName(pre, true);
+    const after = new Set<string>();
+    for (const pre of softdep?.pre ?? []) for (const m of visitName(pre, true).placed) after.add(m);
     // modules.dep lists the deepest dependency last (kmod loads from the end).
-    for (const dep of [...info.deps].reverse()) if (index.modules.has(dep)) visitModule(dep, soft);
-    const step = { name, file: info.file, soft };
+    for (const dep of [...info.deps].reverse()) if (index.modules.has(dep)) for (const m of visitModule(dep, soft)) after.add(m);
+    after.delete(name);
+    const step: LoadStep = { name, file: info.file, soft, after: [...after] };
     placed.set(name, step);
     order.push(step);
     visiting.delete(name);
-    for (const post of softdep?.post ?? []) visitName(post, true);
+    for (const post of softdep?.post ?? []) {
+      for (const m of visitName(post, true).placed) {
+        const later = placed.get(m)!;
+        if (m !== name && !later.after.includes(name) && order.indexOf(later) > order.indexOf(step)) later.after.push(name);
+      }
+    }
+    return [name];
   };
 
-  /** Returns how the name resolved. */
-  const visitName = (raw: string, soft: boolean): 'module' | 'builtin' | 'missing' => {
+  /** Returns how the name resolved, and the modules it placed. */
+  const visitName = (raw: string, soft: boolean): { how: 'module' | 'builtin' | 'missing'; placed: string[] } => {
     const name = normalizeModuleName(raw);
-    if (index.modules.has(name)) {
-      visitModule(name, soft);
-      return 'module';
-    }
-    if (index.builtin.has(name)) return 'builtin';
+    if (index.modules.has(name)) return { how: 'module', placed: visitModule(name, soft) };
+    if (index.builtin.has(name)) return { how: 'builtin', placed: [] };
     // An alias: every module that provides it, as modprobe does.
     const providers = [...new Set(index.aliases.filter((a) => aliasMatches(a, name)).map((a) => a.module))].filter((m) => index.modules.has(m));
-    if (providers.length) {
-      for (const m of providers) visitModule(m, soft);
-      return 'module';
-    }
-    if (index.builtinAliases.has(name)) return 'builtin';
-    return 'missing';
+    if (providers.length) return { how: 'module', placed: providers.flatMap((m) => visitModule(m, soft)) };
+    if (index.builtinAliases.has(name)) return { how: 'builtin', placed: [] };
+    return { how: 'missing', placed: [] };
   };
 
   for (const w of wanted) {
     const { name, optional } = typeof w === 'string' ? { name: w, optional: false } : w;
-    const how = visitName(name, false);
+    const { how } = visitName(name, false);
     if (how === 'builtin') builtin.push(name);
     if (how === 'missing') {
       missing.push(name);

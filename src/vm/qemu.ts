@@ -31,6 +31,14 @@ export function qemuArgv(opts: {
   name: string;
   /** Replaces the kernel command line (the benchmark's floor boots straight into poweroff). */
   append?: string;
+  /** Added to the lab's kernel command line (daxlab.modules=...: what the agent loads at its start). */
+  kernelParams?: string[];
+  /**
+   * Map the NVDIMM files private (share=off): the guest starts from their contents, and
+   * what it writes stays in QEMU's memory, never in the file. The profile's NVDIMM
+   * template is booted this way: one copy serves every run, none is written per run.
+   */
+  privateNvdimms?: boolean;
 }): string[] {
   const { profile, accel, files } = opts;
   const memory = parseSize(profile.memory);
@@ -49,7 +57,7 @@ export function qemuArgv(opts: {
   ];
   profile.nvdimms.forEach((_, i) => {
     argv.push(
-      '-object', `memory-backend-file,id=nvmem${i},share=on,mem-path=${files.nvdimmFiles[i]},size=${formatSize(nvdimmBytes[i]!)}`,
+      '-object', `memory-backend-file,id=nvmem${i},share=${opts.privateNvdimms ? 'off' : 'on'},mem-path=${files.nvdimmFiles[i]},size=${formatSize(nvdimmBytes[i]!)}`,
       // slot N gets NFIT handle N+1: the agent finds each NVDIMM's region by it.
       '-device', `nvdimm,id=nvdimm${i},memdev=nvmem${i},slot=${i}`,
     );
@@ -57,7 +65,7 @@ export function qemuArgv(opts: {
   argv.push(
     '-kernel', opts.kernelImage,
     '-initrd', opts.initrd,
-    '-append', opts.append ?? kernelCommandLine(),
+    '-append', opts.append ?? kernelCommandLine(opts.kernelParams),
     '-chardev', `file,id=console,path=${files.consoleLog}`,
     '-serial', 'chardev:console',
     '-device', 'virtio-serial-pci,id=vser0',

@@ -17,10 +17,11 @@ import { helloResult, type HelloResult, type ReadyMessage, type SetupCommand } f
 import { parseDuration, parseSize } from '../config/units.js';
 import { CannotTestError, InterruptedError } from '../exit.js';
 import { paths } from '../paths.js';
-import { decideAccel, rememberAccel, type AccelDecision } from './accel.js';
+import { decideAccel, qemuVersion, rememberAccel, type AccelDecision } from './accel.js';
 import { buildAgent } from './agentBuild.js';
 import { AgentChannel } from './channel.js';
 import { buildImage, missingModules, moduleLoadOrder, requiredModuleGroups, type GuestImage } from './image.js';
+import { dropTemplate, findTemplate, saveTemplate, templateDiskBytes, templateInputs, type NvdimmTemplate, type TemplateInputs } from './nvdimmTemplate.js';
 import { checkKernel, KernelError, resolveKernel, type Kernel } from './kernel.js';
 import type { Progress } from './progress.js';
 import { Qmp } from './qmp.js';
@@ -78,7 +79,10 @@ export type BootTimings = {
   qemuStart: number;
   kernel: number;
   init: number;
+  /** The agent's module loaders, from its start to the last module. */
   modules: number;
+  /** Of that, how long set-up waited for them. */
+  moduleWait: number;
   namespace: number;
   mkfs: number;
   mount: number;
@@ -132,7 +136,18 @@ export type BootOptions = {
   progress: Progress;
   /** Keep the run directory's backing files (debugging). */
   keepFiles?: boolean;
+  /**
+   * false: fresh backing files, ndctl and mkfs in the guest, no template used or saved
+   * (what every boot did before templates; the benchmark measures both side by side).
+   */
+  nvdimmTemplate?: boolean;
 };
+
+/** How this boot got its namespaces and filesystem. */
+export type NvdimmSource =
+  | { kind: 'template'; dir: string }
+  | { kind: 'made'; dir: string; diskBytes: number }
+  | { kind: 'fresh' };
 
 export class GuestSession {
   channel!: AgentChannel;
@@ -143,6 +158,9 @@ export class GuestSession {
   image!: GuestImage;
   accel!: AccelDecision;
   timings = {} as BootTimings;
+  nvdimmSource: NvdimmSource = { kind: 'fresh' };
+  private template: NvdimmTemplate | null = null;
+  private templateInputs: TemplateInputs | null = null;
   /** Every line of the run, both ways: <runDir>/transcript.jsonl. */
   recorder: TranscriptRecorder | null = null;
   feed: RunFeed | null = null;
@@ -204,7 +222,8 @@ export class GuestSession {
 
   private startedAt = 0;
 
-  private async start({ progress }: BootOptions): Promise<void> {
+  private async start(opts: BootOptions): Promise<void> {
+    const { progress } = opts;
     const began = performance.now();
     this.startedAt = began;
     progress.start('image', 'kernel, agent and initramfs');
@@ -224,6 +243,12 @@ export class GuestSession {
     progress.done('image', this.timings.image, this.image.cached ? 'cached' : `built ${path.basename(this.image.path)}`);
 
     this.accel = await decideAccel(this.profile.accel, this.kernel.release);
+    if (opts.nvdimmTemplate !== false) {
+      this.templateInputs = templateInputs(this.profile, this.kernel.release, await qemuVersion());
+      this.template = findTemplate(this.templateInputs);
+      if (this.template) this.nvdimmSource = { kind: 'template', dir: this.template.dir };
+      else progress.log('nvdimm', `no NVDIMM template for this profile yet: ndctl and mkfs.${this.profile.fs.type} run in the guest, the result is kept for the next boots`);
+    }
     const decision = this.accel as AccelDecision & { key: string };
     progress.log('accel', `${this.accel.accel}: ${this.accel.reason}`);
     try {
@@ -254,11 +279,13 @@ export class GuestSession {
     const began = performance.now();
     if (stoppedBy) throw new InterruptedError(stoppedBy);
     progress.start('qemu', `starting QEMU (${accel})`);
-    for (const [i, file] of this.files.nvdimmFiles.entries()) {
-      // Fresh sparse backing files: no namespace metadata left from another boot.
-      fs.rmSync(file, { force: true });
-      fs.writeFileSync(file, '');
-      fs.truncateSync(file, parseSize(this.profile.nvdimms[i]!.size));
+    if (!this.template) {
+      for (const [i, file] of this.files.nvdimmFiles.entries()) {
+        // Fresh sparse backing files: no namespace metadata left from another boot.
+        fs.rmSync(file, { force: true });
+        fs.writeFileSync(file, '');
+        fs.truncateSync(file, parseSize(this.profile.nvdimms[i]!.size));
+      }
     }
     fs.rmSync(this.files.consoleLog, { force: true });
     const argv = qemuArgv({
@@ -266,7 +293,11 @@ export class GuestSession {
       accel,
       kernelImage: this.kernel.vmlinux ?? this.kernel.bzImage,
       initrd: this.image.path,
-      files: this.files,
+      // The template's files, mapped private: this run's writes stay in QEMU's memory.
+      files: this.template ? { ...this.files, nvdimmFiles: this.template.files } : this.files,
+      privateNvdimms: this.template !== null,
+      // The agent starts loading the profile's modules as it starts, beside the channel.
+      kernelParams: [`daxlab.modules=${moduleLoadOrder(this.image.modules, requiredModuleGroups(this.profile)).join(',')}`],
       name: `daxlab-${this.runId}`,
     });
     fs.writeFileSync(path.join(this.runDir, 'qemu.argv.json'), JSON.stringify(['qemu-system-x86_64', ...argv], null, 1));
@@ -328,35 +359,55 @@ export class GuestSession {
     // the host clock (QEMU up -> agent ready) less the init time the guest measured.
     this.timings.init = Math.round((agentStart - initStart) * 1000);
     this.timings.kernel = Math.round(performance.now() - began) - this.timings.qemuStart - this.timings.init;
-    progress.done('kernel', this.timings.kernel, `${this.ready.release}, init ${this.timings.init} ms (modules ${Math.round((modulesDone - initStart) * 1000)} ms)`);
+    progress.done('kernel', this.timings.kernel, `${this.ready.release}, init ${this.timings.init} ms (channel up after ${Math.round((modulesDone - initStart) * 1000)} ms)`);
     this.timings.agentHello = Math.round(performance.now() - began);
   }
 
   private async setup(progress: Progress): Promise<void> {
     const began = performance.now();
     const fsType = this.profile.fs.type;
-    // The kernel's own load order (softdeps resolved on the host): boot modules are loaded already.
-    const boot = new Set(moduleLoadOrder(this.image.modules, ['boot']).map((m) => m.replace(/^\?/, '')));
-    const modules = moduleLoadOrder(this.image.modules, requiredModuleGroups(this.profile).filter((g) => g !== 'boot')).filter(
-      (m) => !boot.has(m.replace(/^\?/, '')),
-    );
-    const command: SetupCommand = {
-      cmd: 'setup',
-      modules,
+    const base = {
+      cmd: 'setup' as const,
+      // The kernel's own load order (softdeps resolved on the host): the agent has been
+      // loading it since it started (the kernel command line names it); set-up waits for it.
+      modules: moduleLoadOrder(this.image.modules, requiredModuleGroups(this.profile)),
       nvdimms: this.profile.nvdimms.map((n, slot) => ({ slot, mode: n.mode })),
       fs: { type: fsType, mkfs: this.profile.fs.mkfsOptions, mount: this.profile.fs.mountOptions },
       sysctls: Object.fromEntries(Object.entries(this.profile.sysctls).map(([k, v]) => [k, String(v)])),
     };
-    progress.start('setup', `namespaces, mkfs.${fsType}, mount -o ${this.profile.fs.mountOptions.join(',')}`);
-    const result = await this.channel.request(command, 300_000).catch((err: Error) => {
-      if (this.lostSignal.aborted) throw this.lostSignal.reason;
-      throw new BootError(`lab set-up failed in the guest: ${err.message}`, this.files.consoleLog, consoleTail(this.files.consoleLog, 15));
-    });
+    const request = (command: SetupCommand) =>
+      this.channel.request(command, 300_000).catch((err: Error) => {
+        if (this.lostSignal.aborted) throw this.lostSignal.reason;
+        const used = command.prepared && this.template;
+        if (used) dropTemplate(this.template!);
+        throw new BootError(
+          `lab set-up failed in the guest: ${err.message}` +
+            (used ? `\nthe NVDIMM template ${this.template!.dir} was booted: it is removed, the next boot makes it again` : ''),
+          this.files.consoleLog,
+          consoleTail(this.files.consoleLog, 15),
+        );
+      });
+    let made: HelloResult['timings'] | null = null;
+    if (!this.template && this.templateInputs) {
+      // First boot of this profile: namespaces and mkfs in the guest, stop before the mount,
+      // keep the files as the template, then go on as every later boot does (prepared).
+      progress.start('setup', `namespaces, mkfs.${fsType} (once for this profile: kept as its NVDIMM template)`);
+      made = helloResult.shape.timings.parse(((await request({ ...base, prepared: false, mount: false })) as { timings: unknown }).timings);
+      const t0 = performance.now();
+      const saved = await saveTemplate(this.templateInputs, this.files.nvdimmFiles);
+      const diskBytes = templateDiskBytes(saved);
+      this.nvdimmSource = { kind: 'made', dir: saved.dir, diskBytes };
+      progress.done('setup', Math.round(performance.now() - began), `template ${saved.dir} (${(diskBytes / 2 ** 20).toFixed(1)} MiB on disk, saved in ${Math.round(performance.now() - t0)} ms)`);
+    }
+    const prepared = made !== null || this.template !== null;
+    progress.start('setup', prepared ? `mount -o ${this.profile.fs.mountOptions.join(',')} (namespaces and ${fsType} from the NVDIMM template)` : `namespaces, mkfs.${fsType}, mount -o ${this.profile.fs.mountOptions.join(',')}`);
+    const result = await request({ ...base, prepared, mount: true });
     this.hello = helloResult.parse(result);
     const t = this.hello.timings;
     this.timings.modules = Math.round(t.modules);
-    this.timings.namespace = Math.round(t.namespace);
-    this.timings.mkfs = Math.round(t.mkfs);
+    this.timings.moduleWait = Math.round(t.moduleWait ?? 0);
+    this.timings.namespace = Math.round(t.namespace + (made?.namespace ?? 0));
+    this.timings.mkfs = Math.round(t.mkfs + (made?.mkfs ?? 0));
     this.timings.mount = Math.round(t.mount);
     this.timings.agentHello += Math.round(performance.now() - began);
     progress.done('setup', Math.round(performance.now() - began), `${this.hello.mount.device} on ${this.hello.mount.mountpoint}`);

@@ -242,7 +242,16 @@ export type AgentMessage = z.infer<typeof agentMessage>;
 
 /** What the agent answers to "setup": the lab as the guest sees it. */
 export const helloResult = z.object({
-  timings: z.object({ modules: z.number(), namespace: z.number(), mkfs: z.number(), mount: z.number() }),
+  timings: z.object({
+    modules: z.number(),
+    namespace: z.number(),
+    mkfs: z.number(),
+    mount: z.number(),
+    /** How long set-up waited for the agent's module loaders (they start with the agent). */
+    moduleWait: z.number().optional(),
+    /** Each module's finit_module, ms. */
+    moduleLoads: z.record(z.string(), z.number()).optional(),
+  }),
   nvdimms: z.array(
     z
       .object({
@@ -275,6 +284,13 @@ export type SetupCommand = {
   /** Load order resolved on the host from the kernel's index; "?name": a softdep, not fatal. */
   modules: string[];
   nvdimms: Array<{ slot: number; mode: 'fsdax' | 'devdax' }>;
+  /**
+   * The NVDIMMs come namespaced and formatted (the profile's template): the guest finds
+   * the namespaces the kernel set up from their info blocks; no ndctl, no mkfs.
+   */
+  prepared: boolean;
+  /** false: stop after mkfs (the host saves the template, then asks again, prepared). */
+  mount?: boolean;
   fs: { type: 'xfs' | 'ext4'; mkfs: string[]; mount: string[] };
   sysctls: Record<string, string>;
 };

@@ -68,6 +68,10 @@ describe('load order', () => {
     expect(r.order.map((s) => s.name)).toEqual(['pre', 'c', 'b', 'a', 'post']);
     expect(r.order.filter((s) => s.soft).map((s) => s.name)).toEqual(['pre', 'post']);
     expect(r.order[0]!.file).toBe('kernel/pre.ko.xz');
+    // What each must wait for when the guest loads several at once: deps, pre before, post after.
+    const after = Object.fromEntries(r.order.map((s) => [s.name, [...s.after].sort()]));
+    expect(after).toEqual({ pre: [], c: [], b: ['c'], a: ['b', 'c', 'pre'].sort(), post: ['a'] });
+    for (const [i, step] of r.order.entries()) for (const dep of step.after) expect(r.order.findIndex((s) => s.name === dep)).toBeLessThan(i);
   });
 
   it('keeps a module hard when it is both a softdep and needed for real', () => {

@@ -33,6 +33,13 @@ describe('qemu argv', () => {
     expect(mem).toMatch(/^2G,slots=3,/);
   });
 
+  it('maps the NVDIMM template private, and adds the lab\'s kernel parameters', () => {
+    const argv = qemuArgv({ profile, accel: 'tcg', kernelImage: '/k', initrd: '/i', files, name: 'n', privateNvdimms: true, kernelParams: ['daxlab.modules=a,?b'] });
+    expect(argOf(argv, '-object').map((o) => /share=(\w+)/.exec(o)![1])).toEqual(['off', 'off']);
+    expect(argOf(argv, '-append')[0]!.split(' ')).toContain('daxlab.modules=a,?b');
+    expect(argOf(argv, '-append')[0]!.split(' ')).toContain('rdinit=/init');
+  });
+
   it('uses TCG with -cpu max, KVM with -cpu host', () => {
     const tcg = qemuArgv({ profile, accel: 'tcg', kernelImage: '/k', initrd: '/i', files, name: 'n' });
     expect(argOf(tcg, '-accel')).toEqual(['tcg,thread=multi']);

@@ -19,6 +19,7 @@
 #include "agent.h"
 #include "kstate/kstate.h"
 #include "actors.h"
+#include "modload.h"
 #include "observer.h"
 #include "ops.h"
 #include "trace.h"
@@ -284,14 +285,29 @@ static void cmd_poweroff_req(int id, struct json_object *req)
 	cmd_poweroff(id);
 }
 
-static void parse_args(int argc, char **argv)
+static double uptime_now(void)
 {
-	for (int i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--init-start"))
-			init_start = strtod(argv[i + 1], NULL);
-		else if (!strcmp(argv[i], "--modules-done"))
-			modules_done = strtod(argv[i + 1], NULL);
+	char *text = read_text("/proc/uptime", 64);
+	double t = text ? strtod(text, NULL) : -1;
+
+	free(text);
+	return t;
+}
+
+/* --init: the agent does init's early work (init.sh only starts it and powers off). */
+static int parse_args(int argc, char **argv)
+{
+	int early = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--init"))
+			early = 1;
+		else if (i + 1 < argc && !strcmp(argv[i], "--init-start"))
+			init_start = strtod(argv[++i], NULL);
+		else if (i + 1 < argc && !strcmp(argv[i], "--modules-done"))
+			modules_done = strtod(argv[++i], NULL);
 	}
+	return early;
 }
 
 int main(int argc, char **argv)
@@ -304,11 +320,20 @@ int main(int argc, char **argv)
 			printf("%s\n", op->name);
 		return 0;
 	}
-	parse_args(argc, argv);
+	if (parse_args(argc, argv)) {
+		early_mounts();
+		if (init_start < 0)
+			init_start = uptime_now();
+		/* The modules load beside everything below; setup waits for them. */
+		modules_start();
+	}
 	signal(SIGPIPE, SIG_IGN);
 	fd = channel_open();
 	if (fd < 0)
 		return 1;
+	/* The channel's modules (virtio) are loaded by now. */
+	if (modules_done < 0)
+		modules_done = uptime_now();
 	agent_register_cmd("setup", cmd_setup);
 	agent_register_cmd("exec", cmd_exec);
 	agent_register_cmd("ping", cmd_ping);

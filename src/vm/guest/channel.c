@@ -47,8 +47,12 @@ int channel_open(void)
 	char dev[300];
 	int tries;
 
-	/* The port shows up when virtio_console has probed: allow it a few seconds. */
-	for (tries = 0; tries < 100; tries++) {
+	/*
+	 * The port shows up when virtio_console has probed, loaded beside us by the agent's
+	 * module loaders (modload.c): allow it a minute on a slow emulated guest (the host's
+	 * boot watchdog ends a boot that takes longer).
+	 */
+	for (tries = 0; tries < 1200; tries++) {
 		if (!find_port(dev, sizeof(dev))) {
 			channel_fd = open(dev, O_RDWR | O_CLOEXEC);
 			if (channel_fd >= 0)

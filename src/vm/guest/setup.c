@@ -3,6 +3,12 @@
  * Lab set-up on the host's request: sysctls, one namespace per NVDIMM, mkfs and
  * mount -o dax of the first fsdax namespace, and a statx check that a fresh file
  * on the mount really is DAX. Each stage is timed with the guest's monotonic clock.
+ *
+ * "prepared": the NVDIMMs come namespaced and formatted (a copy of the profile's
+ * template, made by an earlier boot that ran ndctl and mkfs). QEMU's NVDIMMs have no
+ * label area: a namespace is the whole region, and what it is (fsdax, devdax) is the
+ * info block at its start, which the kernel reads when nd_pmem probes it. So the
+ * kernel has set the namespaces up by itself; we find them and say what they are.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,35 +22,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-
-/*
- * The host resolved the kernel's softdeps (busybox modprobe ignores them) and sends the
- * load order; "?name" is such a softdep: if it fails to load, the module that wanted it
- * may still load, and its own modprobe says whether it did.
- */
-static int load_modules(struct json_object *modules, char *err, size_t errlen, char **output)
-{
-	for (size_t i = 0; i < json_object_array_length(modules); i++) {
-		char *argv[] = { "/sbin/modprobe", NULL, NULL };
-		const char *name = json_object_get_string(json_object_array_get_idx(modules, i));
-		bool soft = name[0] == '?';
-		struct run_result res;
-
-		argv[1] = (char *)(soft ? name + 1 : name);
-		if (run_argv(argv, 60000, &res))
-			return -1;
-		if (res.status && soft) {
-			fprintf(stderr, "daxlab-agent: softdep modprobe %s failed (exit %d)\n", argv[1], res.status);
-		} else if (res.status) {
-			snprintf(err, errlen, "modprobe %s failed (exit %d)", argv[1], res.status);
-			*output = strdup(res.err);
-			run_result_free(&res);
-			return -1;
-		}
-		run_result_free(&res);
-	}
-	return 0;
-}
+#include "modload.h"
 
 static double ms_since(double start)
 {
@@ -143,6 +121,168 @@ static struct json_object *make_namespace(int slot, const char *mode, char *err,
 	free(seed);
 	run_result_free(&res);
 	return ns;
+}
+
+/* Every NVDIMM bus's probing done (registration of nd devices is asynchronous). */
+static void wait_probe(void)
+{
+	DIR *dir = opendir("/sys/bus/nd/devices");
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		char path[512], *text;
+
+		if (strncmp(de->d_name, "ndbus", 5))
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/nd/devices/%s/wait_probe", de->d_name);
+		text = read_text(path, 64);
+		free(text);
+	}
+	closedir(dir);
+}
+
+static char *nd_attr(const char *dev, const char *attr)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "/sys/bus/nd/devices/%s/%s", dev, attr);
+	return read_text(path, 256);
+}
+
+static void add_attr_int(struct json_object *o, const char *key, const char *dev, const char *attr)
+{
+	char *v = nd_attr(dev, attr);
+
+	if (v && *v)
+		json_object_object_add(o, key, json_object_new_int64(strtoll(v, NULL, 0)));
+	free(v);
+}
+
+static void add_attr_str(struct json_object *o, const char *key, const char *dev, const char *attr)
+{
+	char *v = nd_attr(dev, attr);
+
+	if (v && *v)
+		json_object_object_add(o, key, json_object_new_string(v));
+	free(v);
+}
+
+/* The first entry of /sys/bus/nd/devices/<dev>/<sub> whose name starts with @prefix. */
+static int first_child(const char *dev, const char *sub, const char *prefix, char *out, size_t len)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *dir;
+	int ret = -1;
+
+	snprintf(path, sizeof(path), "/sys/bus/nd/devices/%s%s%s", dev, *sub ? "/" : "", sub);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, strlen(prefix)))
+			continue;
+		snprintf(out, len, "%s", de->d_name);
+		ret = 0;
+		break;
+	}
+	closedir(dir);
+	return ret;
+}
+
+/* The device node the kernel made for @name (devtmpfs), waited for a little. */
+static int wait_dev_node(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	for (int i = 0; i < 200; i++) {
+		if (!access(path, F_OK))
+			return 0;
+		usleep(10 * 1000);
+	}
+	return -1;
+}
+
+/*
+ * The namespace the kernel found on a prepared NVDIMM, in the shape ndctl prints (the
+ * fields the host reads): its claim (holder) says the mode, the pfn / dax device its
+ * size, alignment and memmap location, and the device the kernel made for it.
+ */
+static struct json_object *find_namespace(int slot, const char *mode, char *err, size_t errlen)
+{
+	char region[256], ns[256], dev[64];
+	char *holder = NULL, *map;
+	struct json_object *o = NULL;
+	bool devdax = !strcmp(mode, "devdax");
+
+	if (region_for_slot(slot, region, sizeof(region))) {
+		snprintf(err, errlen, "no NVDIMM region with NFIT handle %d (slot %d): is nfit loaded?", slot + 1, slot);
+		return NULL;
+	}
+	if (first_child(region, "", "namespace", ns, sizeof(ns))) {
+		snprintf(err, errlen, "%s has no namespace", region);
+		return NULL;
+	}
+	holder = nd_attr(ns, "holder");
+	if (!holder || !*holder || strncmp(holder, devdax ? "dax" : "pfn", 3)) {
+		snprintf(err, errlen,
+			 "%s (%s, slot %d) is %s%s, not %s: the NVDIMM template has no %s info block",
+			 ns, region, slot, holder && *holder ? "claimed by " : "raw",
+			 holder && *holder ? holder : "", mode, mode);
+		goto out;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "dev", json_object_new_string(ns));
+	json_object_object_add(o, "mode", json_object_new_string(mode));
+	map = nd_attr(holder, "mode");
+	if (map)
+		json_object_object_add(o, "map", json_object_new_string(!strcmp(map, "ram") ? "mem" : map));
+	free(map);
+	add_attr_int(o, "size", holder, "size");
+	add_attr_str(o, "uuid", holder, "uuid");
+	add_attr_int(o, "align", holder, "align");
+	json_object_object_add(o, "holder", json_object_new_string(holder));
+	if (!devdax) {
+		if (first_child(holder, "block", "pmem", dev, sizeof(dev)) || wait_dev_node(dev)) {
+			snprintf(err, errlen, "%s (%s) has no pmem block device", holder, ns);
+			json_object_put(o);
+			o = NULL;
+			goto out;
+		}
+		json_object_object_add(o, "blockdev", json_object_new_string(dev));
+	} else {
+		struct json_object *region_o = json_object_new_object(), *devices = json_object_new_array();
+		struct json_object *d = json_object_new_object();
+		char sub[300];
+
+		if (first_child(holder, "", "dax", dev, sizeof(dev)) || wait_dev_node(dev)) {
+			snprintf(err, errlen, "%s (%s) has no device-dax character device (is device_dax loaded?)", holder, ns);
+			json_object_put(region_o);
+			json_object_put(devices);
+			json_object_put(d);
+			json_object_put(o);
+			o = NULL;
+			goto out;
+		}
+		add_attr_int(region_o, "id", holder, "dax_region/id");
+		add_attr_int(region_o, "size", holder, "dax_region/size");
+		add_attr_int(region_o, "align", holder, "dax_region/align");
+		json_object_object_add(d, "chardev", json_object_new_string(dev));
+		snprintf(sub, sizeof(sub), "%s/size", dev);
+		add_attr_int(d, "size", holder, sub);
+		json_object_object_add(d, "mode", json_object_new_string("devdax"));
+		json_object_array_add(devices, d);
+		json_object_object_add(region_o, "devices", devices);
+		json_object_object_add(o, "daxregion", region_o);
+	}
+	json_object_object_add(o, "slot", json_object_new_int(slot));
+	json_object_object_add(o, "region", json_object_new_string(region));
+out:
+	free(holder);
+	return o;
 }
 
 /* The block device of an fsdax namespace, or the char device of a devdax one. */
@@ -283,6 +423,7 @@ struct json_object *lab_setup(struct json_object *req, char *err, size_t errlen,
 	char devpath[128], data[1024];
 	unsigned long flags;
 	double start;
+	int prepared;
 
 	result = json_object_new_object();
 	timings = json_object_new_object();
@@ -291,10 +432,8 @@ struct json_object *lab_setup(struct json_object *req, char *err, size_t errlen,
 	json_object_object_add(result, "nvdimms", namespaces);
 
 	*stage = "modules";
-	start = mono_now();
-	if (json_object_object_get_ex(req, "modules", &v) && load_modules(v, err, errlen, output))
+	if (modules_wait(json_object_object_get_ex(req, "modules", &v) ? v : NULL, timings, err, errlen))
 		goto fail;
-	json_object_object_add(timings, "modules", json_object_new_double(ms_since(start)));
 
 	*stage = "sysctl";
 	if (json_object_object_get_ex(req, "sysctls", &sysctls) && apply_sysctls(sysctls, err, errlen))
@@ -302,6 +441,8 @@ struct json_object *lab_setup(struct json_object *req, char *err, size_t errlen,
 
 	*stage = "namespace";
 	start = mono_now();
+	prepared = jbool(req, "prepared", 0);
+	wait_probe();
 	if (!json_object_object_get_ex(req, "nvdimms", &nvdimms))
 		nvdimms = NULL;
 	for (size_t i = 0; nvdimms && i < json_object_array_length(nvdimms); i++) {
@@ -309,7 +450,7 @@ struct json_object *lab_setup(struct json_object *req, char *err, size_t errlen,
 		const char *mode = json_object_object_get_ex(want, "mode", &v) ? json_object_get_string(v) : "fsdax";
 		int slot = json_object_object_get_ex(want, "slot", &v) ? json_object_get_int(v) : (int)i;
 
-		ns = make_namespace(slot, mode, err, errlen, output);
+		ns = prepared ? find_namespace(slot, mode, err, errlen) : make_namespace(slot, mode, err, errlen, output);
 		if (!ns)
 			goto fail;
 		json_object_array_add(namespaces, ns);
@@ -328,16 +469,21 @@ struct json_object *lab_setup(struct json_object *req, char *err, size_t errlen,
 	if (fs && json_object_object_get_ex(fs, "type", &v))
 		fstype = json_object_get_string(v);
 	start = mono_now();
-	if (!fs || !json_object_object_get_ex(fs, "mkfs", &v))
-		v = json_object_new_array();
-	else
-		json_object_get(v);
-	if (run_mkfs(fstype, v, devpath, err, errlen, output)) {
+	if (!prepared) {
+		if (!fs || !json_object_object_get_ex(fs, "mkfs", &v))
+			v = json_object_new_array();
+		else
+			json_object_get(v);
+		if (run_mkfs(fstype, v, devpath, err, errlen, output)) {
+			json_object_put(v);
+			goto fail;
+		}
 		json_object_put(v);
-		goto fail;
 	}
-	json_object_put(v);
 	json_object_object_add(timings, "mkfs", json_object_new_double(ms_since(start)));
+	/* The host copies the NVDIMMs into the profile's template now, then asks again (prepared). */
+	if (!jbool(req, "mount", 1))
+		return result;
 
 	*stage = "mount";
 	start = mono_now();
