@@ -387,12 +387,12 @@ export class GuestSession {
           consoleTail(this.files.consoleLog, 15),
         );
       });
-    let made: HelloResult['timings'] | null = null;
+    let made: Partial<HelloResult['timings']> | null = null;
     if (!this.template && this.templateInputs) {
       // First boot of this profile: namespaces and mkfs in the guest, stop before the mount,
       // keep the files as the template, then go on as every later boot does (prepared).
       progress.start('setup', `namespaces, mkfs.${fsType} (once for this profile: kept as its NVDIMM template)`);
-      made = helloResult.shape.timings.parse(((await request({ ...base, prepared: false, mount: false })) as { timings: unknown }).timings);
+      made = helloResult.shape.timings.partial().parse(((await request({ ...base, prepared: false, mount: false })) as { timings: unknown }).timings);
       const t0 = performance.now();
       const saved = await saveTemplate(this.templateInputs, this.files.nvdimmFiles);
       const diskBytes = templateDiskBytes(saved);

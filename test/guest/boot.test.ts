@@ -6,6 +6,11 @@ import { describe, expect, it } from 'vitest';
 import type { BootReport } from '../../src/commands/boot.js';
 import { ERA_PROFILES } from '../../src/config/profiles.js';
 import { daxlab, newestRunDir, qemuProcessesOf, writeProfile } from './cli.js';
+import { loadProfile } from '../../src/config/profiles.js';
+import { moduleLoadOrder, requiredModuleGroups } from '../../src/vm/image.js';
+import { silentProgress } from '../../src/vm/progress.js';
+import { GuestSession } from '../../src/vm/session.js';
+import { execResult } from '../../src/wire/protocol.js';
 
 async function bootJson(profile: string): Promise<{ report: BootReport; exitCode: number | undefined; stderr: string }> {
   const r = await daxlab(['boot', '--profile', profile, '--json']);
@@ -114,6 +119,50 @@ describe('daxlab boot', () => {
   });
 });
 
+describe('boot from the profile\'s NVDIMM template', () => {
+  it('finds the namespaces ndctl itself lists, every module loaded that /proc/modules shows, and a fresh DAX filesystem', async () => {
+    // The default profile's template exists after the boots above (or this boot makes it).
+    const session = await GuestSession.boot(loadProfile('default'), { progress: silentProgress });
+    try {
+      const exec = async (argv: string[]) => execResult.parse(await session.channel.request({ cmd: 'exec', argv }));
+      expect(['template', 'made']).toContain(session.nvdimmSource.kind);
+      // Independent source: ndctl reads the same sysfs through libndctl and prints its own JSON.
+      const listed = await exec(['/usr/libexec/daxlab/ndctl', 'list', '-N', '-X']);
+      expect(listed.status, listed.stderr).toBe(0);
+      const raw = JSON.parse(listed.stdout) as unknown;
+      const namespaces = (Array.isArray(raw) ? raw : [raw]) as Array<{ dev: string; mode: string; size: number; blockdev?: string; daxregion?: { devices?: Array<{ chardev?: string }> } }>;
+      expect(namespaces.length).toBe(session.hello.nvdimms.length);
+      for (const ns of session.hello.nvdimms) {
+        const theirs = namespaces.find((n) => n.dev === ns.dev)!;
+        expect(theirs, ns.dev).toBeDefined();
+        expect(theirs.mode).toBe(ns.mode);
+        expect(theirs.size).toBe(ns.size);
+        expect(theirs.blockdev).toBe(ns.blockdev);
+        const chardev = (d?: unknown) => (d as { devices?: Array<{ chardev?: string }> } | undefined)?.devices?.[0]?.chardev;
+        expect(chardev(theirs.daxregion)).toBe(chardev(ns.daxregion));
+      }
+      // Every module of the load order that is not a softdep: loaded, as the kernel lists them.
+      const loaded = new Set((await exec(['/bin/cat', '/proc/modules'])).stdout.split('\n').map((l) => l.split(' ')[0]!));
+      const wanted = Object.keys(session.hello.timings.moduleLoads ?? {});
+      expect(wanted.length).toBeGreaterThan(0);
+      const hard = moduleLoadOrder(session.image.modules, requiredModuleGroups(session.profile)).filter((m) => !m.startsWith('?'));
+      for (const m of hard) expect(loaded.has(m), m).toBe(true);
+      // The filesystem of the template mounts clean and empty: nothing of an earlier run is on it.
+      const ls = await exec(['/bin/ls', '-A', '/mnt/dax']);
+      expect(ls.stdout.split('\n').filter((l) => l && l !== 'lost+found')).toEqual([]);
+    } finally {
+      await session.shutdown();
+    }
+    // Nothing written to the template: the run mapped it private.
+    if (session.nvdimmSource.kind !== 'fresh') {
+      const meta = JSON.parse(fs.readFileSync(path.join(session.nvdimmSource.dir, 'template.json'), 'utf8')) as { made: string };
+      for (const f of fs.readdirSync(session.nvdimmSource.dir).filter((n) => n.endsWith('.img'))) {
+        expect(fs.statSync(path.join(session.nvdimmSource.dir, f)).mtimeMs).toBeLessThanOrEqual(Date.parse(meta.made));
+      }
+    }
+  });
+});
+
 describe('daxlab boot, every kernel era', () => {
   // Each era's kernel comes from its own Debian suite, with modules and their load order
   // from that kernel's own index: the boot reaches a DAX mount on all of them.
@@ -125,10 +174,10 @@ describe('daxlab boot, every kernel era', () => {
       expect(report.mount.fstype).toBe('xfs');
       expect(report.mount.options.split(',')).toContain('dax=always');
       expect(report.statxDax).toBe(true);
-      // Independent of the agent: the guest init's own console lines.
+      // Apart from the channel: the agent's module loaders' own console lines.
       const console = fs.readFileSync(path.join(report.runDir, 'console.log'), 'utf8');
-      expect(console).toContain('daxlab-init: modules loaded');
-      expect(console).not.toMatch(/daxlab-init: modprobe \S+ failed/);
+      expect(console).toMatch(/daxlab-agent: modules loaded at [\d.]+s: \d+ loaded, \d+ there already, 0 failed/);
+      expect(console).not.toMatch(/daxlab-agent: module \S+ failed/);
       await expectNothingLeft(report);
     });
   }

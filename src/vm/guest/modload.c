@@ -228,7 +228,23 @@ static void *loader(void *arg)
 		pthread_cond_broadcast(&ml.cond);
 	}
 	if (--ml.running == 0) {
+		int loaded = 0, present = 0, failed = 0, soft = 0;
+		char *up = read_text("/proc/uptime", 64);
+
 		ml.end = mono_now();
+		for (int j = 0; j < ml.nr; j++) {
+			loaded += ml.mods[j].state == MOD_LOADED;
+			present += ml.mods[j].state == MOD_PRESENT;
+			failed += ml.mods[j].state == MOD_FAILED && !ml.mods[j].soft;
+			soft += ml.mods[j].state == MOD_FAILED && ml.mods[j].soft;
+		}
+		/* For the console log: what the loaders did, apart from the host's channel. */
+		fprintf(stderr, "daxlab-agent: modules loaded at %.2fs: %d loaded, %d there already, %d failed, %d softdeps not loaded, in %.0f ms\n",
+			up ? strtod(up, NULL) : -1.0, loaded, present, failed, soft, (ml.end - ml.start) * 1000.0);
+		for (int j = 0; j < ml.nr; j++)
+			if (ml.mods[j].state == MOD_FAILED && !ml.mods[j].soft)
+				fprintf(stderr, "daxlab-agent: module %s failed: %s\n", ml.mods[j].name, ml.mods[j].why);
+		free(up);
 		pthread_cond_broadcast(&ml.cond);
 	}
 	pthread_mutex_unlock(&ml.lock);
@@ -313,6 +329,11 @@ int modules_wait(struct json_object *wanted, struct json_object *timings, char *
 	int ret = 0;
 
 	pthread_mutex_lock(&ml.lock);
+	if (!ml.started) {
+		/* Started without --init: set-up loads the host's list itself. */
+		ml.started = true;
+		ml.start = ml.end = mono_now();
+	}
 	while (ml.running)
 		pthread_cond_wait(&ml.cond, &ml.lock);
 	waited = (mono_now() - waited) * 1000.0;
