@@ -169,7 +169,10 @@ static void add_attr_str(struct json_object *o, const char *key, const char *dev
 	free(v);
 }
 
-/* The first entry of /sys/bus/nd/devices/<dev>/<sub> whose name starts with @prefix. */
+/*
+ * The first entry of /sys/bus/nd/devices/<dev>/<sub> named @prefix and a digit (a device:
+ * "namespace1.0", "dax1.0", "pmem0"; not the "namespace_seed" or "dax_region" beside it).
+ */
 static int first_child(const char *dev, const char *sub, const char *prefix, char *out, size_t len)
 {
 	char path[512];
@@ -182,7 +185,8 @@ static int first_child(const char *dev, const char *sub, const char *prefix, cha
 	if (!dir)
 		return -1;
 	while ((de = readdir(dir))) {
-		if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, strlen(prefix)))
+		if (strncmp(de->d_name, prefix, strlen(prefix)) ||
+		    de->d_name[strlen(prefix)] < '0' || de->d_name[strlen(prefix)] > '9')
 			continue;
 		snprintf(out, len, "%s", de->d_name);
 		ret = 0;
