@@ -21,7 +21,7 @@ import { decideAccel, qemuVersion, rememberAccel, type AccelDecision } from './a
 import { buildAgent } from './agentBuild.js';
 import { AgentChannel } from './channel.js';
 import { buildImage, missingModules, moduleLoadOrder, requiredModuleGroups, type GuestImage } from './image.js';
-import { dropTemplate, findTemplate, saveTemplate, templateDiskBytes, templateInputs, type NvdimmTemplate, type TemplateInputs } from './nvdimmTemplate.js';
+import { findTemplate, saveTemplate, templateDiskBytes, templateInputs, type NvdimmTemplate, type TemplateInputs } from './nvdimmTemplate.js';
 import { checkKernel, KernelError, resolveKernel, type Kernel } from './kernel.js';
 import type { Progress } from './progress.js';
 import { Qmp } from './qmp.js';
@@ -378,11 +378,13 @@ export class GuestSession {
     const request = (command: SetupCommand) =>
       this.channel.request(command, 300_000).catch((err: Error) => {
         if (this.lostSignal.aborted) throw this.lostSignal.reason;
-        const used = command.prepared && this.template;
-        if (used) dropTemplate(this.template!);
+        // The namespaces were looked for on a template (booted, or made by this boot): a
+        // template they were not found on is removed, and the next boot makes it again.
+        const src = this.nvdimmSource;
+        const used = command.prepared && src.kind !== 'fresh' ? src.dir : null;
+        if (used) fs.rmSync(used, { recursive: true, force: true });
         throw new BootError(
-          `lab set-up failed in the guest: ${err.message}` +
-            (used ? `\nthe NVDIMM template ${this.template!.dir} was booted: it is removed, the next boot makes it again` : ''),
+          `lab set-up failed in the guest: ${err.message}` + (used ? `\nthe NVDIMM template ${used} is removed: the next boot makes it again` : ''),
           this.files.consoleLog,
           consoleTail(this.files.consoleLog, 15),
         );
