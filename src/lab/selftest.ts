@@ -395,11 +395,12 @@ async function devdaxIdle(driver: LabDriver, hello: HelloResult, release: string
  * leave the __sched lock functions out: the stack starts at xfs_ilock) the filesystem's
  * read or write path that took the lock (xfs_file_dax_write() takes XFS_IOLOCK_EXCL,
  * xfs_file_dax_read() XFS_IOLOCK_SHARED; ext4_dax_write_iter() inode_lock(),
- * ext4_dax_read_iter() inode_lock_shared()).
+ * ext4_dax_read_iter() inode_lock_shared(); Debian 6.1 inlines those two into
+ * ext4_file_write_iter() / ext4_file_read_iter(), whose frames the stack then shows).
  */
 const RWSEM_WAIT_FRAME = {
-  write: /^(?:rwsem_down_write_slowpath|down_write(?:_killable)?|xfs_file_dax_write|ext4_dax_write_iter)\+/,
-  read: /^(?:rwsem_down_read_slowpath|down_read(?:_killable|_interruptible)?|xfs_file_dax_read|ext4_dax_read_iter)\+/,
+  write: /^(?:rwsem_down_write_slowpath|down_write(?:_killable)?|xfs_file_dax_write|ext4_dax_write_iter|ext4_file_write_iter)\+/,
+  read: /^(?:rwsem_down_read_slowpath|down_read(?:_killable|_interruptible)?|xfs_file_dax_read|ext4_dax_read_iter|ext4_file_read_iter)\+/,
 } as const;
 
 type Queued = {

@@ -65,7 +65,8 @@ function longestAgentSilence(runsDir: string): number | null {
 
 const markers: Record<Phase, RegExp> = {
   boot: /^\[kernel\] booting the guest kernel/m,
-  setup: /^\[setup\] namespaces/m,
+  // The set-up's first line, whatever it does (a template boot only mounts).
+  setup: /^\[setup\] /m,
   scenario: /^dma-vs-truncate: /m,
 };
 

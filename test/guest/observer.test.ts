@@ -39,11 +39,14 @@ for (const [profile, fs_, breakFn] of [
       expect(report.fs).toBe(fs_);
       expect(report.checks.map((c) => c.id)).toEqual([
         'fsdax-idle-refcount',
+        'devdax-idle-refcount',
         'vmsplice-ref',
         'vmsplice-drain',
         'anon-io_uring-pin',
         'fsdax-io_uring-register',
         'truncate-while-referenced',
+        'rwsem-waiters',
+        'probes-called',
       ]);
       // The idle baseline the agent measured agrees with the kernel era of the release it booted.
       expect(report.kernel.idleBaseline).toBe(expectedFsdaxIdle(report.kernel.release));
