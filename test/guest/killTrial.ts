@@ -65,7 +65,7 @@ function longestAgentSilence(runsDir: string): number | null {
 
 const markers: Record<Phase, RegExp> = {
   boot: /^\[kernel\] booting the guest kernel/m,
-  // The set-up's first line, whatever it does (a template boot only mounts).
+  // "namespaces, mkfs..." on a first boot, "mount -o ... (from the NVDIMM template)" after.
   setup: /^\[setup\] /m,
   scenario: /^dma-vs-truncate: /m,
 };
@@ -187,7 +187,14 @@ async function trial(fault: Fault, phase: Phase, opts: { scenarioDelayMs?: numbe
     }
   } else if (bad) {
     // No fault: the scenario's own mistake must end the run.
-  } else if (child.pid) process.kill(child.pid, fault);
+  } else if (child.pid && child.exitCode === null && child.signalCode === null) {
+    // daxlab may have ended before the moment came (its marker never printed): say so, do not crash.
+    try {
+      process.kill(child.pid, fault);
+    } catch {
+      stderr += `\n(trial: daxlab had already exited before ${fault} could be sent)\n`;
+    }
+  }
   const result = await Promise.race([child, sleep(bad ? 240_000 : 90_000).then(() => null)]);
   const noticedMs = frozenAt === null ? null : Date.now() - frozenAt;
   if (!result) child.kill('SIGKILL');
