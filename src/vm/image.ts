@@ -284,7 +284,8 @@ const MODULE_INDEX_FILES = ['modules.dep', 'modules.softdep', 'modules.alias', '
 /** This file and modules.ts: the code that turns the inputs into a manifest. */
 const MANIFEST_CODE = [fileURLToPath(import.meta.url), fileURLToPath(new URL('./modules' + path.extname(fileURLToPath(import.meta.url)), import.meta.url))];
 
-function statStamp(file: string): string {
+/** A file's identity for the host's memos (path, size, mtime, inode): no hashing of unchanged inputs. */
+export function statStamp(file: string): string {
   try {
     const st = fs.statSync(file);
     return `${file} ${st.size} ${Math.trunc(st.mtimeMs)} ${st.ino}`;

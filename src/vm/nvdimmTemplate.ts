@@ -19,7 +19,7 @@ import path from 'node:path';
 import type { Profile } from '../config/profiles.js';
 import { parseSize } from '../config/units.js';
 import { paths } from '../paths.js';
-import { GUEST_TOOLS } from './image.js';
+import { GUEST_TOOLS, statStamp } from './image.js';
 
 /** Bump when the agent's way of making namespaces (ndctl create-namespace -m <mode> -M mem) or the file layout changes. */
 export const TEMPLATE_FORMAT = 1;
@@ -36,15 +36,6 @@ export type TemplateInputs = {
   fs: { type: string; mkfs: string[] };
   tools: string[];
 };
-
-function statStamp(file: string): string {
-  try {
-    const st = fs.statSync(file);
-    return `${file} ${st.size} ${Math.trunc(st.mtimeMs)} ${st.ino}`;
-  } catch {
-    return `${file} -`;
-  }
-}
 
 export function templateInputs(
   profile: Pick<Profile, 'memory' | 'nvdimms' | 'fs'>,
