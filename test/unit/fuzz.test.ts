@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 // Each property stops after 4 s of cases (a pass); the test's own timeout leaves room under load.
 vi.setConfig({ testTimeout: 30_000 });
@@ -19,7 +19,16 @@ import { replayTranscript } from '../../src/wire/transcript.js';
 import { checkReplayInputs } from '../../src/inputs.js';
 import { cli, noStack } from './cliHarness.js';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-fuzz-'));
+// Every temporary directory goes when the file's tests end (thousands were left in /tmp).
+const made: string[] = [];
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-fuzz-'));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
 const runs = (n: number) => ({ numRuns: n, interruptAfterTimeLimit: 4000, seed: Number(process.env.FUZZ_SEED ?? 20261201) });
 
 type Json = unknown;

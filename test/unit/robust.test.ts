@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cli, noStack } from './cliHarness.js';
 import { classify, EXIT, InterruptedError, UsageError } from '../../src/exit.js';
 import { checkDocument, neutralise } from '../../src/config/limits.js';
@@ -13,7 +13,16 @@ import { exportScenario, ScenarioError, validateScenario } from '../../src/lab/s
 import { markOwned, sweepDeadRuns } from '../../src/vm/sweep.js';
 import { paths } from '../../src/paths.js';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-robust-'));
+// Every temporary directory goes when the file's tests end (thousands were left in /tmp).
+const made: string[] = [];
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-robust-'));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 let config: string;
 const savedConfig = paths.config;
