@@ -126,6 +126,21 @@ function aboveIdleSteps(p: PageEvidence): number[] {
   return p.history.map((h) => h.aboveIdle).filter((v, i, all) => i === 0 || v !== all[i - 1]);
 }
 
+/**
+ * The page went from idle up to idle + held and back, once. A pin may be seen half
+ * taken on the way up: gup-fast takes one reference (try_get_folio) and only then adds
+ * the rest of the bias (try_grab_folio_fast in mm/gup.c, 6.12 and 7.2), so a sample can
+ * land between the two writes and read +1. The release is one write of the whole share.
+ */
+function expectRiseAndFall(steps: number[], held: number) {
+  const peak = steps.indexOf(held);
+  expect(steps[0], `above-idle steps ${steps.join(' ')}`).toBe(0);
+  expect(peak, `above-idle steps ${steps.join(' ')}`).toBeGreaterThan(0);
+  expect(steps.slice(peak + 1), `above-idle steps ${steps.join(' ')}`).toEqual([0]);
+  const halfTaken = held === 1024 ? [1] : [];
+  for (const v of steps.slice(1, peak)) expect(halfTaken, `above-idle steps ${steps.join(' ')}`).toContain(v);
+}
+
 /** The stack frame where a truncate or punch waits for a busy DAX page, on any era (see NOTES). */
 export const BREAK_LAYOUTS = /(break_(dax_)?layouts?|wait_page_idle)\b/;
 
@@ -247,7 +262,7 @@ export async function dmaVsTruncate(g: Guest) {
   const woken = byId(r, 'truncate-woken');
   const page = (woken.evidence as { page: PageEvidence }).page;
   expect(page.idle).toBe(idle);
-  expect(aboveIdleSteps(page)).toEqual([0, held, 0]);
+  expectRiseAndFall(aboveIdleSteps(page), held);
   const scan = byId(r, 'truncate.4');
   if (await kprobeDefined(g, 'dax_layout_busy_page_range')) {
     expect(scan.status).toBe('held');
