@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sweepDeadRuns } from '../../src/vm/sweep.js';
+import { paths } from '../../src/paths.js';
 import { repoRoot } from './cli.js';
 import { BAD_SCENARIOS } from './badScenarios.js';
 
@@ -140,6 +141,11 @@ async function trial(fault: Fault, phase: Phase, opts: { scenarioDelayMs?: numbe
   const tmp = path.join(root, 'tmp');
   fs.mkdirSync(tmp);
   // The cache (kernel, agent, images) is shared: the trial is about the run, not the build.
+  // So is what this machine's KVM was found to do (accel.json): a trial that probed KVM
+  // again would spend 30 s of a nested machine's unusable KVM before its fault, not test more.
+  fs.mkdirSync(state, { recursive: true });
+  const accelMemo = path.join(paths.state, 'accel.json');
+  if (fs.existsSync(accelMemo)) fs.copyFileSync(accelMemo, path.join(state, 'accel.json'));
   const env = { ...process.env, DAXLAB_STATE_DIR: state, TMPDIR: tmp };
   const bad = fault.startsWith('bad:') ? BAD_SCENARIOS[fault.slice(4)]! : null;
   const scenarioFile = path.join(root, 'scenario.json');
