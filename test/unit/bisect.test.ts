@@ -4,11 +4,11 @@
 // kernel build (the real script is checked by sh -n).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bisectTree, firstBadCommit, treeStepScript } from '../../src/commands/bisectTree.js';
 import { bisectExit, compareVersions, describeAnswer, maxSteps, nextStep, parseImageName, releasesBetween, upstreamVersion, type StepResult } from '../../src/lab/bisect.js';
+import { tempDirs } from './tempDirs.js';
 
 // What `apt-cache pkgnames linux-image-` and `apt-cache show` give for bookworm-backports
 // (2026-12-01), cut to a few releases, with another flavour and line mixed in.
@@ -108,8 +108,9 @@ describe('the search', () => {
 });
 
 describe('--tree', () => {
+  const tmp = tempDirs('daxlab-tree-');
   it('the step script is valid sh and maps a daxlab bug to 255 (git bisect stops instead of reading "bad")', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-bisect-'));
+    const dir = tmp();
     const script = path.join(dir, 'step.sh');
     fs.writeFileSync(script, treeStepScript({ tree: "/src/linux's", outDir: dir, scenario: 'dma-vs-truncate', templateFile: path.join(dir, 't.json'), daxlab: '/x/bin/daxlab.mjs', seed: 2 }));
     execFileSync('sh', ['-n', script]);
@@ -121,7 +122,7 @@ describe('--tree', () => {
   });
 
   it('git bisect run over a small history finds the commit that made the step exit 1', async () => {
-    const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-tree-'));
+    const repo = tmp();
     const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { encoding: 'utf8' }).trim();
     git('init', '-q');
     const commits: string[] = [];
@@ -131,10 +132,11 @@ describe('--tree', () => {
       git('commit', '-q', '-m', `step ${i}`);
       commits.push(git('rev-parse', 'HEAD'));
     }
-    const script = path.join(repo, '..', `${path.basename(repo)}-step.sh`);
-    fs.writeFileSync(script, '#!/bin/sh\ngrep -q broken state && exit 1\nexit 0\n', { mode: 0o755 });
     const lines: string[] = [];
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-tree-out-'));
+    const out = tmp();
+    // Outside the tree: the step script is no file of the history being bisected.
+    const script = path.join(out, 'step.sh');
+    fs.writeFileSync(script, '#!/bin/sh\ngrep -q broken state && exit 1\nexit 0\n', { mode: 0o755 });
     const write = process.stdout.write.bind(process.stdout);
     let printed = '';
     process.stdout.write = ((s: string) => ((printed += s), true)) as typeof process.stdout.write;

@@ -1,15 +1,16 @@
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AgentChannel } from '../../src/vm/channel.js';
 import { AgentError } from '../../src/wire/link.js';
 import type { ProtocolError } from '../../src/wire/protocol.js';
+import { tempDirs } from './tempDirs.js';
+
+const tmp = tempDirs('daxlab-chan-');
 
 /** A fake agent on a unix socket: answers each command with what `respond` returns. */
 async function fakeAgent(respond: (cmd: Record<string, unknown>, socket: net.Socket) => void) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-chan-'));
+  const dir = tmp();
   const sock = path.join(dir, 'agent.sock');
   const server = net.createServer((socket) => {
     let buf = '';

@@ -4,9 +4,8 @@
 // Bounded: a few hundred cases per property, seconds in all.
 import fc from 'fast-check';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 // Each property stops after 4 s of cases (a pass); the test's own timeout leaves room under load.
 vi.setConfig({ testTimeout: 30_000 });
@@ -18,17 +17,10 @@ import { parseAgentLine, ProtocolError } from '../../src/wire/protocol.js';
 import { replayTranscript } from '../../src/wire/transcript.js';
 import { checkReplayInputs } from '../../src/inputs.js';
 import { cli, noStack } from './cliHarness.js';
+import { tempDirs } from './tempDirs.js';
 
 // Every temporary directory goes when the file's tests end (thousands were left in /tmp).
-const made: string[] = [];
-const tmp = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-fuzz-'));
-  made.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirs('daxlab-fuzz-');
 const runs = (n: number) => ({ numRuns: n, interruptAfterTimeLimit: 4000, seed: Number(process.env.FUZZ_SEED ?? 20261201) });
 
 type Json = unknown;

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateProfile } from '../../src/config/profiles.js';
 import { bzImageRelease, checkKernel, KernelError, parseKernelConfig, locateUnpackedKernel, readBzImageHeader, requiredOptions } from '../../src/vm/kernel.js';
 import { paths } from '../../src/paths.js';
+import { tempDirs } from './tempDirs.js';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-kernel-'));
+const tmp = tempDirs('daxlab-kernel-');
 
 /**
  * A synthetic bzImage: the setup header as Documentation/arch/x86/boot.rst lays it out, the

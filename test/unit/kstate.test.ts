@@ -8,13 +8,15 @@
 // name a vmlinux directly (for a kernel no shipped profile names yet).
 import { execa } from 'execa';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { loadProfile } from '../../src/config/profiles.js';
 import { resolveKernel } from '../../src/vm/kernel.js';
 import { silentProgress } from '../../src/vm/progress.js';
 import { repoRoot } from '../guest/cli.js';
+import { tempDirs } from './tempDirs.js';
+
+const tmp = tempDirs('daxlab-kstate-');
 
 const eras = [
   { era: '6.1', env: 'KSTATE_VMLINUX_6_1', profile: 'default' },
@@ -52,7 +54,7 @@ function parseTap(text: string): Tap {
 }
 
 it('kstate C unit tests pass on the BTF of every kernel era', { timeout: 600_000 }, async () => {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-kstate-'));
+  const out = tmp();
   const env: Record<string, string> = {};
   const missing: string[] = [];
   for (const e of eras) {

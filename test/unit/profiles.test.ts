@@ -1,6 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   listProfiles,
@@ -10,8 +8,10 @@ import {
   savedProfileStore,
   validateProfile,
 } from '../../src/config/profiles.js';
+import { tempDirs } from './tempDirs.js';
 
-const tmpStore = () => savedProfileStore(fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-conf-')));
+const tmp = tempDirs('daxlab-conf-');
+const tmpStore = () => savedProfileStore(tmp());
 
 describe('profiles', () => {
   it('ships a valid default (xfs, 1 GiB fsdax + 256 MiB devdax, auto accel) and ext4 profile', () => {

@@ -1,9 +1,8 @@
 // Issue 11's reproductions, host side: every bad input gets its exit code and a message
 // with no stack trace, before anything boots; the user's files are never rewritten.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cli, noStack } from './cliHarness.js';
 import { classify, EXIT, InterruptedError, UsageError } from '../../src/exit.js';
 import { checkDocument, neutralise } from '../../src/config/limits.js';
@@ -12,17 +11,10 @@ import { builtinScenarios } from '../../src/lab/scenarios/index.js';
 import { exportScenario, ScenarioError, validateScenario } from '../../src/lab/scenario.js';
 import { markOwned, sweepDeadRuns } from '../../src/vm/sweep.js';
 import { paths } from '../../src/paths.js';
+import { tempDirs } from './tempDirs.js';
 
 // Every temporary directory goes when the file's tests end (thousands were left in /tmp).
-const made: string[] = [];
-const tmp = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-robust-'));
-  made.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tmp = tempDirs('daxlab-robust-');
 
 let config: string;
 const savedConfig = paths.config;

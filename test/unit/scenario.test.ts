@@ -1,7 +1,6 @@
 // The scenario model: built-ins validate and round-trip through JSON, errors name their
 // path, durations with guest quantities, profiles' scenarios, lookups by id.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listEntries, parseSeed, resolveRun } from '../../src/commands/scenarios.js';
@@ -15,6 +14,9 @@ import {
   type ScenarioInput,
 } from '../../src/lab/scenario.js';
 import { BUILTIN_IDS, builtinScenarios, findScenario } from '../../src/lab/scenarios/index.js';
+import { tempDirs } from './tempDirs.js';
+
+const tmp = tempDirs('daxlab-scn-');
 
 const minimal = (): ScenarioInput => ({
   id: 'mine',
@@ -194,7 +196,7 @@ describe('finding a scenario', () => {
   });
 
   it('--scenario-file: read, validated, and checked against the id given', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-scn-'));
+    const dir = tmp();
     const good = path.join(dir, 'good.json');
     fs.writeFileSync(good, JSON.stringify(minimal()));
     const bad = path.join(dir, 'bad.json');

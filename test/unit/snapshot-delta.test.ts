@@ -1,11 +1,12 @@
 // Snapshot deltas: the agent sends what changed, the host rebuilds full snapshots before the
 // reducer sees them, live (AgentLineDecoder in the channel) and on replay (readTranscript).
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AgentLineDecoder, ProtocolError, type PageState, type SnapshotMessage } from '../../src/wire/protocol.js';
 import { readTranscript, TranscriptRecorder } from '../../src/wire/transcript.js';
+import { tempDirs } from './tempDirs.js';
+
+const tmp = tempDirs('daxlab-delta-');
 
 const page = (index: number, ref: number, extra: Partial<PageState> = {}): PageState => ({
   file: 'victim',
@@ -81,7 +82,7 @@ describe('snapshot deltas', () => {
   });
 
   it('replays a transcript of deltas into the full snapshots the live channel made; a transcript of full snapshots as before', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-delta-'));
+    const dir = tmp();
     const file = path.join(dir, 't.jsonl');
     const rec = TranscriptRecorder.open(file);
     const lines = [line(full), line({ t: 1.02, kind: 'snapshot-delta', seq: 8, base: 7, pages: { '0': { ref: 2, aboveIdle: 1 } } }), line({ ...full, seq: 9, t: 1.04 })];
@@ -92,6 +93,5 @@ describe('snapshot deltas', () => {
     const replayed = [...readTranscript(file)].flatMap((item) => (item.type === 'message' ? [item.message] : []));
     expect(replayed).toEqual(expected);
     expect((replayed[1] as SnapshotMessage).pages[0]!.ref).toBe(2);
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -2,7 +2,6 @@
 // differ) and its screens (side by side, the aligned timelines, the compare table and its
 // export), from runs recorded with the lab (test/fixtures, test/fixtures/compare).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ScenarioReport } from '../../../src/lab/engine.js';
@@ -13,6 +12,7 @@ import { alignedGrid, foldSteps, reportSteps, sideTimeline, stepBoundaries, step
 import { compareMarkdown, compareText } from '../../../src/screens/compareReport.js';
 import { compareRuns } from '../../../src/lab/compare.js';
 import { FakeController, delay, fixture, renderApp, KEY } from './harness.js';
+import { tempDirs } from '../tempDirs.js';
 
 let cleanup: (() => void) | null = null;
 afterEach(() => {
@@ -26,8 +26,9 @@ const B = fixture('compare/vmsplice-vs-punch-sid.jsonl');
 const haveB = fs.existsSync(B);
 
 /** Copies of the fixtures in a temp dir: the export writes next to the first transcript. */
+const tmp = tempDirs('daxlab-compare-');
 function copies(...files: string[]): string[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-compare-'));
+  const dir = tmp();
   return files.map((f) => {
     const stem = f.replace(/\.jsonl$/, '');
     for (const x of [f, `${stem}.lab-run.json`, `${stem}.json`, `${stem}.report.json`]) if (fs.existsSync(x)) fs.copyFileSync(x, path.join(dir, path.basename(x)));

@@ -1,7 +1,6 @@
 // The report of a recorded run: verdicts with evidence, the timeline, the transcript;
 // exported as ASCII text wrapped at 72 columns and as Markdown.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplayController } from '../../../src/screens/replay.js';
@@ -9,13 +8,15 @@ import { buildReport, reportMarkdown, reportText, wrap } from '../../../src/scre
 import { reduceAll } from '../../../src/lab/state.js';
 import { lossSummary } from '../../../src/screens/view.js';
 import { delay, fixture, renderApp } from './harness.js';
+import { tempDirs } from '../tempDirs.js';
 
 let cleanup: (() => void) | null = null;
 afterEach(() => cleanup?.());
 
 /** The fixture and its run record copied to a temp dir: the export writes next to the transcript. */
+const tmp = tempDirs('daxlab-report-');
 function copyFixture(name: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-report-'));
+  const dir = tmp();
   fs.copyFileSync(fixture(`${name}.jsonl`), path.join(dir, `${name}.jsonl`));
   fs.copyFileSync(fixture(`${name}.lab-run.json`), path.join(dir, `${name}.lab-run.json`));
   return path.join(dir, `${name}.jsonl`);
