@@ -3,7 +3,14 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.{ts,tsx}'] } },
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.{ts,tsx}'],
+          // A TMPDIR of the unit run's own, which must be empty when it ends.
+          globalSetup: ['test/unit/tmpCheck.ts'],
+        },
+      },
       {
         test: {
           name: 'guest',
