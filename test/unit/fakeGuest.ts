@@ -1,9 +1,10 @@
-// A fake guest for engine tests: an agent that answers every command the engine sends as
-// the real one does (replies on a later tick, action start/end, a snapshot per "sample",
-// an actor-exit after a kill), over one simulated file that every actor shares: writes
-// store page tags, truncate/punch/extend change it, pattern_check reads it back. An
-// action's outcome can be overridden per op (an errno, a signal) to play the kernel's
-// refusals and the scenario's mistakes.
+// The fake guest of the engine tests (engine-run, engine-faults): an agent that answers
+// every command the engine sends as the real one does (replies on a later tick, action
+// start/end, a snapshot per "sample", an actor-exit after a kill), over one simulated file
+// that every actor shares: writes store page tags, truncate/punch/extend change it,
+// pattern_check reads it back. Each test can answer ops its own way (an errno, a signal)
+// to play the kernel's refusals and the scenario's mistakes, or answer every op with
+// success and no simulated file at all (everyOpReturnsZero).
 import { EventEmitter } from 'node:events';
 import { validateProfile } from '../../src/config/profiles.js';
 import type { LabTarget } from '../../src/lab/engine.js';
@@ -17,6 +18,12 @@ const PAGE = 4096;
 export type Outcome = { error?: string; signal?: string; ret?: number; result?: Record<string, unknown> };
 /** Per act command: an outcome to give instead of the simulated one, or undefined. */
 export type Override = (actor: string, op: Record<string, unknown>) => Outcome | undefined;
+
+/** Every action ends with ret 0 and no result: the engine's path, no kernel simulated. */
+export const everyOpReturnsZero: Override = () => ({ ret: 0 });
+
+/** The channel events an engine may follow. */
+export const LINK_EVENTS: Array<keyof LinkEvents> = ['message', 'protocol-error', 'line', 'sent', 'close'];
 
 export class FakeGuest extends EventEmitter<LinkEvents> implements AgentLink {
   closed = false;
@@ -36,6 +43,11 @@ export class FakeGuest extends EventEmitter<LinkEvents> implements AgentLink {
   private say(m: Omit<AgentMessage, 't'>): void {
     this.t += 0.01;
     this.emit('message', { ...m, t: this.t } as AgentMessage);
+  }
+
+  /** Listeners on each channel event: what a run left behind. */
+  counts(): Record<string, number> {
+    return Object.fromEntries(LINK_EVENTS.map((e) => [e, this.listenerCount(e)]));
   }
 
   waitFor(): never {
