@@ -39,13 +39,13 @@ const HEARTBEAT_MS = 1000;
 const STOPPED_FOR_MS = 3000;
 const QMP_SILENT_MS = 15_000;
 /**
- * The agent's own heartbeat (src/vm/guest/agent.c, one a second, also from its long
- * synchronous work): after its "ready", an agent that sends nothing for this long has
- * stopped running — a hung guest kernel, a stuck or stopped agent — although QEMU runs
- * and answers QMP. The longest silence measured after "ready" was 1.6 s (KVM, a loaded
- * 2-core host, through boot, set-up, tracing and a whole dma-vs-truncate run); before the
- * agent beat from its tracefs writes, one "trace" command alone kept it silent 8.4 s
- * under TCG (NOTES.md, "Faults and bad input").
+ * The agent's own heartbeat (src/vm/guest/agent.c): one a second from a thread of its
+ * own, after its "ready". An agent that sends nothing for this long has stopped running
+ * (a hung guest kernel, frozen vCPUs, a stopped agent) although QEMU runs and answers
+ * QMP. The beat used to come from the agent's main loop: on a fresh, loaded TCG host one
+ * "trace" command (kernel-text scans and kprobe registration) kept that loop from a beat
+ * point for 10.6 s, and the guest was called lost (session 4 CI). A stuck main loop now
+ * shows as a growing stallMs in the beats, and its command times out.
  */
 export const AGENT_SILENT_MS = 10_000;
 /** Our own timer firing this late means the host did not run us: no one to blame in the guest. */

@@ -203,14 +203,14 @@ export const eventMessage = z.object({
 });
 
 /**
- * The agent's heartbeat: once a second while its loop runs (and from its long synchronous
- * work). The host takes a silence of several seconds as a guest that stopped running.
+ * The agent's heartbeat: once a second from its own thread. The host takes a silence of
+ * several seconds as a guest that stopped running.
  */
 export const heartbeatMessage = z.object({
   ...base,
   kind: z.literal('heartbeat'),
   seq: z.number(),
-  /** The longest the agent went without reaching a beat point since the last beat (ms). */
+  /** The longest the agent's main loop went without reaching a beat point since the last beat (ms). */
   stallMs: z.number().optional(),
 });
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,37 +55,68 @@ static void send_ready(void)
 	channel_send(msg);
 }
 
-static int beating;
-static double last_beat, last_call;
+/*
+ * The heartbeat comes from its own thread, so that a long command (a kernel-text scan,
+ * a kprobe registration, which take many seconds under TCG on a loaded host) never
+ * silences it: only a guest that stops running does. The main loop marks its progress
+ * at its beat points; each beat carries how long the loop has gone without one, so a
+ * stuck loop shows as a growing stallMs (and its command times out on the host).
+ */
+static pthread_mutex_t beat_lock = PTHREAD_MUTEX_INITIALIZER;
+static double last_call;
 static double longest_gap;
-static long long beats;
 
 void agent_beat(void)
 {
 	double now = mono_now();
-	struct json_object *msg;
 
-	if (!beating)
-		return;
-	/* The longest the agent went without reaching a beat point: how stuck it was. */
+	pthread_mutex_lock(&beat_lock);
 	if (now - last_call > longest_gap)
 		longest_gap = now - last_call;
 	last_call = now;
-	if (now - last_beat < HEARTBEAT_PERIOD_S)
-		return;
-	msg = json_object_new_object();
-	json_object_object_add(msg, "kind", json_object_new_string("heartbeat"));
-	json_object_object_add(msg, "seq", json_object_new_int64(++beats));
-	json_object_object_add(msg, "stallMs", json_object_new_int((int)(longest_gap * 1000)));
-	channel_send(msg);
-	last_beat = now;
-	longest_gap = 0;
+	pthread_mutex_unlock(&beat_lock);
+}
+
+static void *beat_thread(void *unused)
+{
+	struct timespec period = { .tv_sec = (time_t)HEARTBEAT_PERIOD_S };
+	long long beats = 0;
+
+	(void)unused;
+	for (;;) {
+		struct json_object *msg;
+		double now, stall;
+
+		while (clock_nanosleep(CLOCK_MONOTONIC, 0, &period, NULL) == EINTR)
+			;
+		now = mono_now();
+		pthread_mutex_lock(&beat_lock);
+		stall = now - last_call > longest_gap ? now - last_call : longest_gap;
+		longest_gap = 0;
+		pthread_mutex_unlock(&beat_lock);
+		msg = json_object_new_object();
+		json_object_object_add(msg, "kind", json_object_new_string("heartbeat"));
+		json_object_object_add(msg, "seq", json_object_new_int64(++beats));
+		json_object_object_add(msg, "stallMs", json_object_new_int((int)(stall * 1000)));
+		channel_send(msg);
+	}
+	return NULL;
 }
 
 static void start_beating(void)
 {
-	last_beat = last_call = mono_now();
-	beating = 1;
+	pthread_t tid;
+	sigset_t all, old;
+
+	last_call = mono_now();
+	/* Signals (SIGCHLD of actors and programs) stay with the main loop. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (pthread_create(&tid, NULL, beat_thread, NULL))
+		fprintf(stderr, "daxlab-agent: no heartbeat thread: %s\n", strerror(errno));
+	else
+		pthread_detach(tid);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void cmd_setup(int id, struct json_object *req)

@@ -51,10 +51,10 @@ int agent_watch_fd(int fd, short events, fd_handler handler, void *ctx);
 void agent_unwatch_fd(int fd);
 void agent_register_cmd(const char *name, cmd_handler handler);
 /*
- * The heartbeat: one {"kind":"heartbeat"} a second while the agent's loop runs, so the
- * host notices within seconds when it stops (a hung guest kernel, a stuck agent). Called
- * from the main loop and from the agent's own long synchronous work (a program it waits
- * for, tracefs writes): a beat says the agent still gets to run, nothing more.
+ * The heartbeat: one {"kind":"heartbeat"} a second from the agent's own thread, so the
+ * host notices within seconds when the guest stops running (a hung guest kernel, frozen
+ * vCPUs). agent_beat() marks the main loop's progress (called from the loop and from the
+ * agent's long synchronous work); each beat says how long the loop went without a mark.
  */
 #define HEARTBEAT_PERIOD_S 1.0
 void agent_beat(void);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include "agent.h"
 
 static int channel_fd = -1;
+/* The heartbeat thread sends too: one message is one write of its whole line. */
+static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int find_port(char *dev, size_t len)
 {
@@ -87,8 +90,10 @@ void channel_send(struct json_object *msg)
 	if (!json_object_object_get_ex(msg, "t", NULL))
 		json_object_object_add(msg, "t", json_object_new_double(mono_now()));
 	text = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	pthread_mutex_lock(&send_lock);
 	write_all(text, strlen(text));
 	write_all("\n", 1);
+	pthread_mutex_unlock(&send_lock);
 	json_object_put(msg);
 }
 
