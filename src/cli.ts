@@ -133,7 +133,9 @@ export async function main(argv: string[]): Promise<number> {
   const own = ownOptions.find((c) => c === argv[0]);
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
-    if (own) return (await import(`./commands/${own}.js`))[`${own}Command`](argv.slice(1));
+    // Awaited here, inside the try: a rejection of the command must reach reportError too
+    // (returned un-awaited, it escaped as Node's own crash: a stack trace and exit 1).
+    if (own) return await runOwn(own, argv.slice(1));
     return await dispatch(argv);
   } catch (err) {
     return reportError(err, { verbose });
@@ -143,13 +145,31 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+type OwnCommand = (typeof ownOptions)[number];
+
+/** Each by name, not by a template import: vite (the unit tests) cannot resolve `./commands/${name}.js` to a .ts file. */
+const ownCommands: Record<OwnCommand, () => Promise<(argv: string[]) => number | Promise<number>>> = {
+  compare: async () => (await import('./commands/compare.js')).compareCommand,
+  matrix: async () => (await import('./commands/matrix.js')).matrixCommand,
+  bisect: async () => (await import('./commands/bisect.js')).bisectCommand,
+  export: async () => (await import('./commands/export.js')).exportCommand,
+};
+
+async function runOwn(command: OwnCommand, args: string[]): Promise<number> {
+  return await (await ownCommands[command]())(args);
+}
+
 async function dispatch(argv: string[]): Promise<number> {
   const { command, values, positionals } = parseCommandLine(argv);
   const named = typeof values.profile === 'string';
   const profileName = (values.profile as string | undefined) ?? 'default';
   if (values.help || command === 'help') {
     const about = command === 'help' ? positionals[0] : command;
+    // The commands that parse their own options know their own usage.
+    const own = ownOptions.find((c) => c === about);
+    if (own) return await runOwn(own, ['--help']);
     if (about && about !== 'lab' && Object.hasOwn(commands, about)) process.stdout.write(`usage: ${commands[about as Command].usage}\n\n${usage}\n`);
+    else if (about && about !== 'lab') throw new UsageError(`no command "${about}" (daxlab help lists them)`, commands.help.usage);
     else process.stdout.write(`${usage}\n`);
     return 0;
   }

@@ -46,6 +46,7 @@ const fileErrnos: Record<string, string> = {
   ENAMETOOLONG: 'the name is too long',
   ENOSPC: 'no space left on the device',
   EROFS: 'read-only file system',
+  EEXIST: 'already exists (a file where a directory was to be made?)',
 };
 
 function fileError(err: unknown): string | null {

@@ -6,6 +6,7 @@ import { perfettoTrace } from '../lab/perfetto.js';
 import { runRecordPath } from '../screens/controller.js';
 import { ReplayController } from '../screens/replay.js';
 import { runTimeline } from '../screens/timelineText.js';
+import { checkOutputFile, checkTranscript } from '../inputs.js';
 import { parseCommandArgs, usageExit, UsageError } from './args.js';
 
 export const EXPORT_USAGE = 'daxlab export --format perfetto <transcript.jsonl> [-o FILE] [--report R]';
@@ -38,7 +39,10 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const [file, ...extra] = args.positionals;
   if (args.values.format !== 'perfetto') return usageExit(EXPORT_USAGE, args.values.format ? `unknown format "${args.values.format}": only perfetto (Chrome trace-event JSON)` : 'say which format: --format perfetto');
   if (!file || extra.length) return usageExit(EXPORT_USAGE, file ? `one transcript at a time (got ${args.positionals.length})` : 'which transcript? (transcript.jsonl of a run directory)');
-  if (!fs.existsSync(file)) return usageExit(EXPORT_USAGE, `no such transcript: ${file}`);
+  // As replay checks them: random bytes, a directory, a missing file are not a transcript
+  // (125, as for replay); the output's directory is checked before the work, not after.
+  checkTranscript(file);
+  if (args.values.output !== undefined) checkOutputFile(args.values.output, '-o');
   const report = reportFor(file, args.values.report);
   if (report && !fs.existsSync(report)) return usageExit(EXPORT_USAGE, `no such report: ${report}`);
 

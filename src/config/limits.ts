@@ -32,6 +32,12 @@ export const LIMITS = {
    */
   bootTimeoutMinMs: 1_000,
   bootTimeoutMaxMs: 60 * 60_000,
+  /**
+   * A step's `timeout` (how long its synchronous action may take before the run calls it
+   * hung, a violated "returns": exit 1). Below this, the lab's own round trip to the agent
+   * would be reported as the kernel's hang; a timeout of 0 made every action a finding.
+   */
+  actionTimeoutMinMs: 100,
 } as const;
 
 export type Problem = { path: PropertyKey[]; message: string };
@@ -166,6 +172,39 @@ export function sizeProblem(value: string | number, max: number = LIMITS.scenari
   return null;
 }
 
+/** A duration's milliseconds when it names no guest quantity; null otherwise (or when it does not parse). */
+function constantMs(value: string | number): number | null {
+  if (typeof value === 'number') return value;
+  let ms = 0;
+  let sign = 1;
+  for (const term of value.trim().split(/\s+([+-])\s+/)) {
+    if (term === '+' || term === '-') sign = term === '+' ? 1 : -1;
+    else {
+      try {
+        ms += sign * parseDuration(term);
+      } catch {
+        return null;
+      }
+    }
+  }
+  return ms;
+}
+
+/**
+ * A step's `timeout` for its synchronous action: long enough for the lab's round trip, and
+ * longer than the action's own sleep (else the step is a "hang" of the scenario's making).
+ */
+export function actionTimeoutProblem(timeout: string | number, op: { op?: unknown; for?: unknown } | undefined): string | null {
+  const ms = constantMs(timeout);
+  if (ms === null) return null;
+  if (ms < LIMITS.actionTimeoutMinMs) {
+    return `${JSON.stringify(timeout)}: an action's timeout is at least ${LIMITS.actionTimeoutMinMs} ms (shorter, the lab's own round trip to the guest would be reported as a hang)`;
+  }
+  const sleep = op?.op === 'sleep' && (typeof op.for === 'string' || typeof op.for === 'number') ? constantMs(op.for) : null;
+  if (sleep !== null && sleep >= ms) return `${JSON.stringify(timeout)} is not longer than the step's own sleep (${JSON.stringify(op!.for)}): the sleep would be reported as a hang`;
+  return null;
+}
+
 /**
  * A scenario's duration: a sum of durations and guest quantities (src/lab/scenario.ts
  * parses it; guest quantities are taken as 0 here, the run checks them again). The
@@ -243,6 +282,9 @@ export function scenarioValueProblems(scenario: { steps: unknown[]; hangDetector
       const outside = pages.filter((p) => typeof p === 'number' && p >= limit);
       if (outside.length) add(at, `page ${outside[0]} is outside ${who}'s mapping (${limit} page${limit === 1 ? '' : 's'}: indexes 0..${limit - 1})`);
     };
+    // The timeout of an action the step waits for (an async one is not waited for).
+    const timeout = raw.timeout;
+    if ((typeof timeout === 'string' || typeof timeout === 'number') && op && raw.async !== true && !durationProblem(timeout)) add([...path, 'timeout'], actionTimeoutProblem(timeout, op));
     if (op) {
       for (const key of ['length', 'offset', 'size'] as const) {
         const v = op[key];

@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CannotTestError } from '../exit.js';
 import { paths } from '../paths.js';
 import type { Accel } from './qemu.js';
 
@@ -51,7 +52,14 @@ export async function qemuVersion(): Promise<string> {
       // none yet
     }
   }
-  const { stdout } = await execa('qemu-system-x86_64', ['--version']);
+  // QEMU that does not run (missing, broken, not executable) is the host's problem: could
+  // not test, with QEMU's own words, not "a bug of daxlab".
+  const r = await execa('qemu-system-x86_64', ['--version'], { reject: false });
+  if (r.failed) {
+    const why = String(r.stderr || r.shortMessage || r.message).trim().split('\n').slice(-3).join('; ');
+    throw new CannotTestError(`qemu-system-x86_64 --version failed on this host (${r.exitCode === undefined ? 'it did not run' : `exit ${r.exitCode}`}): ${why}; see "daxlab doctor"`);
+  }
+  const stdout = String(r.stdout);
   const version = /version (\S+)/.exec(stdout)?.[1] ?? 'unknown';
   if (stamp) {
     fs.mkdirSync(paths.cache, { recursive: true });

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { exportCommand } from '../../src/commands/export.js';
+import { CannotTestError } from '../../src/exit.js';
 import { perfettoTrace, type TraceEvent } from '../../src/lab/perfetto.js';
 import { buildTimeline } from '../../src/lab/timeline.js';
 import { ReplayController } from '../../src/screens/replay.js';
@@ -102,7 +103,7 @@ describe('daxlab export --format perfetto (dma-vs-truncate, 6.1, xfs)', () => {
     expect(back.ts! / 1e6).toBeCloseTo(finding.evidence.page.idleSince, 2);
   });
 
-  it('a transcript without a record exports its lanes only; bad input is a usage error', async () => {
+  it('a transcript without a record exports its lanes only; bad options are a usage error, a missing transcript could-not-test', async () => {
     const c = new ReplayController(path.join(fixtures, 'selftest-xfs.jsonl'), { paused: true });
     c.runToEnd();
     const bare = perfettoTrace(buildTimeline(c.store.state));
@@ -110,7 +111,8 @@ describe('daxlab export --format perfetto (dma-vs-truncate, 6.1, xfs)', () => {
     expect(bare.traceEvents.some((e) => e.cat === 'verdict')).toBe(false);
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     expect(await exportCommand(['--format', 'svg', RUN])).toBe(2);
-    expect(await exportCommand(['--format', 'perfetto', path.join(dir, 'missing.jsonl')])).toBe(2);
+    // A transcript that is not there is checked as replay checks it: could not test (125).
+    await expect(exportCommand(['--format', 'perfetto', path.join(dir, 'missing.jsonl')])).rejects.toThrow(CannotTestError);
     expect(await exportCommand(['--format', 'perfetto'])).toBe(2);
     err.mockRestore();
   });

@@ -2,6 +2,7 @@
 // with no stack trace, before anything boots; the user's files are never rewritten.
 import fs from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cli, noStack } from './cliHarness.js';
 import { classify, EXIT, InterruptedError, UsageError } from '../../src/exit.js';
@@ -194,4 +195,104 @@ describe('clean-up that survives kill -9', () => {
     expect(fs.existsSync(other)).toBe(true);
     expect(r.runDirs).toEqual([dead]);
   });
+});
+
+describe('re-verified on 2026-12-02 (robust2)', () => {
+  const fixture = path.join(import.meta.dirname, '..', 'fixtures', 'dma-vs-truncate-xfs.jsonl');
+
+  // compare, matrix, bisect and export returned their promise un-awaited inside main's try:
+  // whatever they threw was Node's crash (a stack trace, exit 1: "bad" to git bisect run).
+  it.each([
+    ['export', (f: string) => ['export', '--format', 'perfetto', fixture, '-o', path.join(f, 'x.json')]],
+    ['matrix', (f: string) => ['matrix', '--profiles', 'default', '--scenarios', 'dma-vs-truncate', '--emit', 'github-actions', '--out', path.join(f, 'x.yml')]],
+  ])('an error inside %s reaches the one exit-code mapping (no crash, no stack)', async (_, args) => {
+    const file = path.join(tmp(), 'a-file');
+    fs.writeFileSync(file, '');
+    const r = await cli(args(file));
+    expect(r.code).toBe(125);
+    expect(r.err).toContain(file);
+    noStack(r.err);
+  });
+
+  it('export checks its transcript as replay does: random bytes and a directory are 125', async () => {
+    const dir = tmp();
+    const rand = path.join(dir, 'rand');
+    fs.writeFileSync(rand, Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 37) % 256)));
+    for (const f of [rand, dir]) {
+      const r = await cli(['export', '--format', 'perfetto', f]);
+      expect(r.code).toBe(125);
+      expect(r.out).toBe('');
+      noStack(r.err);
+    }
+  });
+
+  it('help for every command, and an unknown one is a usage mistake', async () => {
+    for (const c of ['compare', 'matrix', 'bisect', 'export']) {
+      for (const args of [['help', c], [c, '--help']]) {
+        const r = await cli(args);
+        expect(r.code).toBe(0);
+        expect(r.out).toContain(`usage: daxlab ${c}`);
+      }
+    }
+    const r = await cli(['help', 'frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/no command "frobnicate"/);
+  });
+
+  it("an action's timeout of 0, or shorter than the step's own sleep, is refused (it made a false hang finding)", () => {
+    const scenario = (step: Record<string, unknown>) => ({
+      id: 'mine',
+      title: 't',
+      summary: 's',
+      actors: [{ name: 'a' }],
+      steps: [{ say: 'x', actor: 'a', ...step }],
+    });
+    expect(() => validateScenario(scenario({ do: { op: 'sleep', for: '1s' }, timeout: 0 }), 't')).toThrow(/steps\[0\]\.timeout: 0: an action's timeout is at least 100 ms/);
+    expect(() => validateScenario(scenario({ do: { op: 'sleep', for: '2s' }, timeout: '1s' }), 't')).toThrow(/not longer than the step's own sleep/);
+    expect(() => validateScenario(scenario({ do: { op: 'open', path: 'v', create: true }, timeout: '50ms' }), 't')).toThrow(/at least 100 ms/);
+    // What is fine stays fine: a real bound, an async action, a guest quantity.
+    expect(validateScenario(scenario({ do: { op: 'sleep', for: '1s' }, timeout: '2s' }), 't').steps).toHaveLength(1);
+    expect(validateScenario(scenario({ do: { op: 'sleep', for: '1s' }, async: true, timeout: 0 }), 't').steps).toHaveLength(1);
+    expect(validateScenario(scenario({ do: { op: 'sleep', for: '1s' }, timeout: 'lease-break-time + 1s' }), 't').steps).toHaveLength(1);
+  });
+
+  it('a QEMU that does not run is could-not-test, not a bug of daxlab', async () => {
+    const bin = tmp();
+    fs.writeFileSync(path.join(bin, 'qemu-system-x86_64'), '#!/bin/sh\necho "broken install" >&2\nexit 1\n', { mode: 0o755 });
+    const savedPath = process.env.PATH;
+    const savedCache = paths.cache;
+    process.env.PATH = `${bin}${path.delimiter}${savedPath}`;
+    paths.cache = tmp();
+    try {
+      const { qemuVersion } = await import('../../src/vm/accel.js');
+      const err = await qemuVersion().then(() => null, (e: unknown) => e);
+      expect(classify(err).code).toBe(EXIT.cannotTest);
+      expect(String((err as Error).message)).toMatch(/--version failed.*broken install/);
+    } finally {
+      process.env.PATH = savedPath;
+      paths.cache = savedCache;
+    }
+  });
+
+  it('the TUI starts from any working directory (tsx took the tsconfig of the cwd: "React is not defined")', async () => {
+    const cwd = tmp();
+    const bin = path.join(import.meta.dirname, '..', '..', 'bin', 'daxlab.mjs');
+    // script(1) gives daxlab a terminal; "q" after the profile list has drawn quits it.
+    const child = execa('script', ['-qec', `node ${bin}`, '/dev/null'], {
+      cwd,
+      env: { DAXLAB_CONFIG_DIR: tmp(), DAXLAB_STATE_DIR: tmp(), TERM: 'xterm' },
+      reject: false,
+      timeout: 60_000,
+    });
+    let seen = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      // eslint-disable-next-line no-control-regex
+      seen += d.toString().replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
+      if (seen.includes('daxlab · profiles')) child.stdin!.write('q');
+    });
+    const r = await child;
+    expect(seen).toContain('daxlab · profiles');
+    expect(seen).not.toMatch(/React is not defined|internal error/);
+    expect(r.exitCode).toBe(0);
+  }, 90_000);
 });
