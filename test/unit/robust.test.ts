@@ -280,7 +280,8 @@ describe('re-verified on 2026-12-02 (robust2)', () => {
     // script(1) gives daxlab a terminal; "q" after the profile list has drawn quits it.
     const child = execa('script', ['-qec', `node ${bin}`, '/dev/null'], {
       cwd,
-      env: { DAXLAB_CONFIG_DIR: tmp(), DAXLAB_STATE_DIR: tmp(), TERM: 'xterm' },
+      // TMPDIR too: tsx keeps its compile cache there (tsx-<uid>), and it must go with the test.
+      env: { DAXLAB_CONFIG_DIR: tmp(), DAXLAB_STATE_DIR: tmp(), TMPDIR: tmp(), TERM: 'xterm' },
       reject: false,
       timeout: 60_000,
     });
