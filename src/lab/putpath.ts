@@ -74,6 +74,14 @@ const hex = (v: string | number | undefined): bigint | null => {
   }
 };
 
+/** The refcount the observer read before a write at t that left refAfter (see putPath). */
+function observedBefore(samples: readonly { t: number; ref: number }[], t: number, refAfter: number | null): number | null {
+  const before = samples.filter((s) => s.t <= t);
+  const last = before.at(-1);
+  if (last && last.ref === refAfter && before.length > 1) return before.at(-2)!.ref;
+  return last?.ref ?? null;
+}
+
 /** The first frame that is not a refcount helper itself: the caller a maintainer looks for. */
 export function fnName(frame: string): string {
   return frame.replace(/\+0x[0-9a-f]+$/, '').replace(/ \[.*\]$/, '');
@@ -102,9 +110,15 @@ export function putPath(state: LabState, page: PageKey, status: RefWatchStatus |
     (e) => e.src === 'hwbp' && e.name === 'refcount_write' && (e.fields.refAddr !== undefined ? hex(e.fields.refAddr) === refAddr : e.fields.page === page),
   );
   const writes: RefWrite[] = [];
+  // The first write's "before" comes from the observer. A sample is stamped when it
+  // starts and reads the page later, so the last sample stamped before the write may have
+  // read the page after it: a refcount write always changes the count, so a sample that
+  // already shows the written value overlapped the write, and the one before it is the
+  // "before" (seen: a delta of 0 for gup's +1 on 6.1.192). Later writes follow the
+  // watchpoint's own previous write.
   for (const e of hits) {
     const refAfter = num(e.fields.refAfter);
-    const prevRef = writes.length ? writes[writes.length - 1]!.refAfter : ([...samples].reverse().find((s) => s.t <= e.t)?.ref ?? null);
+    const prevRef = writes.length ? writes[writes.length - 1]!.refAfter : observedBefore(samples, e.t, refAfter);
     writes.push({
       t: e.t,
       fn: String(e.fields.fn ?? ''),

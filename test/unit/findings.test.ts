@@ -76,6 +76,19 @@ describe('put path', () => {
     expect(p.text).toContain('__put_devmap_managed_page_refs() did not run for it');
   });
 
+  it("a sample stamped before the first write but read after it is not the write's \"before\"", () => {
+    const state = fold([
+      snap(10, { pages: [page(1)] }),
+      // stamped 10 ms before gup's +1, its page read after it (seen on 6.1.192)
+      snap(10.49, { pages: [page(2)] }),
+      hit(10.5, 'try_grab_folio+0x13f', ['try_grab_folio+0x13f', 'internal_get_user_pages_fast+0x598'], 2),
+      hit(12.5, '__bio_release_pages+0x6a', ['__bio_release_pages+0x6a', '__blkdev_direct_IO_simple+0x1e6'], 1),
+      snap(12.6, { pages: [page(1)] }),
+    ]);
+    const p = putPath(state, 'victim#0', armed([['wake_up_var', 'attached']]));
+    expect(p.writes.map((w) => w.delta)).toEqual([1, -1]);
+  });
+
   it('6.12: the unpin goes through the devmap helper, which wakes; the helper read agrees', () => {
     const state = fold([
       snap(10, { pages: [page(1)] }),
