@@ -33,5 +33,12 @@ try {
 } catch {
   failed = Math.max(1, failed);
 }
+// vitest exits non-zero for failures outside any test too (the unit project's check that
+// nothing is left in its TMPDIR, an unhandled error): count that as a failure, so the
+// closing line never reads "0 failed" for a run that failed.
+if (run.exitCode !== 0 && failed === 0) {
+  console.log(`vitest exited ${run.exitCode} without a failing test: see the errors above`);
+  failed = 1;
+}
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(run.exitCode === 0 && failed === 0 && passed > 0 ? 0 : 1);
