@@ -132,6 +132,17 @@ export function signalProblem(text: string): string | null {
   return `"${text}" is not a Linux signal (examples: SIGKILL, SIGTERM, SIGIO, SIGRTMIN+1)`;
 }
 
+/**
+ * A signal an expectation waits for is compared with what the agent reports ("SIGIO",
+ * "SIGRTMIN+1"): "IO", "sigio" or "29" would never match, a violated expectation (exit 1)
+ * of the scenario's own making. `kill` takes any spelling; expectations take that one.
+ */
+export function expectedSignalProblem(text: string): string | null {
+  const name = text.toUpperCase().replace(/^SIG/, '');
+  if (/^\d+$/.test(name)) return `"${text}": an expectation names the signal as the agent reports it (SIGKILL, SIGIO, ...), not by number`;
+  return text === `SIG${name}` ? null : `"${text}": write it as the agent reports it, "SIG${name}" (it is compared as written)`;
+}
+
 /** mmap flags the agent knows by name (src/vm/guest/ops_mmap.c), or a number. */
 export const MMAP_FLAGS = [
   'MAP_SHARED', 'MAP_PRIVATE', 'MAP_SHARED_VALIDATE', 'MAP_SYNC', 'MAP_POPULATE', 'MAP_ANONYMOUS', 'MAP_ANON',
@@ -263,7 +274,7 @@ export function scenarioValueProblems(scenario: { steps: unknown[]; hangDetector
     for (const [key, v] of Object.entries(value)) {
       const at = [...path, key];
       if (DURATION_KEYS.has(key) && (typeof v === 'string' || typeof v === 'number')) add(at, durationProblem(v));
-      else if (key === 'signal' && typeof v === 'string') add(at, signalProblem(v));
+      else if (key === 'signal' && typeof v === 'string') add(at, signalProblem(v) ?? (at.includes('expect') || at.includes('until') ? expectedSignalProblem(v) : null));
       else if (key !== 'result' && key !== 'where') walk(v, at, depth + 1);
     }
   };

@@ -256,6 +256,21 @@ describe('re-verified on 2026-12-02 (robust2)', () => {
     expect(validateScenario(scenario({ do: { op: 'sleep', for: '1s' }, timeout: 'lease-break-time + 1s' }), 't').steps).toHaveLength(1);
   });
 
+  it('a signal an expectation waits for is spelled as the agent reports it (else never matched: a false finding)', () => {
+    const scenario = (signal: string) => ({
+      id: 'mine',
+      title: 't',
+      summary: 's',
+      actors: [{ name: 'a' }],
+      steps: [{ say: 'x', actor: 'a', do: { op: 'sleep', for: '1s' }, expect: [{ check: 'signal', actor: 'a', signal, within: '1s' }, { check: 'returns', signal }] }],
+    });
+    for (const bad of ['IO', 'sigio', '29']) expect(() => validateScenario(scenario(bad), 't')).toThrow(/as the agent reports it/);
+    for (const good of ['SIGIO', 'SIGRTMIN+1']) expect(validateScenario(scenario(good), 't').steps).toHaveLength(1);
+    // kill takes any spelling: the host sends it.
+    const kill = { id: 'k', title: 't', summary: 's', actors: [{ name: 'a' }], steps: [{ say: 'x', kill: { actor: 'a', signal: 'kill' } }] };
+    expect(validateScenario(kill, 't').steps).toHaveLength(1);
+  });
+
   it('a QEMU that does not run is could-not-test, not a bug of daxlab', async () => {
     const bin = tmp();
     fs.writeFileSync(path.join(bin, 'qemu-system-x86_64'), '#!/bin/sh\necho "broken install" >&2\nexit 1\n', { mode: 0o755 });
