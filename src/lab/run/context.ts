@@ -233,14 +233,15 @@ export class RunContext {
 
   verdict(v: Omit<Verdict, 't'>): void {
     const full: Verdict = { ...v, t: this.now };
+    // A task woken or not after a page came back to idle: name the put that did it, on the
+    // kernel that wakes too, so that a compare shows both paths side by side.
+    const paths = full.status !== 'not-applicable' && namesPut(v.check) ? this.putPaths().filter((p) => p.release) : [];
+    if (paths.length) {
+      full.evidence = { ...full.evidence, putPath: paths };
+      full.detail = `${full.detail}; put path: ${paths.map((p) => `${p.text} (cross-check: ${p.crossCheck.text})`).join('; ')}`;
+    }
     if (full.status === 'violated') {
       full.evidence = { ...full.evidence, context: contextEvidence(this.state, this.actorNames, this.runStart) };
-      // A task not woken after a page came back to idle: name the put that did it.
-      const paths = namesPut(v.check) ? this.putPaths().filter((p) => p.release) : [];
-      if (paths.length) {
-        full.evidence.putPath = paths;
-        full.detail = `${full.detail}; put path: ${paths.map((p) => `${p.text} (cross-check: ${p.crossCheck.text})`).join('; ')}`;
-      }
       this.findings.push({ expectation: full.id, summary: `${full.description}: ${full.detail}`, evidence: full.evidence });
     }
     this.verdicts.push(full);
