@@ -8,7 +8,7 @@ import { stateFromTranscript } from '../lab/record.js';
 import { buildTimeline, stepShape, timelineInput } from '../lab/timeline.js';
 import { timelineReport } from '../screens/timelineText.js';
 import { paths } from '../paths.js';
-import { UsageError } from '../exit.js';
+import { CannotTestError, UsageError } from '../exit.js';
 import { EXIT } from './scenarios.js';
 
 export const REPORT_USAGE = 'daxlab report <run.json> --format email [--transcript T] [-o FILE]';
@@ -43,11 +43,12 @@ function readRun(file: string): EmailRun & { record?: string | null; transcript?
   try {
     data = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new UsageError(`${file} is not a run's JSON (what "daxlab run <id> --json" prints): ${(err as Error).message}`, REPORT_USAGE);
+    // Like replay and export: a file that cannot be read as what it should be is 125, not a usage slip.
+    throw new CannotTestError(`${file} is not a run's JSON (what "daxlab run <id> --json" prints): ${(err as Error).message}`);
   }
   const r = data as Partial<EmailRun>;
   if (!r || typeof r !== 'object' || !r.scenario?.id || !r.kernel?.release || !Array.isArray(r.expectations)) {
-    throw new UsageError(`${file} is not a run's JSON: it has no scenario, kernel and expectations (save what "daxlab run <id> --json" prints)`, REPORT_USAGE);
+    throw new CannotTestError(`${file} is not a run's JSON: it has no scenario, kernel and expectations (save what "daxlab run <id> --json" prints)`);
   }
   return { findings: [], ...r } as EmailRun & { record?: string | null; transcript?: string | null };
 }

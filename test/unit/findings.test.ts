@@ -248,9 +248,13 @@ describe('the commands', () => {
     expect(ok.out).toMatch(/^Subject: \[BUG\] xfs DAX on 6\.1/m);
     expect(ok.out).toContain('filename="dma-vs-truncate.c"');
     const notJson = await cli(['report', new URL(import.meta.url).pathname, '--format', 'email']);
-    expect(notJson.code).toBe(2);
+    expect(notJson.code).toBe(125);
     expect(notJson.err).toMatch(/is not a run's JSON/);
     noStack(notJson.err);
+    const dir = await cli(['report', path.dirname(fixture), '--format', 'email']);
+    expect(dir.code).toBe(125);
+    expect(dir.err).toMatch(/is not a run's JSON/);
+    noStack(dir.err);
   });
 });
 
