@@ -10,7 +10,7 @@ import { ScenarioError } from '../lab/scenario.js';
 import { parseSize } from '../config/units.js';
 import { isCannotTest } from '../exit.js';
 import { HostSetupError } from '../vm/host.js';
-import { KernelError } from '../vm/kernel.js';
+import { KernelError, precheckKernel } from '../vm/kernel.js';
 import type { Progress } from '../vm/progress.js';
 import { BootError, GuestSession } from '../vm/session.js';
 import { resolveRun } from './scenarios.js';
@@ -49,7 +49,10 @@ export type RunOnceOptions = {
 /** Load a profile, or say why not (exit 125): checked for every profile before anything boots. */
 export function loadProfileOutcome(label: string): { profile: Profile } | { outcome: RunOutcome } {
   try {
-    return { profile: loadProfile(label) };
+    const profile = loadProfile(label);
+    // A path or tree kernel that cannot be one is said now, before any side fetches its own.
+    precheckKernel(profile);
+    return { profile };
   } catch (err) {
     if (!cannotTestError(err)) throw err;
     return { outcome: { label, profile: null, exitCode: 125, report: null, error: err.message } };

@@ -365,6 +365,36 @@ async function treeKernel(spec: { dir: string }, profile: Profile, progress: Pro
   return { release, bzImage, modulesDir, configFile, origin: `tree ${dir}` };
 }
 
+/**
+ * What can be checked of a profile's kernel on the host in milliseconds, without a
+ * download, a depmod or a modules_install: a compare or a matrix checks every side with
+ * it before the first side resolves (and fetches) its kernel, so a typo in side B does not
+ * cost side A's download. resolveKernel checks all of it again, and more.
+ */
+export function precheckKernel(profile: Profile): void {
+  const spec = profile.kernel;
+  if (spec.source === 'path') {
+    const bzImage = path.resolve(expandHome(spec.bzImage));
+    if (!fs.existsSync(bzImage)) throw new KernelError(`kernel.bzImage: ${bzImage} does not exist. Point it at a built arch/x86/boot/bzImage.`);
+    readBzImageHeader(bzImage);
+    if (spec.modules) {
+      const modulesDir = path.resolve(expandHome(spec.modules));
+      if (!fs.existsSync(modulesDir) || !fs.statSync(modulesDir).isDirectory()) throw new KernelError(`kernel.modules: ${modulesDir} is not a directory.`);
+    }
+    if (spec.config) {
+      const configFile = path.resolve(expandHome(spec.config));
+      if (!fs.existsSync(configFile) || !fs.statSync(configFile).isFile()) throw new KernelError(`kernel.config: ${configFile} is not a file.`);
+    }
+  } else if (spec.source === 'tree') {
+    const dir = path.resolve(expandHome(spec.dir));
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new KernelError(`kernel.dir: ${dir} is not a directory. Name a built kernel tree (where you ran make).`);
+    if (!fs.existsSync(path.join(dir, '.config'))) throw new KernelError(`kernel.dir: ${dir} has no .config: not a configured kernel tree.`);
+    const bzImage = path.join(dir, 'arch/x86/boot/bzImage');
+    if (!fs.existsSync(bzImage)) throw new KernelError(`kernel tree ${dir} is not built (no arch/x86/boot/bzImage): run make -j$(nproc) bzImage modules there.`);
+    readBzImageHeader(bzImage);
+  }
+}
+
 export async function resolveKernel(profile: Profile, progress: Progress): Promise<Kernel> {
   const spec = profile.kernel;
   const kernel =

@@ -214,6 +214,19 @@ describe('re-verified on 2026-12-02 (robust2)', () => {
     noStack(r.err);
   });
 
+  it("compare checks every side's kernel before the first side fetches its own", async () => {
+    const dir = tmp();
+    const b = path.join(dir, 'b.json');
+    const base = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '..', '..', 'profiles', 'default.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(b, JSON.stringify({ ...base, name: 'b', kernel: { source: 'path', bzImage: dir } }));
+    const r = await cli(['compare', 'dma-vs-truncate', '--profile', 'default', '--profile', b]);
+    expect(r.code).toBe(125);
+    expect(r.err).toMatch(/is a directory, not a bzImage/);
+    // Nothing of side A's Debian kernel was resolved: no apt, no download (they take seconds).
+    expect(r.err).not.toMatch(/\[(kernel|host|image)\]|apt/);
+    noStack(r.err);
+  });
+
   it('export checks its transcript as replay does: random bytes and a directory are 125', async () => {
     const dir = tmp();
     const rand = path.join(dir, 'rand');
