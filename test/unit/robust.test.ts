@@ -227,6 +227,21 @@ describe('re-verified on 2026-12-02 (robust2)', () => {
     noStack(r.err);
   });
 
+  it('stdout reaches a slow reader whole before daxlab exits (a compare --json arrived cut at 64 KiB)', async () => {
+    const bin = path.join(import.meta.dirname, '..', '..', 'bin', 'daxlab.mjs');
+    const fixtures = path.join(import.meta.dirname, '..', 'fixtures');
+    const args = ['compare', '--run', path.join(fixtures, 'vmsplice-vs-punch-xfs.jsonl'), '--run', path.join(fixtures, 'compare', 'vmsplice-vs-punch-sid.jsonl'), '--json'];
+    const whole = await execa('node', [bin, ...args], { reject: false });
+    expect(whole.stdout.length).toBeGreaterThan(65536);
+    // The reader waits a second before it reads anything: the pipe fills, daxlab's writes queue.
+    const slow = await execa('sh', ['-c', 'node "$@" | (sleep 1; wc -c)', 'sh', bin, ...args], { reject: false });
+    expect(Number(slow.stdout.trim())).toBe(Buffer.byteLength(whole.stdout) + 1);
+    // A reader that goes away early is not a crash of ours.
+    const gone = await execa('sh', ['-c', 'node "$@" | head -c 10 >/dev/null; echo "exit ${PIPESTATUS:-}"', 'sh', bin, ...args], { reject: false });
+    noStack(gone.stderr);
+    expect(gone.stderr).not.toMatch(/EPIPE/);
+  }, 60_000);
+
   it('export checks its transcript as replay does: random bytes and a directory are 125', async () => {
     const dir = tmp();
     const rand = path.join(dir, 'rand');
