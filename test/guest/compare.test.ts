@@ -10,7 +10,6 @@
 // misreports it fails; the compare, the grid and the bisect answer are then checked to
 // follow from the runs.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Comparison } from '../../src/lab/compare.js';
@@ -21,11 +20,14 @@ import { stateFromTranscript } from '../../src/lab/record.js';
 import { silentProgress } from '../../src/vm/progress.js';
 import { daxlab, repoRoot } from './cli.js';
 import { BREAK_LAYOUTS } from './scenario-checks.js';
+import { tempDirs } from '../unit/tempDirs.js';
 
 const SCENARIO = 'vmsplice-vs-punch';
 type RunJson = ScenarioReport & { record: string | null; runDir: string };
 
-const tmp = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `daxlab-${name}-`));
+// Removed when the file's tests end (guest runs had left ~30 of these in /tmp).
+const tmpDir = tempDirs('daxlab-guest-compare-');
+const tmp = (_what: string) => tmpDir();
 const status = (r: ScenarioReport, id: string) => r.expectations.find((e) => e.id === id)?.status;
 
 /**
