@@ -32,7 +32,10 @@ export default function setup(project: TestProject): () => void {
   const env = (project.config.env ??= {});
   env.TMPDIR = dir;
   return () => {
-    const left = leftIn(dir);
+    // tsx keeps its compile cache in TMPDIR/tsx-<uid> (the CLI tests run bin/daxlab.mjs,
+    // which registers tsx): a cache meant to outlive the process, not a leak of ours.
+    const tsxCache = `tsx-${os.userInfo().uid}/`;
+    const left = leftIn(dir).filter((name) => name !== tsxCache);
     fs.rmSync(dir, { recursive: true, force: true });
     if (!left.length) return;
     const shown = left.slice(0, 20).join(' ') + (left.length > 20 ? ` ... (${left.length - 20} more)` : '');
