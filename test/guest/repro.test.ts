@@ -59,9 +59,16 @@ for (const profile of profiles) {
 
     for (const id of PLAN[profile]!) {
       it(`${id}: the same verdict from user space`, async () => {
-        const report = await run(g!, id);
+        let report = await run(g!, id);
+        if (report.exitCode === 125) {
+          // Could not test is the lab being honest, not a verdict to compare: say why, once
+          // more. Seen once in CI (session 5, default, first run after boot), not reproduced
+          // in 7 runs after it; the reason was not kept then.
+          console.log(`--- ${id} on ${profile}: the lab could not test (${report.cannotTest}); running it once more ---`);
+          report = await run(g!, id);
+        }
         if (process.env.DAXLAB_REPRO_OUT) fs.writeFileSync(path.join(process.env.DAXLAB_REPRO_OUT, `${id}-${profile}.json`), JSON.stringify(report, null, 2));
-        expect([0, 1]).toContain(report.exitCode);
+        expect([0, 1], `${id} on ${profile}: cannot test: ${report.cannotTest}`).toContain(report.exitCode);
         const bin = build(id);
         const dest = `/tmp/repro-${id}`;
         await upload(g!, bin, dest);
