@@ -131,12 +131,18 @@ function aboveIdleSteps(p: PageEvidence): number[] {
  * taken on the way up: gup-fast takes one reference (try_get_folio) and only then adds
  * the rest of the bias (try_grab_folio_fast in mm/gup.c, 6.12 and 7.2), so a sample can
  * land between the two writes and read +1. The release is one write of the whole share.
+ * While held, one more reference may be seen for a moment: on 7.2 the mapping owns a
+ * reference, and the truncate's unmap drops the mapcount at once but the reference only
+ * after its TLB flush (mmu_gather), so a sample in between reads held + 1 (CI, session 5:
+ * 0 1024 1025 1024 0 on sid).
  */
 function expectRiseAndFall(steps: number[], held: number) {
   const peak = steps.indexOf(held);
-  expect(steps[0], `above-idle steps ${steps.join(' ')}`).toBe(0);
-  expect(peak, `above-idle steps ${steps.join(' ')}`).toBeGreaterThan(0);
-  expect(steps.slice(peak + 1), `above-idle steps ${steps.join(' ')}`).toEqual([0]);
+  const shown = `above-idle steps ${steps.join(' ')}`;
+  expect(steps[0], shown).toBe(0);
+  expect(peak, shown).toBeGreaterThan(0);
+  expect(steps.at(-1), shown).toBe(0);
+  for (const v of steps.slice(peak + 1, -1)) expect([held, held + 1], shown).toContain(v);
   const halfTaken = held === 1024 ? [1] : [];
   for (const v of steps.slice(1, peak)) expect(halfTaken, `above-idle steps ${steps.join(' ')}`).toContain(v);
 }
