@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CannotTestError } from '../exit.js';
 import type { Profile } from '../config/profiles.js';
+import { checkInputFile } from '../inputs.js';
 import { packageRoot, paths } from '../paths.js';
 import { DebianError, hostDebianMirrors, resolveKernelPackages, SuiteApt, type DebPackage } from './debian.js';
 import type { Progress } from './progress.js';
@@ -533,4 +534,15 @@ export function checkKernel(kernel: Kernel, profile: Profile, progress?: Progres
   const scenario = labOptions(profile).filter((o) => o.need === 'scenario');
   for (const line of missingFromConfig(config, scenario, kernel.modulesDir !== null)) progress?.log('kernel', `${kernel.release}: ${line}: the scenarios that need it will say so`);
   return required.map((r) => r.option);
+}
+
+/** A profile's own kernel files, before anything reads them: a directory is not a bzImage. */
+export function checkKernelFiles(profile: Profile): void {
+  const k = profile.kernel;
+  if (k.source !== 'path') return;
+  checkInputFile(k.bzImage, `profile ${profile.name}: kernel.bzImage`);
+  if (k.config) checkInputFile(k.config, `profile ${profile.name}: kernel.config`);
+  if (k.modules && !(fs.existsSync(k.modules) && fs.statSync(k.modules).isDirectory())) {
+    throw new KernelError(`profile ${profile.name}: kernel.modules ${k.modules} is not a directory (the lib/modules/<release> of that kernel)`);
+  }
 }

@@ -30,6 +30,19 @@ export class Qmp {
     return qmp;
   }
 
+  /** QEMU makes the socket as it starts: try until it answers or time runs out. */
+  static async connectWithin(socketPath: string, timeoutMs: number): Promise<Qmp> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await Qmp.connect(socketPath);
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
   private onLine(line: string): void {
     let msg: Record<string, unknown>;
     try {
