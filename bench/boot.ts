@@ -1,7 +1,8 @@
 // Boot benchmark: boot-to-agent-hello per stage, against the floor — the same kernel and
 // initramfs booting straight into `poweroff -f` — measured side by side in one run:
-// the lab's boot from the profile's NVDIMM template, the same boot with fresh backing
-// files (ndctl + mkfs in the guest, as before templates) and the floor, alternated.
+// the lab's cold boot from the profile's NVDIMM template, the same boot with fresh backing
+// files (ndctl + mkfs in the guest, as before templates), the warm start (the set-up guest
+// restored from its saved state) and the floor, alternated.
 import { execa } from 'execa';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -44,11 +45,11 @@ async function floorBoot(session: GuestSession): Promise<number> {
   }
 }
 
-type Boot = { timings: BootTimings; loads: Record<string, number> };
+type Boot = { timings: BootTimings; loads: Record<string, number>; warm: GuestSession['warm'] };
 
-async function labBoot(profile: ReturnType<typeof loadProfile>, template: boolean): Promise<{ boot: Boot; session: GuestSession }> {
-  const session = await GuestSession.boot(profile, { progress: silentProgress, nvdimmTemplate: template });
-  const boot = { timings: { ...session.timings }, loads: { ...(session.hello.timings.moduleLoads ?? {}) } };
+async function labBoot(profile: ReturnType<typeof loadProfile>, template: boolean, warm = false): Promise<{ boot: Boot; session: GuestSession }> {
+  const session = await GuestSession.boot(profile, { progress: silentProgress, nvdimmTemplate: template, warmStart: warm });
+  const boot = { timings: { ...session.timings }, loads: { ...(session.hello.timings.moduleLoads ?? {}) }, warm: session.warm };
   await session.shutdown();
   return { boot, session };
 }
@@ -60,20 +61,29 @@ export async function bootBench(runs: number): Promise<void> {
   if (first.session.nvdimmSource.kind === 'made') {
     process.stderr.write(`first boot of ${profile.name}: made the NVDIMM template (${first.session.nvdimmSource.dir}), hello ${first.boot.timings.agentHello} ms\n`);
   }
+  // The warm start's state: saved by a boot from the template when there is none yet.
+  const saving = await labBoot(profile, true, true);
+  if (saving.boot.warm.kind === 'saved') {
+    process.stderr.write(`saved the warm start: ${(saving.boot.warm.bytes / 2 ** 20).toFixed(0)} MiB in ${saving.boot.warm.saveMs} ms (after a hello of ${saving.boot.timings.agentHello} ms)\n`);
+  }
   const fromTemplate: Boot[] = [];
   const fresh: Boot[] = [];
+  const warm: Boot[] = [];
   const floors: number[] = [];
   let last = first.session;
   for (let i = 0; i < runs; i++) {
-    // Alternate the three so that all see the same machine state.
+    // Alternate the four so that all see the same machine state.
     const t = await labBoot(profile, true);
     fromTemplate.push(t.boot);
     const f = await labBoot(profile, false);
     fresh.push(f.boot);
+    const w = await labBoot(profile, true, true);
+    if (w.boot.warm.kind !== 'restored') throw new Error(`the warm boot was not restored: ${JSON.stringify(w.boot.warm)}`);
+    warm.push(w.boot);
     floors.push(await floorBoot(t.session));
     last = t.session;
     process.stderr.write(
-      `run ${i + 1}/${runs}: hello ${t.boot.timings.agentHello} ms (template), ${f.boot.timings.agentHello} ms (fresh), floor ${Math.round(floors.at(-1)!)} ms\n`,
+      `run ${i + 1}/${runs}: hello ${t.boot.timings.agentHello} ms (template), ${f.boot.timings.agentHello} ms (fresh), ${w.boot.timings.agentHello} ms (warm), floor ${Math.round(floors.at(-1)!)} ms\n`,
     );
   }
   const floor = median(floors);
@@ -91,4 +101,10 @@ export async function bootBench(runs: number): Promise<void> {
   const hello = (boots: Boot[]) => median(boots.map((b) => b.timings.agentHello));
   console.log(`host before QEMU starts: ${median(fromTemplate.map((b) => b.timings.host))} ms (cached kernel + image: stamps only)`);
   console.log(`ratio hello/floor: ${(hello(fromTemplate) / floor).toFixed(2)} from the NVDIMM template, ${(hello(fresh) / floor).toFixed(2)} with ndctl + mkfs in the guest`);
+  const w0 = warm[0]!.warm;
+  console.log(
+    `warm start: hello ${hello(warm)} ms (QEMU loads the saved state in ${median(warm.map((b) => b.timings.kernel))} ms, ` +
+      `${w0.kind === 'restored' ? (w0.bytes / 2 ** 20).toFixed(0) : '?'} MiB); ratio hello/floor ${(hello(warm) / floor).toFixed(2)}, ` +
+      `warm/cold ${(hello(warm) / hello(fromTemplate)).toFixed(2)}`,
+  );
 }

@@ -17,6 +17,8 @@ export type BootReport = {
   statxDax: boolean;
   /** Where the namespaces and the filesystem came from: the profile's NVDIMM template, made now, or fresh. */
   nvdimmSource: GuestSession['nvdimmSource'];
+  /** Booted, booted and saved for the next boots, or restored from the saved set-up guest. */
+  warm: GuestSession['warm'];
   timings: GuestSession['timings'];
 };
 
@@ -52,6 +54,7 @@ export function bootReport(session: GuestSession): BootReport {
     mount: hello.mount,
     statxDax,
     nvdimmSource: session.nvdimmSource,
+    warm: session.warm,
     timings: session.timings,
   };
 }
@@ -71,6 +74,13 @@ export function formatBootReport(r: BootReport): string {
         : r.nvdimmSource.kind === 'made'
           ? `ndctl + mkfs in the guest, kept as the profile's template ${r.nvdimmSource.dir}`
           : 'ndctl + mkfs in the guest on fresh files'
+    }`,
+    `boot      ${
+      r.warm.kind === 'restored'
+        ? `restored from the warm start saved ${r.warm.savedAt} (${r.warm.dir}, ${(r.warm.bytes / 2 ** 20).toFixed(0)} MiB) in ${r.warm.restoreMs} ms`
+        : r.warm.kind === 'saved'
+          ? `cold, then saved as the warm start of the next boots (${r.warm.dir}, ${(r.warm.bytes / 2 ** 20).toFixed(0)} MiB, ${r.warm.saveMs} ms)`
+          : `cold (${r.warm.why})`
     }`,
     `timings   ${Object.entries(r.timings)
       .map(([k, v]) => `${k} ${v} ms`)

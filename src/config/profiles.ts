@@ -127,6 +127,11 @@ export const profileSchema = z
     sysctls: z.record(z.string().regex(/^[a-z0-9_.-]+$/), z.union([z.string(), z.number()])).default({}),
     sampling: z.object({ hz: z.number().min(1).max(100).default(10) }).strict().default({ hz: 10 }),
     bootTimeout: duration(LIMITS.bootTimeoutMinMs, LIMITS.bootTimeoutMaxMs).default('180s'),
+    /**
+     * Restore the guest saved after set-up instead of booting it (src/vm/warmStart.ts).
+     * false: every boot is cold (DAXLAB_COLD=1 does the same for one command).
+     */
+    warmStart: z.boolean().default(true),
     defaultScenario: z.string().optional(),
     /** The profile's own scenarios, in the schema of src/lab/scenario.ts (errors with their path). */
     scenarios: z

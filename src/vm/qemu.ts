@@ -39,6 +39,10 @@ export function qemuArgv(opts: {
    * template is booted this way: one copy serves every run, none is written per run.
    */
   privateNvdimms?: boolean;
+  /** Add to the console log instead of starting it again (a warm start seeds it with the saved boot's). */
+  consoleAppend?: boolean;
+  /** `-incoming` (a warm start: `fd:3`, the saved state QEMU was handed). */
+  incoming?: string;
 }): string[] {
   const { profile, accel, files } = opts;
   const memory = parseSize(profile.memory);
@@ -66,12 +70,13 @@ export function qemuArgv(opts: {
     '-kernel', opts.kernelImage,
     '-initrd', opts.initrd,
     '-append', opts.append ?? kernelCommandLine(opts.kernelParams),
-    '-chardev', `file,id=console,path=${files.consoleLog}`,
+    '-chardev', `file,id=console,path=${files.consoleLog}${opts.consoleAppend ? ',append=on' : ''}`,
     '-serial', 'chardev:console',
     '-device', 'virtio-serial-pci,id=vser0',
     '-chardev', `socket,id=agent,path=${agentSocket(files)},server=on,wait=off`,
     '-device', `virtserialport,bus=vser0.0,chardev=agent,name=${AGENT_PORT_NAME}`,
     '-qmp', `unix:${qmpSocket(files)},server=on,wait=off`,
   );
+  if (opts.incoming) argv.push('-incoming', opts.incoming);
   return argv;
 }

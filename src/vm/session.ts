@@ -9,9 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Profile } from '../config/profiles.js';
-import type { AgentMessage } from '../wire/protocol.js';
-import { markOwned, releaseOwned, sweepDeadRuns } from './sweep.js';
-import { checkInputFile } from '../inputs.js';
+import { markOwned, processAlive, releaseOwned, sweepDeadRuns } from './sweep.js';
 import { attachRecorder, TranscriptRecorder, type RunFeed } from '../wire/transcript.js';
 import { helloResult, type HelloResult, type ReadyMessage, type SetupCommand } from '../wire/protocol.js';
 import { parseDuration, parseSize } from '../config/units.js';
@@ -22,34 +20,19 @@ import { buildAgent } from './agentBuild.js';
 import { AgentChannel } from './channel.js';
 import { buildImage, missingModules, moduleLoadOrder, requiredModuleGroups, type GuestImage } from './image.js';
 import { findTemplate, saveTemplate, templateDiskBytes, templateInputs, type NvdimmTemplate, type TemplateInputs } from './nvdimmTemplate.js';
-import { checkKernel, KernelError, resolveKernel, type Kernel } from './kernel.js';
+import { checkKernel, checkKernelFiles, KernelError, resolveKernel, type Kernel } from './kernel.js';
 import type { Progress } from './progress.js';
 import { Qmp } from './qmp.js';
 import { agentSocket, qemuArgv, qmpSocket, type Accel, type RunFiles } from './qemu.js';
+import { GuestWatchdog } from './watchdog.js';
+import { installCleanupHandlers, live, stoppedBy } from './exitPaths.js';
+export { interruption } from './exitPaths.js';
+import { dropWarmState, findWarmState, keepWarmState, migrateStopped, runLoaded, sweepWarmSaves, warmSaveDir, warmFailed, warmInputs, type WarmInputs, type WarmState } from './warmStart.js';
 
 /** A KVM boot that has not reached the agent by then is taken as KVM not working here. */
 const KVM_PROBE_MS = 30_000;
 
-/**
- * The guest's heartbeat, read from the host: QEMU's process state (a stopped QEMU is
- * state T in /proc) and QMP answering query-status. A guest that does neither for this
- * long is lost: the run ends at once as "could not test", with what was seen last.
- */
-const HEARTBEAT_MS = 1000;
-const STOPPED_FOR_MS = 3000;
-const QMP_SILENT_MS = 15_000;
-/**
- * The agent's own heartbeat (src/vm/guest/agent.c): one a second from a thread of its
- * own, after its "ready". An agent that sends nothing for this long has stopped running
- * (a hung guest kernel, frozen vCPUs, a stopped agent) although QEMU runs and answers
- * QMP. The beat used to come from the agent's main loop: on a fresh, loaded TCG host one
- * "trace" command (kernel-text scans and kprobe registration) kept that loop from a beat
- * point for 10.6 s, and the guest was called lost (session 4 CI). A stuck main loop now
- * shows as a growing stallMs in the beats, and its command times out.
- */
-export const AGENT_SILENT_MS = 10_000;
-/** Our own timer firing this late means the host did not run us: no one to blame in the guest. */
-const HOST_STALL_MS = 3000;
+export { AGENT_SILENT_MS } from './watchdog.js';
 
 /** The guest stopped running under us (QEMU stopped, killed or wedged): exit 125, never a finding. */
 export class GuestLostError extends CannotTestError {
@@ -98,40 +81,6 @@ export function consoleTail(file: string, lines = 30): string {
   }
 }
 
-// Every live QEMU of this process, for the exit paths.
-const live = new Set<GuestSession>();
-let handlersInstalled = false;
-let stoppedBy: NodeJS.Signals | null = null;
-
-/** The signal that is stopping us (Ctrl-C, SIGTERM), or null: nothing may start after one. */
-export function interruption(): NodeJS.Signals | null {
-  return stoppedBy;
-}
-
-function installCleanupHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals, code: number) => {
-    // Stay subscribed (process.on, not once): with no listener left, a second signal, or
-    // signal-exit inside execa, would kill us before QEMU is reaped.
-    if (stopping) return;
-    stopping = true;
-    stoppedBy = signal;
-    process.stderr.write(`\ndaxlab: ${signal}: stopping the guest\n`);
-    void Promise.allSettled([...live].map((s) => s.shutdown())).then(() => process.exit(code));
-    // A shutdown that hangs must not keep us alive: the exit hook kills what is left.
-    setTimeout(() => process.exit(code), 15_000).unref();
-  };
-  process.on('SIGINT', () => onSignal('SIGINT', 130));
-  process.on('SIGTERM', () => onSignal('SIGTERM', 143));
-  process.on('SIGHUP', () => onSignal('SIGHUP', 129));
-  // Last resort on any exit, including an exception of ours: kill and reap synchronously.
-  process.on('exit', () => {
-    for (const s of live) s.killNow();
-  });
-}
-
 export type BootOptions = {
   progress: Progress;
   /** Keep the run directory's backing files (debugging). */
@@ -141,7 +90,19 @@ export type BootOptions = {
    * (what every boot did before templates; the benchmark measures both side by side).
    */
   nvdimmTemplate?: boolean;
+  /**
+   * false: always a cold boot, neither restoring nor saving a warm start (warmStart.ts).
+   * Otherwise a boot from the profile's NVDIMM template restores the guest saved after
+   * set-up when there is one, and saves one when there is not.
+   */
+  warmStart?: boolean;
 };
+
+/** How this boot got to its set-up guest. */
+export type WarmSource =
+  | { kind: 'cold'; why: string }
+  | { kind: 'saved'; key: string; dir: string; bytes: number; saveMs: number }
+  | { kind: 'restored'; key: string; dir: string; bytes: number; savedAt: string; restoreMs: number };
 
 /** How this boot got its namespaces and filesystem. */
 export type NvdimmSource =
@@ -159,6 +120,13 @@ export class GuestSession {
   accel!: AccelDecision;
   timings = {} as BootTimings;
   nvdimmSource: NvdimmSource = { kind: 'fresh' };
+  warm: WarmSource = { kind: 'cold', why: 'warm start off' };
+  private warmWanted = false;
+  private warmInputs: WarmInputs | null = null;
+  private warmState: WarmState | null = null;
+  private warmSaveFile: { dir: string; file: string } | null = null;
+  /** QEMU is stopped for a save: the agent's silence is ours. */
+  private saving = false;
   private template: NvdimmTemplate | null = null;
   private templateInputs: TemplateInputs | null = null;
   /** Every line of the run, both ways: <runDir>/transcript.jsonl. */
@@ -171,13 +139,13 @@ export class GuestSession {
   private hasExited = true;
   private exitInfo = '';
   private stopping: Promise<void> | null = null;
-  private heartbeat: NodeJS.Timeout | null = null;
-  private lastAgentMessage: AgentMessage | null = null;
-  /** Host time of the agent's latest line (any line: every one is sent from its loop). */
-  private lastAgentAt = 0;
-  private lastHeartbeat: Extract<AgentMessage, { kind: 'heartbeat' }> | null = null;
-  private lastQmpStatus: string | null = null;
-  private lastSnapshot: Extract<AgentMessage, { kind: 'snapshot' }> | null = null;
+  private readonly watchdog = new GuestWatchdog({
+    pid: () => (this.hasExited || this.stopping ? undefined : this.child?.pid),
+    qmp: () => this.qmp ?? null,
+    agentUp: () => this.ready !== undefined,
+    heldStill: () => this.saving,
+    lose: (why) => this.loseGuest(why),
+  });
   private readonly lostController = new AbortController();
   /** Aborted (with a GuestLostError) when the guest stops running under us. */
   readonly lostSignal = this.lostController.signal;
@@ -188,6 +156,7 @@ export class GuestSession {
     this.lost.catch(() => {});
     // What dead runs of ours left (kill -9: no handler ran) goes before we add our own.
     sweepDeadRuns(path.join(paths.state, 'runs'));
+    sweepWarmSaves(processAlive);
     const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${crypto.randomBytes(3).toString('hex')}`;
     this.runDir = path.join(paths.state, 'runs', id);
     fs.mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
@@ -251,8 +220,15 @@ export class GuestSession {
     }
     const decision = this.accel as AccelDecision & { key: string };
     progress.log('accel', `${this.accel.accel}: ${this.accel.reason}`);
+    // A KVM probe may fall back to TCG: the state's accel is known only after it.
+    const warmOff =
+      opts.warmStart === false ? 'warm start off for this boot' : !this.profile.warmStart ? `profile ${this.profile.name} has "warmStart": false` : process.env.DAXLAB_COLD === '1' ? 'DAXLAB_COLD=1' : null;
+    this.warmWanted = !warmOff && this.template !== null && !this.accel.probe;
+    if (!this.warmWanted) {
+      this.warm = { kind: 'cold', why: warmOff ?? (this.template === null ? 'no NVDIMM template yet (this boot makes it)' : 'KVM is being probed') };
+    }
     try {
-      await this.bootOnce(this.accel.accel, progress, this.accel.probe ? KVM_PROBE_MS : parseDuration(this.profile.bootTimeout));
+      await this.bootWarmOrCold(this.accel.accel, progress, this.accel.probe ? KVM_PROBE_MS : parseDuration(this.profile.bootTimeout));
       if (this.accel.probe) rememberAccel(decision.key, 'kvm', 'KVM booted the guest');
     } catch (err) {
       // A KVM boot cut short by Ctrl-C or SIGTERM says nothing about KVM: no fallback, no memo.
@@ -271,8 +247,83 @@ export class GuestSession {
           `fix: build it with CONFIG_DEBUG_INFO_BTF=y (profiles/daxlab.config has it with its dependencies; pahole from the dwarves package is needed for the build).`,
       );
     }
-    await this.setup(progress);
+    if (this.warm.kind === 'restored') {
+      this.hello = helloResult.parse(this.warmState!.meta.hello);
+      progress.done('setup', 0, `restored: ${this.hello.mount.device} on ${this.hello.mount.mountpoint} as saved ${this.warm.savedAt}`);
+    } else {
+      await this.setup(progress);
+      if (this.warmSaveFile) await this.saveWarm(progress);
+    }
     this.timings.total = Math.round(performance.now() - began);
+  }
+
+  /** The set-up request, as the agent gets it (it is part of a warm start's key too). */
+  private setupRequest() {
+    return {
+      cmd: 'setup' as const,
+      // The kernel's own load order (softdeps resolved on the host): the agent has been
+      // loading it since it started (the kernel command line names it); set-up waits for it.
+      modules: moduleLoadOrder(this.image.modules, requiredModuleGroups(this.profile)),
+      nvdimms: this.profile.nvdimms.map((n, slot) => ({ slot, mode: n.mode })),
+      fs: { type: this.profile.fs.type, mkfs: this.profile.fs.mkfsOptions, mount: this.profile.fs.mountOptions },
+      sysctls: Object.fromEntries(Object.entries(this.profile.sysctls).map(([k, v]) => [k, String(v)])),
+    };
+  }
+
+  /**
+   * Save the set-up guest for later boots (warmStart.ts): stop it, migrate it into the file
+   * QEMU was started with, and let it go on; this run is the saved guest's own. A save
+   * that fails is said and dropped: the run goes on, the next boot is cold again.
+   */
+  private async saveWarm(progress: Progress): Promise<void> {
+    const saveFile = this.warmSaveFile!;
+    this.warmSaveFile = null;
+    const began = performance.now();
+    progress.start('warm', 'saving the set-up guest for the next boots (warm start)');
+    this.saving = true;
+    let status = 'not started';
+    let stats = '';
+    try {
+      ({ status, stats } = await migrateStopped(this.qmp));
+    } finally {
+      await this.qmp.execute('cont').catch(() => {});
+      this.watchdog.resumed();
+      this.saving = false;
+    }
+    const saveMs = Math.round(performance.now() - began);
+    if (!status.startsWith('completed')) {
+      fs.rmSync(saveFile.dir, { recursive: true, force: true });
+      progress.done('warm', saveMs, `not saved (migration ${status}): the next boot is cold again`);
+      this.warm = { kind: 'cold', why: `the save failed: ${status}` };
+      return;
+    }
+    const kept = keepWarmState({ dir: saveFile.dir, consoleLog: this.files.consoleLog }, this.warmInputs!, {
+      profile: this.profile.name,
+      savedAt: new Date().toISOString(),
+      hello: this.hello,
+      savedBoot: { agentHello: this.timings.agentHello, accel: this.accel.accel },
+      saveMs,
+    });
+    this.warm = { kind: 'saved', key: kept.key, dir: kept.dir, bytes: kept.meta.bytes, saveMs };
+    progress.done('warm', saveMs, `saved ${(kept.meta.bytes / 2 ** 20).toFixed(0)} MiB to ${kept.dir}${stats}: the next boots restore it`);
+  }
+
+  /** A restore that fails drops its state and the guest boots cold. */
+  private async bootWarmOrCold(accel: Accel, progress: Progress, timeoutMs: number): Promise<void> {
+    try {
+      await this.bootOnce(accel, progress, timeoutMs);
+    } catch (err) {
+      const state = this.warmState;
+      if (!state || stoppedBy || !(err instanceof BootError)) throw err;
+      const why = err.message.split('\n')[0]!;
+      progress.log('warm', `the warm start ${state.dir} did not restore (${why}): it is removed and not saved again; booting cold`);
+      dropWarmState(state, why);
+      await this.stopQemu();
+      this.warmWanted = false;
+      this.warmState = null;
+      this.warm = { kind: 'cold', why: `the warm start did not restore: ${why}` };
+      await this.bootOnce(accel, progress, timeoutMs);
+    }
   }
 
   private async bootOnce(accel: Accel, progress: Progress, timeoutMs: number): Promise<void> {
@@ -288,7 +339,7 @@ export class GuestSession {
       }
     }
     fs.rmSync(this.files.consoleLog, { force: true });
-    const argv = qemuArgv({
+    const argvOpts = {
       profile: this.profile,
       accel,
       kernelImage: this.kernel.vmlinux ?? this.kernel.bzImage,
@@ -299,18 +350,49 @@ export class GuestSession {
       // The agent starts loading the profile's modules as it starts, beside the channel.
       kernelParams: [`daxlab.modules=${moduleLoadOrder(this.image.modules, requiredModuleGroups(this.profile)).join(',')}`],
       name: `daxlab-${this.runId}`,
-    });
+    };
+    let argv = qemuArgv(argvOpts);
+    // QEMU's fd 3: the warm state to restore from.
+    let stateFd: number | null = null;
+    this.warmState = null;
+    if (this.warmWanted) {
+      this.warmInputs = warmInputs({
+        qemuVersion: await qemuVersion(),
+        argv,
+        runPaths: { consoleLog: this.files.consoleLog, runDir: this.runDir, socketDir: this.files.socketDir, runId: this.runId },
+        files: [argvOpts.kernelImage, argvOpts.initrd, ...this.template!.files],
+        setup: this.setupRequest(),
+        accel,
+      });
+      this.warmState = findWarmState(this.warmInputs);
+      const failed = this.warmState ? null : warmFailed(this.warmInputs);
+      if (failed) this.warm = { kind: 'cold', why: `a warm start of these inputs did not restore (${failed}): not saved again` };
+      if (this.warmState) {
+        // The saved boot's console log first: the kernel's boot messages are the same guest's.
+        fs.copyFileSync(this.warmState.consoleLog, this.files.consoleLog);
+        fs.appendFileSync(this.files.consoleLog, `\n--- daxlab: this guest was restored from the warm start saved ${this.warmState.meta.savedAt} (${this.warmState.dir}); what follows is this run ---\n`);
+        argv = qemuArgv({ ...argvOpts, consoleAppend: true, incoming: 'fd:3' });
+        stateFd = fs.openSync(this.warmState.state, 'r');
+      } else if (!failed) {
+        this.warm = { kind: 'cold', why: 'no warm start saved for these inputs yet: this boot saves one after set-up' };
+        this.warmSaveFile = warmSaveDir();
+      }
+    }
     fs.writeFileSync(path.join(this.runDir, 'qemu.argv.json'), JSON.stringify(['qemu-system-x86_64', ...argv], null, 1));
     this.timings.host = Math.round(performance.now() - this.startedAt);
     // setpriv --pdeathsig: if we die without running any handler, the kernel kills QEMU.
+    // A plain descriptor goes to the child as it is (execa's types list only 3-9, any fd works).
+    const extraFds = stateFd !== null ? [stateFd as 3] : [];
     const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...argv], {
-      stdin: 'ignore',
-      stdout: { file: path.join(this.runDir, 'qemu.log') },
-      stderr: 'pipe',
+      stdio: ['ignore', { file: path.join(this.runDir, 'qemu.log') }, 'pipe', ...extraFds],
+      // A save writes state.bin there (WARM_SAVE_URI); every other path QEMU gets is absolute.
+      ...(this.warmSaveFile ? { cwd: this.warmSaveFile.dir } : {}),
       reject: false,
       // Our own exit paths stop QEMU (cleanly when they can); pdeathsig covers the rest.
       cleanup: false,
     });
+    // QEMU has its own copy of the descriptor now.
+    if (stateFd !== null) fs.closeSync(stateFd);
     this.child = child;
     this.hasExited = false;
     let stderr = '';
@@ -321,28 +403,26 @@ export class GuestSession {
     this.exited = child.then((r) => {
       this.hasExited = true;
       this.exitInfo = `QEMU exited (${r.signal ?? `code ${r.exitCode}`})${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
-      this.stopHeartbeat();
+      this.watchdog.stop();
       if (!this.stopping && this.ready) this.loseGuest(`${this.exitInfo}, while the lab was running`);
     });
-    this.startHeartbeat();
+    this.watchdog.start();
     const exitedEarly = this.exited.then(() => {
       throw new BootError(this.exitInfo, this.files.consoleLog, consoleTail(this.files.consoleLog));
     });
     exitedEarly.catch(() => {});
 
-    this.qmp = await Promise.race([retry(() => Qmp.connect(qmpSocket(this.files)), 10_000), exitedEarly]);
+    this.qmp = await Promise.race([Qmp.connectWithin(qmpSocket(this.files), 10_000), exitedEarly]);
     this.timings.qemuStart = Math.round(performance.now() - began);
     progress.done('qemu', this.timings.qemuStart);
     this.channel = await Promise.race([AgentChannel.connect(agentSocket(this.files)), exitedEarly]);
-    this.channel.on('line', () => {
-      this.lastAgentAt = Date.now();
-    });
-    this.channel.on('message', (msg) => {
-      if (msg.kind === 'heartbeat') this.lastHeartbeat = msg;
-      else this.lastAgentMessage = msg;
-      if (msg.kind === 'snapshot') this.lastSnapshot = msg;
-    });
+    this.channel.on('line', () => this.watchdog.agentLine());
+    this.channel.on('message', (msg) => this.watchdog.agentMessage(msg));
     this.recordTranscript();
+    if (this.warmState) {
+      await this.restoreWarm(progress, timeoutMs, began, exitedEarly);
+      return;
+    }
     progress.start('kernel', 'booting the guest kernel');
     const ready = this.channel.waitFor('ready', timeoutMs);
     ready.catch(() => {});
@@ -363,18 +443,41 @@ export class GuestSession {
     this.timings.agentHello = Math.round(performance.now() - began);
   }
 
+  /**
+   * The guest comes back from the saved state: QEMU loads it (then runs the guest by
+   * itself), the agent answers "ready" again. The set-up reply is the saved boot's.
+   */
+  private async restoreWarm(progress: Progress, timeoutMs: number, began: number, exitedEarly: Promise<never>): Promise<void> {
+    const state = this.warmState!;
+    progress.start('kernel', `restoring the set-up guest saved ${state.meta.savedAt} (warm start, ${(state.meta.bytes / 2 ** 20).toFixed(0)} MiB)`);
+    const deadline = Date.now() + timeoutMs;
+    const running = runLoaded(this.qmp, deadline).catch((err: Error) => {
+      throw new BootError(`the warm start did not load: ${err.message}`, this.files.consoleLog, consoleTail(this.files.consoleLog));
+    });
+    await Promise.race([running, exitedEarly]);
+    const restoreMs = Math.round(performance.now() - began) - this.timings.qemuStart;
+    const ready = this.channel.waitFor('ready', timeoutMs);
+    ready.catch(() => {});
+    const answered = this.channel.request({ cmd: 'ready' }, timeoutMs);
+    answered.catch(() => {});
+    const silent = (err: Error) => {
+      if (err instanceof BootError) throw err;
+      throw new BootError(`the restored guest's agent did not answer: ${err.message}`, this.files.consoleLog, consoleTail(this.files.consoleLog));
+    };
+    const again = await Promise.race([ready, exitedEarly]).catch(silent);
+    await Promise.race([answered, exitedEarly]).catch(silent);
+    this.ready = again;
+    this.timings.kernel = restoreMs;
+    this.timings.init = 0;
+    this.timings.agentHello = Math.round(performance.now() - began);
+    this.warm = { kind: 'restored', key: state.key, dir: state.dir, bytes: state.meta.bytes, savedAt: state.meta.savedAt, restoreMs };
+    progress.done('kernel', restoreMs, `${this.ready.release}, restored (the saved boot took ${state.meta.savedBoot.agentHello} ms to its hello)`);
+  }
+
   private async setup(progress: Progress): Promise<void> {
     const began = performance.now();
     const fsType = this.profile.fs.type;
-    const base = {
-      cmd: 'setup' as const,
-      // The kernel's own load order (softdeps resolved on the host): the agent has been
-      // loading it since it started (the kernel command line names it); set-up waits for it.
-      modules: moduleLoadOrder(this.image.modules, requiredModuleGroups(this.profile)),
-      nvdimms: this.profile.nvdimms.map((n, slot) => ({ slot, mode: n.mode })),
-      fs: { type: fsType, mkfs: this.profile.fs.mkfsOptions, mount: this.profile.fs.mountOptions },
-      sysctls: Object.fromEntries(Object.entries(this.profile.sysctls).map(([k, v]) => [k, String(v)])),
-    };
+    const base = this.setupRequest();
     const request = (command: SetupCommand) =>
       this.channel.request(command, 300_000).catch((err: Error) => {
         if (this.lostSignal.aborted) throw this.lostSignal.reason;
@@ -440,10 +543,12 @@ export class GuestSession {
       this.feed?.note({ kind: 'run-end', status: this.lostSignal.aborted ? 'lost' : 'shutdown', ...lost, wall: new Date().toISOString() });
     }
     this.stopping ??= this.stopQemu().finally(() => {
-      this.stopHeartbeat();
+      this.watchdog.stop();
       this.feed?.detach();
       this.recorder?.close();
       for (const file of this.files.nvdimmFiles) fs.rmSync(file, { force: true });
+      // A save that never happened (set-up failed, Ctrl-C): its file goes.
+      if (this.warmSaveFile) fs.rmSync(this.warmSaveFile.dir, { recursive: true, force: true });
       fs.rmSync(this.files.socketDir, { recursive: true, force: true });
       // A run directory keeps the console log and the transcript; one with neither goes.
       releaseOwned(this.runDir, { removeIfEmpty: true });
@@ -452,84 +557,15 @@ export class GuestSession {
     return this.stopping;
   }
 
-  /** Watch that QEMU runs: the guest's heartbeat as the host can read it. */
-  private startHeartbeat(): void {
-    this.stopHeartbeat();
-    let stoppedSince: number | null = null;
-    let qmpAsked: number | null = null;
-    let lastTick = Date.now();
-    this.heartbeat = setInterval(() => {
-      const pid = this.child?.pid;
-      if (!pid || this.hasExited || this.stopping) return;
-      const now = Date.now();
-      // Late ourselves (the host was starved, our loop was busy): the guest gets a fresh window.
-      if (now - lastTick > HOST_STALL_MS) this.lastAgentAt = Math.max(this.lastAgentAt, now);
-      lastTick = now;
-      const state = processState(pid);
-      if (state === 'T' || state === 't') {
-        stoppedSince ??= now;
-        if (now - stoppedSince >= STOPPED_FOR_MS) {
-          this.loseGuest(`QEMU (pid ${pid}) is stopped (state ${state}: SIGSTOP or a debugger) and has not run for ${Math.round((now - stoppedSince) / 1000)} s`);
-        }
-        return;
-      }
-      stoppedSince = null;
-      // The agent beats once a second from "ready" on: a long silence is a guest that stopped.
-      if (this.ready && this.lastAgentAt && now - this.lastAgentAt >= AGENT_SILENT_MS) {
-        this.loseGuest(this.agentSilence(now));
-        return;
-      }
-      if (!this.qmp) return;
-      if (qmpAsked !== null) {
-        if (now - qmpAsked >= QMP_SILENT_MS) this.loseGuest(`QEMU (pid ${pid}) has not answered QMP for ${Math.round((now - qmpAsked) / 1000)} s`);
-        return;
-      }
-      qmpAsked = now;
-      this.qmp
-        .execute('query-status')
-        .then((status) => {
-          qmpAsked = null;
-          const s = status as { status?: string } | undefined;
-          this.lastQmpStatus = s?.status ?? null;
-          if (s?.status && ['internal-error', 'guest-panicked', 'io-error', 'shutdown'].includes(s.status)) {
-            this.loseGuest(`QEMU reports the guest as "${s.status}"`);
-          }
-        })
-        .catch(() => {});
-    }, HEARTBEAT_MS);
-    this.heartbeat.unref();
-  }
-
-  /** Why an agent that went silent is taken as a lost guest, in words. */
-  private agentSilence(now: number): string {
-    const silent = Math.round((now - this.lastAgentAt) / 1000);
-    const beat = this.lastHeartbeat
-      ? `its last heartbeat was #${this.lastHeartbeat.seq} at guest t=${this.lastHeartbeat.t.toFixed(2)} s`
-      : 'it sent no heartbeat at all';
-    const qemu = this.lastQmpStatus ? `; QEMU says the guest is "${this.lastQmpStatus}"` : '';
-    return `the guest agent has sent nothing for ${silent} s (it beats once a second; ${beat}${qemu}): the guest kernel hung or the agent is stuck`;
-  }
-
-  private stopHeartbeat(): void {
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = null;
-  }
-
   /** The guest is gone: say why with the last state and the console, and end QEMU now. */
   private loseGuest(why: string): void {
     if (this.lostSignal.aborted) return;
-    const last = this.lastSnapshot
-      ? `last snapshot #${this.lastSnapshot.seq} at guest t=${this.lastSnapshot.t.toFixed(2)} s: ${
-          this.lastSnapshot.actors.map((a) => `${a.name} ${a.state}${a.wchan ? ` in ${a.wchan}` : ''}`).join(', ') || 'no actors'
-        }`
-      : this.lastAgentMessage
-        ? `last message from the agent: ${this.lastAgentMessage.kind} at guest t=${this.lastAgentMessage.t.toFixed(2)} s`
-        : 'the agent had not spoken yet';
+    const last = this.watchdog.lastSeen();
     const tail = consoleTail(this.files.consoleLog, 15);
     const error = new GuestLostError(
       `the guest stopped running: ${why}; ${last}\n--- console tail (${this.files.consoleLog}) ---\n${tail || '(empty)'}\nwhat ran so far: ${this.transcript}`,
     );
-    this.stopHeartbeat();
+    this.watchdog.stop();
     // SIGKILL ends a stopped process too; the channel closes and every wait ends.
     if (this.child && !this.hasExited) this.child.kill('SIGKILL');
     this.lostController.abort(error);
@@ -568,43 +604,11 @@ export class GuestSession {
     this.recorder?.close();
     fs.rmSync(this.files.socketDir, { recursive: true, force: true });
     for (const file of this.files.nvdimmFiles) fs.rmSync(file, { force: true });
+    if (this.warmSaveFile) fs.rmSync(this.warmSaveFile.dir, { recursive: true, force: true });
     releaseOwned(this.runDir, { removeIfEmpty: true });
   }
 
   get qemuPid(): number | undefined {
     return this.child?.pid;
-  }
-}
-
-async function retry<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(50);
-    }
-  }
-}
-
-/** A process's state letter from /proc/<pid>/stat (R, S, D, T stopped, Z), or null. */
-function processState(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) || null;
-  } catch {
-    return null;
-  }
-}
-
-/** A profile's own kernel files, before anything reads them: a directory is not a bzImage. */
-function checkKernelFiles(profile: Profile): void {
-  const k = profile.kernel;
-  if (k.source !== 'path') return;
-  checkInputFile(k.bzImage, `profile ${profile.name}: kernel.bzImage`);
-  if (k.config) checkInputFile(k.config, `profile ${profile.name}: kernel.config`);
-  if (k.modules && !(fs.existsSync(k.modules) && fs.statSync(k.modules).isDirectory())) {
-    throw new BootError(`profile ${profile.name}: kernel.modules ${k.modules} is not a directory (the lib/modules/<release> of that kernel)`);
   }
 }

@@ -21,6 +21,11 @@ function startTime(pid: number): string | null {
   }
 }
 
+/** Whether a process of this pid runs now. */
+export function processAlive(pid: number): boolean {
+  return startTime(pid) !== null;
+}
+
 /** Mark a directory as this process's. */
 export function markOwned(dir: string): void {
   fs.writeFileSync(path.join(dir, OWNER), `${process.pid} ${startTime(process.pid) ?? ''}\n`);

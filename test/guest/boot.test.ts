@@ -11,9 +11,12 @@ import { moduleLoadOrder, requiredModuleGroups } from '../../src/vm/image.js';
 import { silentProgress } from '../../src/vm/progress.js';
 import { GuestSession } from '../../src/vm/session.js';
 import { execResult } from '../../src/wire/protocol.js';
+import { LabDriver } from '../../src/lab/driver.js';
+import { runSelftest } from '../../src/lab/selftest.js';
 
-async function bootJson(profile: string): Promise<{ report: BootReport; exitCode: number | undefined; stderr: string }> {
-  const r = await daxlab(['boot', '--profile', profile, '--json']);
+/** A cold boot unless asked: these tests are about booting (the warm start has its own). */
+async function bootJson(profile: string, opts: { warm?: boolean } = {}): Promise<{ report: BootReport; exitCode: number | undefined; stderr: string }> {
+  const r = await daxlab(['boot', '--profile', profile, '--json'], opts.warm ? {} : { env: { DAXLAB_COLD: '1' } });
   expect(r.exitCode, String(r.stderr)).toBe(0);
   return { report: JSON.parse(String(r.stdout)) as BootReport, exitCode: r.exitCode, stderr: String(r.stderr) };
 }
@@ -160,6 +163,49 @@ describe('boot from the profile\'s NVDIMM template', () => {
         expect(fs.statSync(path.join(session.nvdimmSource.dir, f)).mtimeMs).toBeLessThanOrEqual(Date.parse(meta.made));
       }
     }
+  });
+});
+
+describe('warm start', () => {
+  it('saves the set-up guest once and restores it: the same kernel, namespaces and mount, a live agent, the self-test holds', async () => {
+    const profile = loadProfile('default');
+    const cold = await GuestSession.boot(profile, { progress: silentProgress, warmStart: false });
+    const reference = { release: cold.ready.release, version: cold.ready.version, nvdimms: cold.hello.nvdimms, mount: cold.hello.mount };
+    expect(cold.warm.kind).toBe('cold');
+    await cold.shutdown();
+    // The first boot from the template saves (unless an earlier test's boot did), a later one restores.
+    const kinds: string[] = [];
+    let session: GuestSession | null = null;
+    for (let i = 0; i < 3 && !session; i++) {
+      const s = await GuestSession.boot(profile, { progress: silentProgress });
+      kinds.push(s.warm.kind);
+      if (s.warm.kind === 'restored') session = s;
+      else await s.shutdown();
+    }
+    expect(kinds, kinds.join(' ')).toContain('restored');
+    expect(kinds.indexOf('restored'), kinds.join(' ')).toBeLessThanOrEqual(2);
+    const restored = session!;
+    try {
+      expect(restored.ready.release).toBe(reference.release);
+      expect(restored.ready.version).toBe(reference.version);
+      expect(restored.hello.nvdimms.map((n) => [n.dev, n.mode, n.size, n.blockdev])).toEqual(reference.nvdimms.map((n) => [n.dev, n.mode, n.size, n.blockdev]));
+      expect(restored.hello.mount).toEqual(reference.mount);
+      const exec = async (argv: string[]) => execResult.parse(await restored.channel.request({ cmd: 'exec', argv }));
+      // The kernel's own view of the restored guest, apart from the saved set-up reply.
+      const mounts = (await exec(['/bin/cat', '/proc/mounts'])).stdout;
+      expect(mounts).toMatch(new RegExp(`^${reference.mount.device} ${reference.mount.mountpoint} xfs \\S*dax=always`, 'm'));
+      const ls = await exec(['/bin/ls', '-A', reference.mount.mountpoint]);
+      expect(ls.stdout.split('\n').filter((l) => l && l !== 'lost+found')).toEqual([]);
+      // The kernel's boot messages are the saved boot's, then this run's.
+      const console = fs.readFileSync(restored.files.consoleLog, 'utf8');
+      expect(console).toMatch(/daxlab-agent: modules loaded at/);
+      expect(console).toMatch(/this guest was restored from the warm start saved/);
+      const report = await runSelftest(new LabDriver(restored.channel), restored.hello, restored.ready.release, () => {});
+      expect(report.held, JSON.stringify(report.checks.filter((c) => !c.held))).toBe(true);
+    } finally {
+      await restored.shutdown();
+    }
+    expect(await qemuProcessesOf(restored.runId)).toEqual([]);
   });
 });
 

@@ -304,11 +304,12 @@ static void cmd_ping(int id, struct json_object *req)
 	send_reply(id, NULL);
 }
 
+/* "ready" again, then the reply: a guest restored from a warm start says it is up. */
 static void cmd_ready(int id, struct json_object *req)
 {
-	(void)id;
 	(void)req;
 	send_ready();
+	send_reply(id, NULL);
 }
 
 static void cmd_poweroff_req(int id, struct json_object *req)
