@@ -100,7 +100,7 @@ describe('daxlab boot', () => {
     await new Promise<void>((resolve) => {
       child.stderr!.on('data', (d: Buffer) => {
         stderr += d.toString();
-        if (stderr.includes('[kernel] booting')) resolve();
+        if (/\[kernel\] (booting|restoring)/.test(stderr)) resolve();
       });
     });
     const runDir = newestRunDir()!;

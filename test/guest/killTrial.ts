@@ -65,7 +65,8 @@ function longestAgentSilence(runsDir: string): number | null {
 }
 
 const markers: Record<Phase, RegExp> = {
-  boot: /^\[kernel\] booting the guest kernel/m,
+  // a cold boot ("booting the guest kernel") or a warm start ("restoring the set-up guest")
+  boot: /^\[kernel\] (booting the guest kernel|restoring the set-up guest)/m,
   // "namespaces, mkfs..." on a first boot, "mount -o ... (from the NVDIMM template)" after.
   setup: /^\[setup\] /m,
   scenario: /^dma-vs-truncate: /m,
