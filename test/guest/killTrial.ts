@@ -147,7 +147,9 @@ async function trial(fault: Fault, phase: Phase, opts: { scenarioDelayMs?: numbe
   fs.mkdirSync(state, { recursive: true });
   const accelMemo = path.join(paths.state, 'accel.json');
   if (fs.existsSync(accelMemo)) fs.copyFileSync(accelMemo, path.join(state, 'accel.json'));
-  const env = { ...process.env, DAXLAB_STATE_DIR: state, TMPDIR: tmp };
+  // A warm start has no set-up to stop in (it restores a guest set up already): the set-up
+  // trials boot cold.
+  const env = { ...process.env, DAXLAB_STATE_DIR: state, TMPDIR: tmp, ...(phase === 'setup' ? { DAXLAB_COLD: '1' } : {}) };
   const bad = fault.startsWith('bad:') ? BAD_SCENARIOS[fault.slice(4)]! : null;
   const scenarioFile = path.join(root, 'scenario.json');
   if (bad) fs.writeFileSync(scenarioFile, JSON.stringify(bad.scenario));
