@@ -124,7 +124,7 @@ export class GuestSession {
   private warmWanted = false;
   private warmInputs: WarmInputs | null = null;
   private warmState: WarmState | null = null;
-  private warmSaveFile: { dir: string; file: string } | null = null;
+  private warmSaveTo: { dir: string; file: string } | null = null;
   /** QEMU is stopped for a save: the agent's silence is ours. */
   private saving = false;
   private template: NvdimmTemplate | null = null;
@@ -252,7 +252,7 @@ export class GuestSession {
       progress.done('setup', 0, `restored: ${this.hello.mount.device} on ${this.hello.mount.mountpoint} as saved ${this.warm.savedAt}`);
     } else {
       await this.setup(progress);
-      if (this.warmSaveFile) await this.saveWarm(progress);
+      if (this.warmSaveTo) await this.saveWarm(progress);
     }
     this.timings.total = Math.round(performance.now() - began);
   }
@@ -271,13 +271,13 @@ export class GuestSession {
   }
 
   /**
-   * Save the set-up guest for later boots (warmStart.ts): stop it, migrate it into the file
-   * QEMU was started with, and let it go on; this run is the saved guest's own. A save
+   * Save the set-up guest for later boots (warmStart.ts): stop it, migrate it into state.bin
+   * of the directory QEMU runs in, and let it go on; this run is the saved guest's own. A save
    * that fails is said and dropped: the run goes on, the next boot is cold again.
    */
   private async saveWarm(progress: Progress): Promise<void> {
-    const saveFile = this.warmSaveFile!;
-    this.warmSaveFile = null;
+    const saveFile = this.warmSaveTo!;
+    this.warmSaveTo = null;
     const began = performance.now();
     progress.start('warm', 'saving the set-up guest for the next boots (warm start)');
     this.saving = true;
@@ -375,7 +375,7 @@ export class GuestSession {
         stateFd = fs.openSync(this.warmState.state, 'r');
       } else if (!failed) {
         this.warm = { kind: 'cold', why: 'no warm start saved for these inputs yet: this boot saves one after set-up' };
-        this.warmSaveFile = warmSaveDir();
+        this.warmSaveTo = warmSaveDir();
       }
     }
     fs.writeFileSync(path.join(this.runDir, 'qemu.argv.json'), JSON.stringify(['qemu-system-x86_64', ...argv], null, 1));
@@ -386,7 +386,7 @@ export class GuestSession {
     const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...argv], {
       stdio: ['ignore', { file: path.join(this.runDir, 'qemu.log') }, 'pipe', ...extraFds],
       // A save writes state.bin there (WARM_SAVE_URI); every other path QEMU gets is absolute.
-      ...(this.warmSaveFile ? { cwd: this.warmSaveFile.dir } : {}),
+      ...(this.warmSaveTo ? { cwd: this.warmSaveTo.dir } : {}),
       reject: false,
       // Our own exit paths stop QEMU (cleanly when they can); pdeathsig covers the rest.
       cleanup: false,
@@ -444,8 +444,8 @@ export class GuestSession {
   }
 
   /**
-   * The guest comes back from the saved state: QEMU loads it (then runs the guest by
-   * itself), the agent answers "ready" again. The set-up reply is the saved boot's.
+   * The guest comes back from the saved state: QEMU loads it, we let it run (it was saved
+   * stopped), the agent answers "ready" again. The set-up reply is the saved boot's.
    */
   private async restoreWarm(progress: Progress, timeoutMs: number, began: number, exitedEarly: Promise<never>): Promise<void> {
     const state = this.warmState!;
@@ -548,7 +548,7 @@ export class GuestSession {
       this.recorder?.close();
       for (const file of this.files.nvdimmFiles) fs.rmSync(file, { force: true });
       // A save that never happened (set-up failed, Ctrl-C): its file goes.
-      if (this.warmSaveFile) fs.rmSync(this.warmSaveFile.dir, { recursive: true, force: true });
+      if (this.warmSaveTo) fs.rmSync(this.warmSaveTo.dir, { recursive: true, force: true });
       fs.rmSync(this.files.socketDir, { recursive: true, force: true });
       // A run directory keeps the console log and the transcript; one with neither goes.
       releaseOwned(this.runDir, { removeIfEmpty: true });
@@ -604,7 +604,7 @@ export class GuestSession {
     this.recorder?.close();
     fs.rmSync(this.files.socketDir, { recursive: true, force: true });
     for (const file of this.files.nvdimmFiles) fs.rmSync(file, { force: true });
-    if (this.warmSaveFile) fs.rmSync(this.warmSaveFile.dir, { recursive: true, force: true });
+    if (this.warmSaveTo) fs.rmSync(this.warmSaveTo.dir, { recursive: true, force: true });
     releaseOwned(this.runDir, { removeIfEmpty: true });
   }
 

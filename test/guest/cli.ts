@@ -3,6 +3,7 @@ import { execa, type Options } from 'execa';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tempDirs } from '../unit/tempDirs.js';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 
@@ -16,8 +17,11 @@ export async function qemuProcessesOf(runId: string): Promise<string[]> {
   return r.stdout.split('\n').filter((l) => l.includes('qemu-system'));
 }
 
+// Removed when the test file that wrote them ends (runs used to leave them in /tmp).
+const profileDir = tempDirs('daxlab-profile-');
+
 export function writeProfile(data: unknown): string {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-profile-')), 'profile.json');
+  const file = path.join(profileDir(), 'profile.json');
   fs.writeFileSync(file, JSON.stringify(data));
   return file;
 }

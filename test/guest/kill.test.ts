@@ -13,6 +13,7 @@ import { silentProgress } from '../../src/vm/progress.js';
 import { AGENT_SILENT_MS, GuestLostError, GuestSession } from '../../src/vm/session.js';
 import type { HeartbeatMessage } from '../../src/wire/protocol.js';
 import { killTrial, type Fault, type Phase } from './killTrial.js';
+import { processState } from '../../src/vm/watchdog.js';
 
 const trials: Array<[Fault, Phase]> = [
   ['SIGINT', 'boot'],
@@ -49,15 +50,6 @@ describe('kill trials', () => {
     if (phase !== 'scenario' && fault !== 'SIGKILL') expect(r.stderrTail).not.toMatch(/^dma-vs-truncate: /m);
   });
 });
-
-function processState(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
 
 describe('the agent heartbeat', () => {
   it('an agent stopped inside the guest is noticed within seconds, with the last state, and QEMU is ended', async () => {

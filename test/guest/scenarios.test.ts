@@ -5,13 +5,15 @@
 // reports is what the guest shows by other means, so a fixed kernel passes and a false
 // finding fails.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runScenario, type ScenarioReport } from '../../src/lab/engine.js';
 import { validateScenario } from '../../src/lab/scenario.js';
 import { replayTranscript } from '../../src/wire/transcript.js';
 import { daxlab, qemuProcessesOf, writeProfile } from './cli.js';
+import { tempDirs } from '../unit/tempDirs.js';
+
+const recordDir = tempDirs('daxlab-rec-');
 import {
   bootGuest,
   byId,
@@ -161,7 +163,7 @@ describe('scenarios on ext4 (one guest)', () => {
 
 describe('daxlab run (the command)', () => {
   it('dma-vs-truncate --json --record: the exit code follows the verdicts; they were printed as they ran; the record replays; nothing left running', async () => {
-    const record = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'daxlab-rec-')), 'run.jsonl');
+    const record = path.join(recordDir(), 'run.jsonl');
     const r = await daxlab(['run', 'dma-vs-truncate', '--json', '--record', record]);
     const out = JSON.parse(String(r.stdout)) as ScenarioReport & { runDir: string; record: string };
     expect(Object.keys(out)).toEqual(expect.arrayContaining(['scenario', 'kernel', 'profile', 'expectations', 'findings', 'transcript']));
