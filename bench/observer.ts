@@ -1,13 +1,16 @@
 // Observer benchmark: what sampling costs the guest, and how late events reach the host.
 // One guest, one run, every number side by side:
 // - the idle guest (watch list set, observer stopped), measured before and after;
-// - 64 watched pages over 3 files at 10 and 50 Hz, the old way ("legacy": every field its
-//   own kcore read, a pagemap read per page, every /proc file opened per sample, every
-//   snapshot complete) and the new way (block cache, batched pagemap, stacks only when the
-//   task ran, snapshot deltas);
-// - the new way at 10, 50 and 100 Hz x 64, 512 and 4,096 watched pages: the scaling table;
-// - truth: the snapshot the host rebuilt from deltas equals a fresh full one, and the new
-//   sampler's full snapshot equals the legacy one;
+// - 64 watched pages over 3 files at 10 and 50 Hz with each of the agent's samplers:
+//   "legacy" (every field its own kcore read, a pagemap read per page, every /proc file
+//   opened per sample, every snapshot complete), "kcore" (session 6: block cache, batched
+//   pagemap, stacks only when the task ran, snapshot deltas) and "kernel" (the default:
+//   the block cache's blocks gathered in one BPF run, the actors' page tables and
+//   scheduling counters read from kernel memory, /proc only when a task moved);
+// - the default at 10, 50 and 100 Hz x 64, 512 and 4,096 watched pages: the scaling table;
+// - the system calls a snapshot makes, by kind, per sampler;
+// - truth: the snapshot the host rebuilt from deltas equals a fresh full one, and the
+//   full snapshots of the three samplers are equal;
 // - event -> host latency p50/p99.
 // Guest busy time is from /proc/stat (all CPUs), agent CPU from /proc/<pid>/schedstat.
 import { isDeepStrictEqual } from 'node:util';
@@ -30,11 +33,12 @@ async function cpu(lab: LabDriver, agentPid: string): Promise<CpuSample> {
   return { agentNs: Number(sched.stdout.trim().split(/\s+/)[0]), busy: total - idle, total };
 }
 
+type Sampler = 'legacy' | 'kcore' | 'kernel';
 type Cell = {
   name: string;
   hz: number;
   pages: number;
-  legacy: boolean;
+  sampler: Sampler;
   agent: number;
   busy: number;
   snapshots: number;
@@ -42,6 +46,7 @@ type Cell = {
   skipped: number;
   costs: number[];
   parts: Record<string, number[]>;
+  calls: Record<string, number[]>;
   bytes: number;
 };
 
@@ -86,11 +91,14 @@ export async function observerBench(): Promise<void> {
       current.skipped = m.dropped.snapshots - firstDropped;
       if (m.costUs !== undefined) current.costs.push(m.costUs);
       for (const [part, us] of Object.entries(m.costByPartUs ?? {})) (current.parts[part] ??= []).push(us);
+      for (const [kind, n] of Object.entries(m.syscalls ?? {})) (current.calls[kind] ??= []).push(n);
     });
 
-    const measure = async (name: string, hz: number, legacy = false): Promise<Cell> => {
-      const cell: Cell = { name, hz, pages: watched.reduce((a, b) => a + b, 0), legacy, agent: 0, busy: 0, snapshots: 0, expected: hz * seconds, skipped: 0, costs: [], parts: {}, bytes: 0 };
-      await lab.channel.request({ cmd: 'observe', hz, ...(legacy ? { legacy: true } : {}) });
+    let samplerSaid: unknown = null;
+    const measure = async (name: string, hz: number, sampler: Sampler = 'kernel'): Promise<Cell> => {
+      const cell: Cell = { name, hz, pages: watched.reduce((a, b) => a + b, 0), sampler, agent: 0, busy: 0, snapshots: 0, expected: hz * seconds, skipped: 0, costs: [], parts: {}, calls: {}, bytes: 0 };
+      const reply = (await lab.channel.request({ cmd: 'observe', hz, sampler })) as { sampler?: unknown } | null;
+      if (sampler === 'kernel' && hz) samplerSaid = reply?.sampler ?? null;
       await sleep(500);
       const a = await cpu(lab, agentPid);
       current = cell;
@@ -106,8 +114,7 @@ export async function observerBench(): Promise<void> {
 
     const cells: Cell[] = [];
     const idle0 = await measure('idle', 0);
-    cells.push(await measure('legacy 10 Hz', 10, true));
-    cells.push(await measure('legacy 50 Hz', 50, true));
+    for (const sampler of ['legacy', 'kcore'] as const) for (const hz of [10, 50]) cells.push(await measure(`${sampler} ${hz} Hz`, hz, sampler));
     const scaling: Cell[] = [];
     const truth: string[] = [];
     for (const n of sizes) {
@@ -118,7 +125,9 @@ export async function observerBench(): Promise<void> {
       await sleep(200);
       const rebuilt = lastSnap as SnapshotMessage | null;
       const fresh = await lab.sample();
-      await lab.channel.request({ cmd: 'observe', hz: 0, legacy: true });
+      await lab.channel.request({ cmd: 'observe', hz: 0, sampler: 'kcore' });
+      const kcore = await lab.sample();
+      await lab.channel.request({ cmd: 'observe', hz: 0, sampler: 'legacy' });
       const old = await lab.sample();
       await lab.channel.request({ cmd: 'observe', hz: 0 });
       const same = (x: SnapshotMessage | null, y: SnapshotMessage) =>
@@ -129,7 +138,10 @@ export async function observerBench(): Promise<void> {
           x.actors.map(({ blockedMs: _, ...r }) => r),
           y.actors.map(({ blockedMs: _, ...r }) => r),
         );
-      truth.push(`${n} pages: rebuilt from deltas = fresh full snapshot: ${same(rebuilt, fresh) ? 'yes' : 'NO'}; new full = legacy full: ${same(fresh, old) ? 'yes' : 'NO'}`);
+      truth.push(
+        `${n} pages: rebuilt from deltas = fresh full snapshot: ${same(rebuilt, fresh) ? 'yes' : 'NO'}; ` +
+          `kernel full = kcore full: ${same(fresh, kcore) ? 'yes' : 'NO'}; kernel full = legacy full: ${same(fresh, old) ? 'yes' : 'NO'}`,
+      );
     }
     const idle1 = await measure('idle again', 0);
     const idle = (idle0.busy + idle1.busy) / 2;
@@ -170,10 +182,21 @@ export async function observerBench(): Promise<void> {
       `\nobserver benchmark: ${snap.pages.length} pages watched at the end, ${new Set(snap.pages.map((p) => p.file)).size} files, accel ${session.accel.accel}, ${seconds} s per cell, one guest`,
     );
     console.log(`idle guest: busy ${pct(idle0.busy)} before, ${pct(idle1.busy)} after (x idle below is against their mean ${pct(idle)})`);
-    console.log('\nold against new, 64 pages / 3 files:');
+    console.log(`the kernel sampler said: ${JSON.stringify(samplerSaid)}`);
+    console.log('\nthe three samplers, 64 pages / 3 files:');
     console.log(head);
-    for (const c of [idle0, ...cells, ...scaling.slice(0, 2), idle1]) console.log(row(c.legacy || !c.hz ? c : { ...c, name: `new ${c.name}` }));
-    console.log('\nscaling (new sampler):');
+    for (const c of [idle0, ...cells, ...scaling.slice(0, 2), idle1]) console.log(row(c.sampler !== 'kernel' || !c.hz ? c : { ...c, name: `kernel ${c.name}` }));
+    const callsOf = (c: Cell) => Object.entries(c.calls).map(([k, v]) => `${k} ${quantile(v, 0.5)}`).join(', ');
+    console.log('system calls per snapshot (p50, 50 Hz, 64 pages):');
+    for (const c of [cells[1]!, cells[3]!]) console.log(`  ${c.name.padEnd(14)} ${callsOf(c)}`);
+    console.log(`  ${'kernel 50 Hz'.padEnd(14)} ${callsOf(scaling[1]!)}`);
+    const p50 = (c: Cell) => quantile(c.costs, 0.5);
+    console.log(
+      `snapshot p50 at 50 Hz, 64 pages: kernel ${p50(scaling[1]!)} us, kcore ${p50(cells[3]!)} us, legacy ${p50(cells[1]!)} us: ` +
+        `kernel/kcore ${(p50(scaling[1]!) / p50(cells[3]!)).toFixed(2)}, kernel/legacy ${(p50(scaling[1]!) / p50(cells[1]!)).toFixed(2)}; ` +
+        `kernel busy ${(scaling[1]!.busy / idle).toFixed(2)}x idle`,
+    );
+    console.log('\nscaling (kernel sampler):');
     console.log(head);
     for (const c of scaling) console.log(row(c));
     const per = (c: Cell) => quantile(c.costs, 0.5);
@@ -184,8 +207,9 @@ export async function observerBench(): Promise<void> {
     );
     const partsOf = (c: Cell) => Object.entries(c.parts).map(([k, v]) => `${k} ${quantile(v, 0.5)}`).join(', ');
     console.log(`p50 by part, us (legacy 50 Hz, 64 pages): ${partsOf(cells[1]!)}`);
-    console.log(`p50 by part, us (new 50 Hz, 64 pages):    ${partsOf(at(50, 64))}`);
-    console.log(`p50 by part, us (new 50 Hz, 4096 pages):  ${partsOf(at(50, 4096))}`);
+    console.log(`p50 by part, us (kcore 50 Hz, 64 pages):  ${partsOf(cells[3]!)}`);
+    console.log(`p50 by part, us (kernel 50 Hz, 64 pages): ${partsOf(at(50, 64))}`);
+    console.log(`p50 by part, us (kernel 50 Hz, 4096 pages): ${partsOf(at(50, 4096))}`);
     for (const t of truth) console.log(`truth: ${t}`);
     console.log(
       `event -> host latency: p50 ${quantile(latencies, 0.5).toFixed(2)} ms, p99 ${quantile(latencies, 0.99).toFixed(2)} ms ` +

@@ -97,7 +97,12 @@ export type Baseline = {
 };
 
 /** The agent's "observe" reply: the sampling rate and the baselines in force. */
-export type ObserveReply = { hz?: number; baselines?: { fsdax?: Baseline; devdax?: Baseline; anon?: Baseline; pagecache?: Baseline } };
+export type ObserveReply = {
+  hz?: number;
+  baselines?: { fsdax?: Baseline; devdax?: Baseline; anon?: Baseline; pagecache?: Baseline };
+  /** How the agent samples: null reasons when it reads kernel memory for all of it (observer.c). */
+  sampler?: { kind: string; gather: string | null; actors: string | null };
+};
 
 /** The fsdax idle refcount the agent measured, or null when it could not. */
 export function measuredFsdaxIdle(reply: ObserveReply): number | null {

@@ -277,6 +277,9 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
   }
   const stillBlocked = truncateEnd === null;
   const truncator = (heldFor.at(-1) ?? blocked)?.actors.find((a) => a.name === 'truncator');
+  // 5c. While nothing moves (the truncator and both waiters asleep), the same state read by
+  // each of the agent's samplers.
+  checks.push(await samplersAgree(driver));
   const drain = await driver.ok('holder', { op: 'drain' });
   const end = await Promise.race([truncate.end, sleep(10_000).then(() => null)]);
   const queuedEnds = await Promise.race([Promise.all(queued.ends), sleep(10_000).then(() => null)]);
@@ -333,6 +336,41 @@ export async function runSelftest(driver: LabDriver, hello: HelloResult, release
     fs,
     checks,
     held: checks.every((c) => c.held && (c.crossCheck?.held ?? true)),
+  };
+}
+
+type SamplerReply = { sampler?: { kind: string; gather: string | null; actors: string | null } };
+
+/**
+ * The default sampler reads kernel memory for nearly everything (blocks gathered by a BPF
+ * program, the actors' page tables and scheduling counters from their task_struct); the
+ * "kcore" one reads each block through /proc/kcore and the actors through /proc, and the
+ * "legacy" one reads every field on its own, pagemap per page and /proc per sample. On a
+ * state that does not move, their full snapshots must be the same.
+ */
+async function samplersAgree(driver: LabDriver): Promise<Check> {
+  const comparable = (s: SnapshotMessage) => ({ pages: s.pages, locks: s.locks, actors: s.actors.map(({ blockedMs: _, ...a }) => a) });
+  const said = ((await driver.channel.request({ cmd: 'observe', hz: 0 })) as SamplerReply).sampler ?? null;
+  const kernel = await driver.sample();
+  await driver.channel.request({ cmd: 'observe', hz: 0, sampler: 'kcore' });
+  const kcore = await driver.sample();
+  await driver.channel.request({ cmd: 'observe', hz: 0, sampler: 'legacy' });
+  const legacy = await driver.sample();
+  const again = (await driver.channel.request({ cmd: 'observe', hz: 0 })) as SamplerReply;
+  const same = (a: SnapshotMessage, b: SnapshotMessage) => JSON.stringify(comparable(a)) === JSON.stringify(comparable(b));
+  const fellBack = [said?.gather && `blocks from kcore one by one: ${said.gather}`, said?.actors && `actors from /proc: ${said.actors}`].filter(Boolean);
+  return {
+    id: 'samplers-agree',
+    description: "one still state read by each of the agent's samplers: kernel memory gathered by BPF (the default), kcore block by block, and field by field with pagemap and /proc",
+    observed: { sampler: said, after: again.sampler ?? null, syscalls: { kernel: kernel.syscalls ?? null, kcore: kcore.syscalls ?? null } },
+    expected: { kernelEqualsKcore: true, kernelEqualsLegacy: true },
+    note: fellBack.length ? `the default sampler fell back on this kernel (${fellBack.join('; ')})` : undefined,
+    crossCheck: {
+      source: 'the legacy sampler: every field its own kcore read, the page tables through /proc/<pid>/pagemap, the tasks through /proc/<pid>/stat and stack',
+      value: same(kernel, legacy) ? 'equal' : { kernel: comparable(kernel), legacy: comparable(legacy) },
+      held: same(kernel, legacy),
+    },
+    held: !!said && same(kernel, kcore),
   };
 }
 

@@ -162,6 +162,8 @@ export const snapshotMessage = z.object({
   costUs: z.number().optional(),
   /** The same, per part (pages, locks, actors, leases, vmstat, dropped). */
   costByPartUs: z.record(z.string(), z.number()).optional(),
+  /** The system calls it made, by kind: kcore preads, BPF gathers (and the blocks they read), pagemap, other /proc reads. */
+  syscalls: z.record(z.string(), z.number()).optional(),
 });
 
 /*
@@ -187,6 +189,7 @@ export const snapshotDeltaMessage = z.object({
   dropped: z.object({ events: z.number(), snapshots: z.number() }).optional(),
   costUs: z.number().optional(),
   costByPartUs: z.record(z.string(), z.number()).optional(),
+  syscalls: z.record(z.string(), z.number()).optional(),
 });
 
 export const eventMessage = z.object({
@@ -316,7 +319,7 @@ export type HostCommand =
   | { cmd: 'refwatch'; pages: Array<{ label: string; index: number }> }
   /** Forget every watched page and file (between scenarios on one guest). */
   | { cmd: 'unwatch' }
-  | { cmd: 'observe'; hz: number; legacy?: boolean }
+  | { cmd: 'observe'; hz: number; legacy?: boolean; sampler?: 'kernel' | 'kcore' | 'legacy' }
   | { cmd: 'sample' }
   /** attachUncalled: attach the kprobes measured as never called too (the self-test watches them not fire). */
   | { cmd: 'trace'; events: string[]; kprobes?: string[]; attachUncalled?: boolean; callScanCache?: unknown[] }
@@ -395,6 +398,7 @@ export function applySnapshotDelta(prev: SnapshotMessage, d: SnapshotDeltaMessag
   };
   if (d.costUs !== undefined) next.costUs = d.costUs;
   if (d.costByPartUs !== undefined) next.costByPartUs = d.costByPartUs;
+  if (d.syscalls !== undefined) next.syscalls = d.syscalls;
   return next;
 }
 

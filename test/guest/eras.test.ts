@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedFsdaxIdle } from '../../src/lab/era.js';
 import type { SelftestReport } from '../../src/lab/selftest.js';
 import { daxlab, qemuProcessesOf } from './cli.js';
+import { expectKernelSampler } from './kernelSampler.js';
 import { BREAK_LAYOUTS, bootGuest, dmaVsTruncate, longtermPin, pinAccounting, stopGuest, vmspliceVsPunch, type Guest } from './scenario-checks.js';
 
 type Report = SelftestReport & { runDir: string };
@@ -34,6 +35,7 @@ for (const era of ERAS) {
       const truncate = report.checks.find((c) => c.id === 'truncate-while-referenced')?.observed as { state: string; stack: string[] } | undefined;
       expect(truncate?.state).toBe('S');
       expect(truncate?.stack.some((f) => BREAK_LAYOUTS.test(f))).toBe(true);
+      expectKernelSampler(report);
       expect(await qemuProcessesOf(path.basename(report.runDir))).toEqual([]);
     });
 

@@ -9,6 +9,7 @@ import { loadProfile } from '../../src/config/profiles.js';
 import { replayTranscript } from '../../src/wire/transcript.js';
 import { expectedFsdaxIdle } from '../../src/lab/era.js';
 import type { SelftestReport } from '../../src/lab/selftest.js';
+import { expectKernelSampler } from './kernelSampler.js';
 import { AgentError } from '../../src/wire/link.js';
 import type { AgentMessage, SnapshotMessage } from '../../src/wire/protocol.js';
 import { silentProgress } from '../../src/vm/progress.js';
@@ -45,10 +46,12 @@ for (const [profile, fs_, breakFn, devdax] of [
         'vmsplice-drain',
         'anon-io_uring-pin',
         'fsdax-io_uring-register',
+        'samplers-agree',
         'truncate-while-referenced',
         'rwsem-waiters',
         'probes-called',
       ]);
+      expectKernelSampler(report);
       // The idle baseline the agent measured agrees with the kernel era of the release it booted.
       expect(report.kernel.idleBaseline).toBe(expectedFsdaxIdle(report.kernel.release));
       const idle = check(report, 'fsdax-idle-refcount').observed as { ref: number; zoneDevice: boolean };

@@ -29,6 +29,9 @@ export async function prepare(ctx: RunContext): Promise<void> {
   const hz = Math.max(ctx.target.profile.sampling.hz, s.sampleHz ?? 20);
   const observe = (await ctx.target.channel.request({ cmd: 'observe', hz })) as ObserveReply;
   ctx.idleBaseline = measuredFsdaxIdle(observe);
+  // The numbers are the same either way (the self-test's samplers-agree): only the cost differs.
+  const fellBack = [observe.sampler?.gather && `blocks from kcore one by one (${observe.sampler.gather})`, observe.sampler?.actors && `actors from /proc (${observe.sampler.actors})`].filter(Boolean);
+  if (fellBack.length) ctx.log(`observer: ${fellBack.join('; ')}`);
   ctx.devdaxIdle = measuredDevdaxIdle(observe);
   const mk = await ctx.exec(['/bin/busybox', 'mkdir', '-p', `/mnt/dax/${ctx.instance}`, `/tmp/daxlab/${ctx.instance}`]);
   if (mk.status !== 0) throw new Error(`cannot make the run's directories: ${mk.stderr}`);

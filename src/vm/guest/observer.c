@@ -19,7 +19,8 @@
 #include "trace.h"
 
 struct kstate *obs_ks;
-struct obs_opts obs_opts = { 1, 1, 1, 1 };
+struct obs_opts obs_opts = { 1, 1, 1, 1, 1, 1, 1 };
+struct obs_calls obs_calls;
 static char ks_error[256];
 static double interval, next_sample;
 static uint64_t seq, skipped;
@@ -39,6 +40,9 @@ const char *observer_open_kstate(void)
 	if (n > 0)
 		kstate_set_device_ranges(obs_ks, ranges, n);
 	lease_sampler_open();
+	/* without BPF every block comes from kcore, as before: the reason is in the observe reply */
+	if (!kstate_gather_open(obs_ks))
+		kstate_gather_use(obs_ks, obs_opts.gather);
 	return NULL;
 }
 
@@ -66,6 +70,7 @@ static void vmstat_sample(struct vmstat_sample *v)
 		fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
 	}
 	n = fd < 0 ? -1 : pread(fd, buf, sizeof(buf) - 1, 0);
+	obs_calls.proc++;
 	buf[n > 0 ? n : 0] = '\0';
 	for (char *p = buf; p && *p && v->n < VMSTAT_MAX; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		char *sp;
@@ -173,9 +178,12 @@ static void send_snapshot(double now, int force_full)
 	struct vmstat_sample vm;
 	int full, nr_tasks = 0, same_actors;
 	uint64_t events = trace_dropped();
+	struct kstate_stats st0, st1;
 	const char *text;
 
 	cost = json_object_new_object();
+	kstate_get_stats(obs_ks, &st0);
+	memset(&obs_calls, 0, sizeof(obs_calls));
 	if (obs_opts.cache)
 		kstate_cache_begin(obs_ks);
 	/* Follow each page table first: that may learn a file (and its locks). */
@@ -294,6 +302,15 @@ static void send_snapshot(double now, int force_full)
 	json_object_object_add(cost, "sendPrev", json_object_new_int64((int64_t)last_send_us));
 	json_object_object_add(msg, "costUs", json_object_new_int64((int64_t)((mono_now() - began) * 1e6)));
 	json_object_object_add(msg, "costByPartUs", cost);
+	/* what it asked the kernel for: a sample's cost under TCG is mostly its system calls */
+	kstate_get_stats(obs_ks, &st1);
+	cost = json_object_new_object();
+	json_object_object_add(cost, "kcore", json_object_new_int64(st1.preads - st0.preads));
+	json_object_object_add(cost, "gather", json_object_new_int64(st1.gathers - st0.gathers));
+	json_object_object_add(cost, "gatheredBlocks", json_object_new_int64(st1.gathered - st0.gathered));
+	json_object_object_add(cost, "pagemap", json_object_new_int64(obs_calls.pagemap));
+	json_object_object_add(cost, "proc", json_object_new_int64(obs_calls.proc));
+	json_object_object_add(msg, "syscalls", cost);
 	json_object_object_add(msg, "t", json_object_new_double(now));
 	sent.valid = 1;
 	sent.watch_gen = watch_gen;
@@ -320,13 +337,32 @@ static void on_tick(double now)
 	agent_wake_at(next_sample);
 }
 
+/*
+ * How this observer reads, and why not the kernel-side way where it cannot:
+ * {"kind", "gather": null | why kcore is read block by block, "actors": null | why /proc}.
+ */
+static struct json_object *sampler_json(const char *kind)
+{
+	struct json_object *o = json_object_new_object();
+	const char *gather = kstate_gather_status(obs_ks), *actors = actor_kernel_status();
+
+	json_object_object_add(o, "kind", json_object_new_string(kind));
+	if (!obs_opts.gather)
+		gather = "not asked for";
+	if (!obs_opts.walk)
+		actors = "not asked for";
+	json_object_object_add(o, "gather", gather ? json_object_new_string(gather) : NULL);
+	json_object_object_add(o, "actors", actors ? json_object_new_string(actors) : NULL);
+	return o;
+}
+
 /* {"cmd":"observe","hz":10}; hz 0 stops. Replies with the baselines in force. */
 static void cmd_observe(int id, struct json_object *req)
 {
 	struct json_object *v, *result;
 	double hz = json_object_object_get_ex(req, "hz", &v) ? json_object_get_double(v) : 10;
-	const char *kerr;
-	int legacy;
+	const char *kerr, *sampler;
+	int legacy, kernel;
 
 	if ((kerr = observer_open_kstate())) {
 		send_error(id, "kernel-unreadable", kerr, NULL);
@@ -336,9 +372,22 @@ static void cmd_observe(int id, struct json_object *req)
 		send_error(id, "observer", "hz must be between 0 and 100", NULL);
 		return;
 	}
-	/* "legacy": true samples the old way (see struct obs_opts), for the bench */
-	legacy = json_object_object_get_ex(req, "legacy", &v) && json_object_get_boolean(v);
-	obs_opts = (struct obs_opts){ !legacy, !legacy, !legacy, !legacy };
+	/*
+	 * "sampler": "kernel" (the default), "kcore" (every block its own kcore read,
+	 * the actors from /proc: session 6's sampler) or "legacy" (see struct obs_opts),
+	 * for the bench; "legacy": true is the same as "sampler": "legacy".
+	 */
+	sampler = json_object_object_get_ex(req, "sampler", &v) ? json_object_get_string(v) : "kernel";
+	if (json_object_object_get_ex(req, "legacy", &v) && json_object_get_boolean(v))
+		sampler = "legacy";
+	if (strcmp(sampler, "kernel") && strcmp(sampler, "kcore") && strcmp(sampler, "legacy")) {
+		send_error(id, "observer", "sampler must be kernel, kcore or legacy", NULL);
+		return;
+	}
+	legacy = !strcmp(sampler, "legacy");
+	kernel = !strcmp(sampler, "kernel");
+	obs_opts = (struct obs_opts){ !legacy, !legacy, !legacy, !legacy, kernel, kernel, kernel };
+	kstate_gather_use(obs_ks, obs_opts.gather);
 	/* the first snapshot of a stream is complete */
 	sent.valid = 0;
 	if (!fsdax_base.known)
@@ -350,6 +399,7 @@ static void cmd_observe(int id, struct json_object *req)
 	result = json_object_new_object();
 	json_object_object_add(result, "hz", json_object_new_double(hz));
 	json_object_object_add(result, "legacy", json_object_new_boolean(legacy));
+	json_object_object_add(result, "sampler", sampler_json(sampler));
 	v = json_object_new_object();
 	json_object_object_add(v, "fsdax", baseline_json(&fsdax_base));
 	json_object_object_add(v, "devdax", baseline_json(&devdax_base));
@@ -376,6 +426,7 @@ static void cmd_sample(int id, struct json_object *req)
 void observer_init(void)
 {
 	watch_init();
+	actor_kernel_init();
 	task_sampler_init();
 	agent_register_cmd("observe", cmd_observe);
 	agent_register_cmd("sample", cmd_sample);

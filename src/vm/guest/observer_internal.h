@@ -29,8 +29,24 @@ struct obs_opts {
 	int batch_pagemap;	/* one pagemap pread per run of watched indices */
 	int task_on_change;	/* wchan and stack only when the task ran or changed state */
 	int delta;		/* snapshot-delta messages: only what changed */
+	/*
+	 * The "kernel-side" sampler (the default; "sampler": "kcore" in observe turns
+	 * these off, for the bench): the block cache gathers the previous sample's
+	 * blocks in one BPF run; the actors' page tables and scheduling counters are
+	 * read from kernel memory (actor_kernel.c), /proc only when they changed.
+	 */
+	int gather;
+	int walk;		/* page tables instead of pagemap */
+	int task_kcore;		/* task_struct counters instead of stat + schedstat */
 };
 extern struct obs_opts obs_opts;
+
+/* The system calls a snapshot made besides kcore and gathers (kstate counts those), by kind. */
+struct obs_calls {
+	unsigned int pagemap;	/* preads of /proc/<pid>/pagemap */
+	unsigned int proc;	/* other /proc files read: stat, schedstat, wchan, stack, vmstat, locks */
+};
+extern struct obs_calls obs_calls;
 
 /* A page's part of a snapshot, as sampled (compared with the last one sent). */
 struct page_sample {
@@ -105,6 +121,16 @@ struct baseline {
 extern struct kstate *obs_ks;
 /* NULL when open, else why it could not be opened. */
 const char *observer_open_kstate(void);
+
+/* actor_kernel.c: an actor's task_struct and page tables (kstate/process.c). */
+void actor_kernel_init(void);
+/* 0 and the counters, or nonzero: use /proc (actor_kernel_status() may say why). */
+int actor_kernel_sched(const struct actor *a, struct ktask_sched *s);
+int actor_kernel_pgd(const struct actor *a, uint64_t *pgd);
+/* Stop reading actors from kernel memory, for the reason given (the first one is kept). */
+void actor_kernel_disable(const char *why);
+/* NULL while in use, else why not. */
+const char *actor_kernel_status(void);
 
 /* watch.c: the watched pages (by actor mapping and pfn) and the files they belong to. */
 extern struct watched_page watched_pages[MAX_PAGES];

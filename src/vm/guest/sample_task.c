@@ -8,6 +8,11 @@
  * only when they can have changed: the task ran since the last sample
  * (schedstat's run time or its count of times on a CPU moved), its state letter
  * changed, or it is running now. A task that has not run has the stack it had.
+ *
+ * With obs_opts.task_kcore the same question is asked of the task_struct itself
+ * (actor_kernel.c: its state, exit state, run time and context switch counts, read
+ * from kernel memory in the sample's gather): when none of them moved and the task
+ * is not runnable, nothing under /proc is read at all.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,6 +31,8 @@ static struct tracked {
 	double since;		/* first seen asleep during its current action */
 	int stat_fd, sched_fd;	/* 0: not open */
 	unsigned long long run_ns, pcount;
+	struct ktask_sched k;	/* the counters in task_struct at the last read */
+	int have_k;
 	int have;		/* state, wchan and stack below are the last read */
 	char state;
 	char wchan[128];
@@ -82,6 +89,7 @@ static ssize_t proc_read(int pid, const char *name, int *fd, int keep, char *buf
 			return -1;
 	}
 	n = pread(f, buf, len - 1, 0);
+	obs_calls.proc++;
 	buf[n > 0 ? n : 0] = '\0';
 	if (keep)
 		*fd = f;
@@ -124,6 +132,7 @@ static void read_wchan_stack(struct tracked *t, int pid)
 
 	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
 	text = read_text(path, 128);
+	obs_calls.proc += 2;	/* with the stack below */
 	snprintf(t->wchan, sizeof(t->wchan), "%s", text ? text : "");
 	free(text);
 	snprintf(path, sizeof(path), "/proc/%d/stack", pid);
@@ -135,12 +144,22 @@ static void read_wchan_stack(struct tracked *t, int pid)
 	free(text);
 }
 
+/* Did the task run, wake, sleep, stop or exit since the counters in @t were read? */
+static int kernel_counters_moved(const struct tracked *t, const struct ktask_sched *k)
+{
+	/* __state 0 is TASK_RUNNING: runnable or on a CPU, its stack is moving */
+	return !t->have_k || k->state == 0 || k->state != t->k.state || k->exit_state != t->k.exit_state ||
+	       k->sum_exec_runtime != t->k.sum_exec_runtime || k->nvcsw != t->k.nvcsw ||
+	       k->nivcsw != t->k.nivcsw || k->pcount != t->k.pcount || k->mm != t->k.mm;
+}
+
 void task_sample(const struct actor *a, double now, struct task_sample *s)
 {
 	struct tracked *t = tracked_of(a->pid), scratch = { 0 };
 	char buf[1024], state = '?', *paren;
 	unsigned long long run_ns = 0, pcount = 0;
 	int fresh = !obs_opts.task_on_change;
+	struct ktask_sched k;
 
 	if (!t) {
 		t = &scratch;
@@ -149,6 +168,22 @@ void task_sample(const struct actor *a, double now, struct task_sample *s)
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", a->name);
 	s->pid = a->pid;
+	if (!fresh && t->have && obs_opts.task_kcore && !actor_kernel_sched(a, &k)) {
+		int moved = kernel_counters_moved(t, &k);
+
+		t->k = k;
+		t->have_k = 1;
+		if (!moved) {
+			state = t->state;
+			goto have_state;
+		}
+		if (proc_read(a->pid, "stat", &t->stat_fd, 1, buf, sizeof(buf)) > 0 && (paren = strrchr(buf, ')')) &&
+		    paren[1])
+			state = paren[2];
+		read_wchan_stack(t, a->pid);
+		goto have_state;
+	}
+	t->have_k = 0;
 	/* The state follows the ")" that closes comm: comm may hold spaces. */
 	if (proc_read(a->pid, "stat", &t->stat_fd, !fresh, buf, sizeof(buf)) > 0 && (paren = strrchr(buf, ')')) && paren[1])
 		state = paren[2];
@@ -158,10 +193,11 @@ void task_sample(const struct actor *a, double now, struct task_sample *s)
 	if (fresh || !t->have || state != t->state || state == 'R' || (!run_ns && !pcount) ||
 	    run_ns != t->run_ns || pcount != t->pcount)
 		read_wchan_stack(t, a->pid);
-	t->have = 1;
-	t->state = state;
 	t->run_ns = run_ns;
 	t->pcount = pcount;
+have_state:
+	t->have = 1;
+	t->state = state;
 	s->state = state;
 	snprintf(s->wchan, sizeof(s->wchan), "%s", t->wchan);
 	memcpy(s->stack, t->stack, t->stack_len);

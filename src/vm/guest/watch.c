@@ -2,7 +2,9 @@
 /*
  * The watch list: pages learned from an actor's mapping through /proc/<pid>/pagemap
  * and kept by pfn (a page still referenced after munmap stays interesting), and the
- * files they belong to, with their address_space and rw_semaphores.
+ * files they belong to, with their address_space and rw_semaphores. Each sample
+ * follows the page tables again: read from kernel memory (actor_kernel.c), checked
+ * against pagemap for every page when it starts to be watched, or pagemap itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -94,6 +96,7 @@ int pagemap_pfn(int pid, uint64_t va, uint64_t *pfn)
 	if (fd < 0)
 		return -errno;
 	n = pread(fd, &entry, sizeof(entry), (va / 4096) * sizeof(entry));
+	obs_calls.pagemap++;
 	if (n != sizeof(entry))
 		return -EIO;
 	return pagemap_decode(entry, pfn);
@@ -113,8 +116,35 @@ static int by_actor_index(const void *x, const void *y)
 }
 
 /*
- * Every watched page's pagemap entry, one pread per run of nearby indices of
- * one actor's mapping: for 64 pages in 3 files, 3 reads instead of 64.
+ * A run of watched pages of one actor through its page tables, read from kernel
+ * memory (the block cache: no system call once gathered). 0, or -1 when the
+ * walk cannot be used for this actor (the caller reads pagemap instead).
+ */
+static int walk_run(struct watched_page **run, int n, const struct actor *a)
+{
+	uint64_t pgd;
+
+	if (!obs_opts.walk || actor_kernel_pgd(a, &pgd))
+		return -1;
+	for (int k = 0; k < n; k++) {
+		struct watched_page *w = run[k];
+		int ret = kstate_user_pfn(obs_ks, pgd, a->map.addr + w->index * 4096, &w->pm_pfn);
+
+		if (ret && ret != -ENOENT) {
+			/* a read that failed is not "not mapped": ask pagemap for the whole run */
+			for (int i = 0; i < n; i++)
+				run[i]->pm_ret = PM_UNREAD;
+			return -1;
+		}
+		w->pm_ret = ret;
+	}
+	return 0;
+}
+
+/*
+ * Every watched page's page-table entry: through the actor's page tables in
+ * kernel memory (obs_opts.walk), else one pagemap pread per run of nearby
+ * indices of one actor's mapping: for 64 pages in 3 files, 3 reads instead of 64.
  */
 void watch_read_pagemaps(void)
 {
@@ -134,14 +164,20 @@ void watch_read_pagemaps(void)
 	for (int i = 0; i < n;) {
 		const struct actor *a = actor_find(order[i]->actor);
 		uint64_t first = order[i]->index, last = first;
-		int j = i + 1, fd = pagemap_fd(a->pid);
+		int j = i + 1, fd;
 		ssize_t got;
 
 		/* extend the run while the next index is near and the read stays small */
 		while (j < n && !strcmp(order[j]->actor, order[i]->actor) &&
 		       order[j]->index - last <= 64 && order[j]->index - first < 4096)
 			last = order[j++]->index;
+		if (!walk_run(order + i, j - i, a)) {
+			i = j;
+			continue;
+		}
+		fd = pagemap_fd(a->pid);
 		got = fd < 0 ? -1 : pread(fd, entries, (last - first + 1) * 8, (a->map.addr / 4096 + first) * 8);
+		obs_calls.pagemap++;
 		for (int k = i; k < j; k++) {
 			struct watched_page *w = order[k];
 			uint64_t at = w->index - first;
@@ -155,6 +191,39 @@ void watch_read_pagemaps(void)
 		}
 		i = j;
 	}
+}
+
+/*
+ * The cross-check of the walk: for a page about to be watched, the actor's page
+ * tables read from kernel memory must give the pfn pagemap gave. If they do not,
+ * the observer stops walking (pagemap from then on) and says why.
+ */
+static void check_walk(const struct actor *a, uint64_t index, uint64_t pagemap_pfn_seen)
+{
+	char why[256];
+	uint64_t pgd, pfn = 0;
+	int ret;
+
+	if (!obs_opts.walk || actor_kernel_status())
+		return;
+	ret = actor_kernel_pgd(a, &pgd);
+	if (ret) {
+		if (actor_kernel_status())
+			return;
+		snprintf(why, sizeof(why), "cannot find the page tables of %s (pid %d): %s", a->name, a->pid,
+			 kstate_errmsg(obs_ks));
+		actor_kernel_disable(why);
+		return;
+	}
+	ret = kstate_user_pfn(obs_ks, pgd, a->map.addr + index * 4096, &pfn);
+	if (ret)
+		snprintf(why, sizeof(why), "the page-table walk of %s page %llu failed (%s) where pagemap gave pfn %#llx",
+			 a->name, (unsigned long long)index, kstate_errmsg(obs_ks), (unsigned long long)pagemap_pfn_seen);
+	else if (pfn != pagemap_pfn_seen)
+		snprintf(why, sizeof(why), "the page-table walk of %s page %llu gave pfn %#llx, pagemap %#llx",
+			 a->name, (unsigned long long)index, (unsigned long long)pfn, (unsigned long long)pagemap_pfn_seen);
+	if (ret || pfn != pagemap_pfn_seen)
+		actor_kernel_disable(why);
 }
 
 int watched_file_find(uint64_t mapping)
@@ -261,6 +330,7 @@ static void cmd_watch_pages(int id, struct json_object *req)
 				 ret == -ENOENT ? "not present in the page table (touch it first)" : strerror(-ret));
 			goto fail;
 		}
+		check_walk(a, index, pfn);
 		if (kstate_page_read(obs_ks, pfn, &pg)) {
 			snprintf(err, sizeof(err), "struct page of pfn 0x%llx: %s", (unsigned long long)pfn, kstate_errmsg(obs_ks));
 			goto fail;

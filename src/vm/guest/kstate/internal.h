@@ -10,6 +10,8 @@
 #include "kstate.h"
 
 #define KSTATE_ERRLEN		256
+/* PID_MAX_LIMIT on 64-bit, include/linux/threads.h */
+#define KSTATE_PID_MAX		(4 * 1024 * 1024)
 #define KSTATE_MAX_DEVRANGES	16
 #define KSTATE_TLB_SIZE		32
 #define KSTATE_PGMAP_CACHE	8
@@ -17,6 +19,8 @@
 /* The per-sample block cache: 4 KiB blocks of kernel virtual memory. */
 #define KSTATE_BLOCK		4096
 #define KSTATE_BLOCKS		1024	/* 4 MiB, direct-mapped by address */
+/* The most blocks one gather (kgather.c) reads: a sample's working set. */
+#define KGATHER_MAX		256
 
 struct kcore_seg {
 	uint64_t vaddr;
@@ -45,6 +49,7 @@ struct kpgmap_entry {
 struct kblock {
 	uint64_t va;		/* KSTATE_BLOCK-aligned */
 	uint64_t gen;
+	uint64_t used_gen;	/* the last sample that read it (the working set) */
 	uint8_t data[KSTATE_BLOCK];
 };
 
@@ -63,6 +68,7 @@ struct kstate {
 	char modules_path[256];
 	struct kstate_memmap mm;
 	uint64_t top_pa;		/* physical address of init_top_pgt */
+	uint64_t init_pid_ns;		/* looked up at the first kstate_task_by_pid() */
 
 	struct kstate_stats stats;
 	struct ktlb_entry tlb[KSTATE_TLB_SIZE];
@@ -73,6 +79,21 @@ struct kstate {
 	uint64_t block_gen;
 	bool caching;
 	uint8_t *scratch;		/* a prefetch's reads */
+	/*
+	 * The blocks this sample read, and the previous sample's: gathered in one
+	 * go when the next sample begins (kgather.c), if the kernel lets us.
+	 */
+	uint64_t ws[KGATHER_MAX], ws_prev[KGATHER_MAX];
+	unsigned int nr_ws, nr_ws_prev;
+	bool ws_full;
+	bool gather_on;
+	struct {
+		bool tried, ready;
+		int fds[3];		/* request map, data map, program */
+		struct kgather_req *req;
+		void *data;
+		char why[KSTATE_ERRLEN];
+	} gather;
 	/*
 	 * The last xa_node leaf a walk reached in this sample (block_gen):
 	 * every index it covers walks the same cached nodes down to it.
@@ -112,6 +133,10 @@ int kmem_seg_read(struct kstate *ks, const struct kcore_seg *s, uint64_t va,
 int kmem_phys_read(struct kstate *ks, uint64_t pa, void *buf, size_t len);
 /* Serve a read from the block cache; 0, or -1 to read it uncached. */
 int kcache_read(struct kstate *ks, uint64_t va, uint8_t *buf, size_t len);
+
+/* kgather.c: run a gather of @n blocks; then each block's result and data. */
+int kgather_run(struct kstate *ks, const uint64_t *va, unsigned int n);
+int kgather_result(const struct kstate *ks, unsigned int i, const uint8_t **data);
 
 /* Memory setup, called by kstate_open(). */
 int kmem_open(struct kstate *ks, const struct kstate_opts *opts);

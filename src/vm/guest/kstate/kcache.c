@@ -4,7 +4,10 @@
  * blocks of kernel virtual memory, each read once per sample from
  * /proc/kcore, through a kcore segment or the page-table walk as kstate_read()
  * would read them; and kstate_prefetch(), which reads a run of blocks (the
- * struct pages of a run of pfns) with one pread.
+ * struct pages of a run of pfns) with one pread. The blocks a sample read are
+ * its working set: the next sample begins by reading them all in one gather
+ * (kgather.c), so that a sample that reads what the last one did makes one
+ * system call for it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,6 +35,49 @@ static bool block_valid(const struct kstate *ks, const struct kblock *b,
 	return b->gen == ks->block_gen && b->va == bva;
 }
 
+static void blocks_store(struct kstate *ks, uint64_t bva, unsigned int n);
+
+void kstate_gather_use(struct kstate *ks, bool on)
+{
+	ks->gather_on = on;
+}
+
+/* The previous sample's working set, in one gather; what fails is read as before. */
+static void gather_working_set(struct kstate *ks)
+{
+	unsigned int n = ks->nr_ws;
+
+	memcpy(ks->ws_prev, ks->ws, n * sizeof(ks->ws[0]));
+	ks->nr_ws_prev = n;
+	if (!n || !ks->gather_on || !ks->gather.ready || kgather_run(ks, ks->ws_prev, n))
+		return;
+	for (unsigned int i = 0; i < n; i++) {
+		const uint8_t *data;
+		struct kblock *b;
+
+		if (kgather_result(ks, i, &data))
+			continue;
+		b = block_slot(ks, ks->ws_prev[i]);
+		b->va = ks->ws_prev[i];
+		b->gen = ks->block_gen;
+		b->used_gen = 0;
+		memcpy(b->data, data, KSTATE_BLOCK);
+		ks->stats.gathered++;
+	}
+}
+
+/* A block this sample reads joins the working set (once). */
+static void block_used(struct kstate *ks, struct kblock *b)
+{
+	if (b->used_gen == ks->block_gen)
+		return;
+	b->used_gen = ks->block_gen;
+	if (ks->nr_ws < KGATHER_MAX)
+		ks->ws[ks->nr_ws++] = b->va;
+	else
+		ks->ws_full = true;
+}
+
 int kstate_cache_begin(struct kstate *ks)
 {
 	if (!ks->blocks) {
@@ -48,6 +94,9 @@ int kstate_cache_begin(struct kstate *ks)
 	/* generation 0 marks a slot never filled */
 	ks->block_gen++;
 	ks->caching = true;
+	gather_working_set(ks);
+	ks->nr_ws = 0;
+	ks->ws_full = false;
 	return 0;
 }
 
@@ -83,6 +132,7 @@ static void blocks_store(struct kstate *ks, uint64_t bva, unsigned int n)
 
 		b->va = bva + (uint64_t)i * KSTATE_BLOCK;
 		b->gen = ks->block_gen;
+		b->used_gen = 0;
 		memcpy(b->data, ks->scratch + (size_t)i * KSTATE_BLOCK, KSTATE_BLOCK);
 	}
 	ks->stats.block_fills += n;
@@ -157,6 +207,7 @@ int kcache_read(struct kstate *ks, uint64_t va, uint8_t *buf, size_t len)
 				return -1;
 			blocks_store(ks, bva, 1);
 		}
+		block_used(ks, b);
 		memcpy(buf, b->data + off, n);
 		va += n;
 		buf += n;

@@ -131,6 +131,8 @@ struct kstate *kstate_open(const struct kstate_opts *opts, char *err,
 		return NULL;
 	}
 	ks->kcore_fd = -1;
+	for (int i = 0; i < 3; i++)
+		ks->gather.fds[i] = -1;
 	ks->btf = kbtf_open(opts->btf_path, err, errlen);
 	if (!ks->btf)
 		goto fail;
@@ -150,6 +152,7 @@ void kstate_close(struct kstate *ks)
 {
 	if (!ks)
 		return;
+	kstate_gather_close(ks);
 	kmem_close(ks);
 	btf__free(ks->btf);
 	free(ks);

@@ -10,6 +10,9 @@
  *
  * Errors: functions return 0 or a negative errno and leave a message that
  * kstate_errmsg() returns.  Not thread-safe: one struct kstate per thread.
+ *
+ * Over 600 lines because it is the library's one public header: a section per
+ * reader, each documented where it is declared.
  */
 #ifndef KSTATE_H
 #define KSTATE_H
@@ -87,6 +90,17 @@ struct kstate_layout {
 	struct kfield task_tgid;
 	struct kfield task_comm;
 	struct kfield task_state;		/* __state (5.14+) or state */
+	struct kfield task_exit_state;
+	struct kfield task_mm;
+	struct kfield task_pid_links;		/* [PIDTYPE_PID] first */
+	struct kfield task_sum_exec_runtime;
+	struct kfield task_nvcsw;
+	struct kfield task_nivcsw;
+	struct kfield task_pcount;		/* CONFIG_SCHED_INFO */
+	struct kfield mm_pgd;
+	struct kfield pid_tasks;		/* [PIDTYPE_PID] first */
+	struct kfield pidns_idr_rt;		/* an xarray */
+	struct kfield pidns_idr_base;
 
 	/* struct rw_semaphore, struct rwsem_waiter, struct list_head */
 	uint32_t rwsem_size;
@@ -170,7 +184,8 @@ void kstate_flush_cache(struct kstate *ks);
  * kstate_read() serves each aligned 4 KiB block of kernel memory from one read
  * of /proc/kcore, so the fields of one struct page, folio, xa_node or inode
  * (and their neighbours) come from one instant and one syscall.  begin forgets
- * what the previous sample read; nothing is kept across samples.
+ * what the previous sample read: no data is kept across samples, only the list
+ * of blocks it read, which begin reads again in one gather (below) when it can.
  */
 int kstate_cache_begin(struct kstate *ks);
 void kstate_cache_end(struct kstate *ks);
@@ -181,6 +196,18 @@ void kstate_cache_end(struct kstate *ks);
  * reads that follow (they report them).
  */
 void kstate_prefetch(struct kstate *ks, uint64_t va, size_t len);
+/*
+ * Gathering: at begin, read every block the previous sample read in one BPF
+ * program run (kgather.c) instead of a kcore pread each. kstate_gather_open()
+ * sets the program up and checks it against kcore: 0, or -errno with the
+ * reason (no CONFIG_BPF_SYSCALL, a verifier that refuses, a disagreement);
+ * kstate_gather_status() is NULL while it works, else that reason.
+ * kstate_gather_use() turns it on and off (off: every block from kcore).
+ */
+int kstate_gather_open(struct kstate *ks);
+void kstate_gather_close(struct kstate *ks);
+const char *kstate_gather_status(const struct kstate *ks);
+void kstate_gather_use(struct kstate *ks, bool on);
 /* Counters, to see what a sample costs. */
 struct kstate_stats {
 	uint64_t reads;		/* kstate_read() calls */
@@ -189,6 +216,8 @@ struct kstate_stats {
 	uint64_t block_fills;	/* blocks read into it */
 	uint64_t walks;		/* page-table walks */
 	uint64_t tlb_hits;	/* translations served from the cache */
+	uint64_t gathers;	/* BPF gathers run (one system call each) */
+	uint64_t gathered;	/* blocks they read */
 };
 
 void kstate_get_stats(const struct kstate *ks, struct kstate_stats *st);
@@ -206,6 +235,37 @@ struct kpt_result {
 };
 int kpt_walk(uint64_t top_pa, int levels, uint64_t va, kpt_read_fn read,
 	     void *ctx, struct kpt_result *res);
+
+/* ------------------------------------------------------------- process */
+
+/*
+ * A process seen from the kernel's side (process.c), so that a sampler need
+ * not ask /proc each time.  All of it is optional: -ENOTSUP with the reason
+ * when this kernel's BTF or kallsyms lacks a piece.
+ */
+/* The task_struct of @pid in the initial pid namespace (as find_task_by_pid_ns). */
+int kstate_task_by_pid(struct kstate *ks, int pid, uint64_t *task);
+/* What changes whenever a task runs, sleeps, wakes, stops or exits. */
+struct ktask_sched {
+	int32_t pid, tgid;
+	uint64_t state, exit_state;
+	uint64_t sum_exec_runtime;	/* ns */
+	uint64_t nvcsw, nivcsw;
+	uint64_t pcount;		/* 0 without CONFIG_SCHED_INFO */
+	uint64_t mm;
+};
+int kstate_task_sched(struct kstate *ks, uint64_t task, struct ktask_sched *s);
+/* mm->pgd of the task's mm_struct @mm: the top of its page tables. */
+int kstate_mm_pgd(struct kstate *ks, uint64_t mm, uint64_t *pgd);
+/*
+ * A user address through the process's page tables, as /proc/<pid>/pagemap
+ * reports it (pte_present(), so PROT_NONE counts, and the pfn of a huge leaf's
+ * subpage): 0 and the pfn, -ENOENT when nothing is mapped there.
+ */
+int kstate_user_pfn(struct kstate *ks, uint64_t pgd, uint64_t uva, uint64_t *pfn);
+/* Pure: the same walk over a table reader, for unit tests. */
+int kpt_user_walk(uint64_t top_pa, int levels, uint64_t uva, kpt_read_fn read,
+		  void *ctx, uint64_t *pfn);
 
 /* ---------------------------------------------------------------- task */
 

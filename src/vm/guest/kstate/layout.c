@@ -57,6 +57,23 @@ static const struct field_spec field_specs[] = {
 	F(task_comm, "task_struct.comm", true),
 	/* 5.14: state became __state */
 	F(task_state, "task_struct.__state|task_struct.state", false),
+	/*
+	 * A process from the kernel's side (process.c): optional, the observer
+	 * falls back to /proc without them.  pid_links and pid.tasks are arrays
+	 * indexed by enum pid_type: PIDTYPE_PID (0) is their first element.
+	 */
+	F(task_exit_state, "task_struct.exit_state", false),
+	F(task_mm, "task_struct.mm", false),
+	F(task_pid_links, "task_struct.pid_links", false),
+	F(task_sum_exec_runtime, "task_struct.se.sum_exec_runtime", false),
+	F(task_nvcsw, "task_struct.nvcsw", false),
+	F(task_nivcsw, "task_struct.nivcsw", false),
+	/* CONFIG_SCHED_INFO */
+	F(task_pcount, "task_struct.sched_info.pcount", false),
+	F(mm_pgd, "mm_struct.pgd", false),
+	F(pid_tasks, "pid.tasks", false),
+	F(pidns_idr_rt, "pid_namespace.idr.idr_rt", false),
+	F(pidns_idr_base, "pid_namespace.idr.idr_base", false),
 
 	F(rwsem_count, "rw_semaphore.count", true),
 	F(rwsem_owner, "rw_semaphore.owner", true),

@@ -6,9 +6,6 @@
 
 #include "internal.h"
 
-/* PID_MAX_LIMIT on 64-bit, include/linux/threads.h */
-#define KSTATE_PID_MAX	(4 * 1024 * 1024)
-
 /* The span of task_struct holding the wanted members, one read. */
 #define TASK_SPAN_MAX	4096
 

@@ -108,6 +108,13 @@ static void test_layout_common(const struct kstate_layout *l)
 	CHECK_EQ(l->xa_chunk_size, 64);
 	CHECK_EQ(l->task_comm.size, 16);
 	CHECK(l->task_state.found);
+	/* what the observer reads of an actor instead of /proc (process.c) */
+	CHECK(l->task_exit_state.found && l->task_mm.found && l->task_pid_links.found);
+	CHECK(l->task_sum_exec_runtime.found && l->task_sum_exec_runtime.size == 8);
+	CHECK(l->task_nvcsw.found && l->task_nivcsw.found && l->task_pcount.found);
+	CHECK(l->mm_pgd.found && l->mm_pgd.size == 8);
+	CHECK(l->pid_tasks.found && l->pidns_idr_rt.found && l->pidns_idr_base.found);
+	CHECK(l->task_pid_links.size >= 16 && l->task_pid_links.size % 16 == 0); /* hlist_node[PIDTYPE_MAX] */
 	CHECK_EQ(l->as_host.off, 0);
 	CHECK_EQ(l->as_i_pages.off, 8);
 	CHECK(l->as_invalidate_lock.found);
@@ -271,6 +278,13 @@ static const struct raw_member raw_members[] = {
 	{ "task_struct.__state", true },
 	{ "task_struct.sched_reset_on_fork", true },
 	{ "task_struct.in_iowait", true },	/* a bitfield */
+	{ "task_struct.exit_state", true },
+	{ "task_struct.mm", true },
+	{ "task_struct.pid_links", true },
+	{ "task_struct.nvcsw", true },
+	{ "task_struct.nivcsw", true },
+	{ "mm_struct.pgd", false },		/* in an anonymous struct */
+	{ "pid.tasks", true },
 	{ "dev_pagemap.type", true },
 	{ "dev_pagemap.nr_range", true },
 	{ "address_space.host", true },

@@ -267,8 +267,58 @@ static void test_pt_walk_levels(int levels)
 	free(p.mem);
 }
 
+/* A user walk reports what pagemap would: pte_present(), L1TF-inverted pfns, huge subpages. */
+static void test_user_walk_levels(int levels)
+{
+	const uint64_t base = 0x7f1234400000ULL;	/* 2M aligned */
+	struct phys p = { .size = 1 << 22 };
+	uint64_t top, pfn = 0, *pte;
+
+	p.mem = calloc(1, p.size);
+	p.next_table = 0x1000;
+	p.table_end = 0x100000;
+	top = alloc_table(&p);
+
+	map(&p, top, levels, base, 0x200000, 1);			/* 4K */
+	map(&p, top, levels, base + 0x200000, 0x400000, 2);		/* 2M (DAX PMD) */
+	map(&p, top, levels, base + 0x1000, 0x201000, 1);
+
+	CHECK_EQ(kpt_user_walk(top, levels, base + 0x123, phys_read64, &p, &pfn), 0);
+	CHECK_EQ(pfn, 0x200);
+	/* the pfn of the 4K subpage of a huge leaf, as pagemap_pmd_range() reports it */
+	CHECK_EQ(kpt_user_walk(top, levels, base + 0x200000 + 0x5000, phys_read64, &p, &pfn), 0);
+	CHECK_EQ(pfn, 0x405);
+	/* PROT_NONE: _PAGE_PRESENT clear, _PAGE_PROTNONE set, the pfn stored inverted */
+	pte = NULL;
+	for (uint64_t t = 0x1000; t < p.next_table; t += 4096) {
+		uint64_t *e = (uint64_t *)(p.mem + t) + ((base + 0x1000) >> 12 & 511);
+
+		if ((*e & 0x000ffffffffff000ULL) == 0x201000)
+			pte = e;
+	}
+	CHECK(pte != NULL);
+	if (!pte) {
+		free(p.mem);
+		return;
+	}
+	*pte = (~(0x201000ULL) & 0x000ffffffffff000ULL) | (1ULL << 8);
+	CHECK_EQ(kpt_user_walk(top, levels, base + 0x1000, phys_read64, &p, &pfn), 0);
+	CHECK_EQ(pfn, 0x201);
+	/* a swap entry (neither bit 0 nor 8): not mapped */
+	*pte = 0x0000000012345600ULL & ~(1ULL << 8);
+	CHECK_EQ(kpt_user_walk(top, levels, base + 0x1000, phys_read64, &p, &pfn), -ENOENT);
+	/* table present, entry empty; and no table at all */
+	CHECK_EQ(kpt_user_walk(top, levels, base + 0x2000, phys_read64, &p, &pfn), -ENOENT);
+	CHECK_EQ(kpt_user_walk(top, levels, 0x1000, phys_read64, &p, &pfn), -ENOENT);
+	/* a kernel address is no user address */
+	CHECK_EQ(kpt_user_walk(top, levels, 0xffff888000000000ULL, phys_read64, &p, &pfn), -EINVAL);
+	free(p.mem);
+}
+
 void test_pt_walk(void)
 {
 	test_pt_walk_levels(5);
 	test_pt_walk_levels(4);
+	test_user_walk_levels(4);
+	test_user_walk_levels(5);
 }
