@@ -186,6 +186,8 @@ static void send_snapshot(double now, int force_full)
 	memset(&obs_calls, 0, sizeof(obs_calls));
 	if (obs_opts.cache)
 		kstate_cache_begin(obs_ks);
+	/* with obs_opts.gather: the one system call that reads the previous sample's blocks */
+	json_object_object_add(cost, "gather", json_object_new_int64(lap(&mark)));
 	/* Follow each page table first: that may learn a file (and its locks). */
 	if (obs_opts.batch_pagemap)
 		watch_read_pagemaps();

@@ -21,6 +21,10 @@
 #define KSTATE_BLOCKS		1024	/* 4 MiB, direct-mapped by address */
 /* The most blocks one gather (kgather.c) reads: a sample's working set. */
 #define KGATHER_MAX		256
+/* The pieces (runs of 64-byte lines) it copies, at most. */
+#define KGATHER_PIECES		512
+/* The cache knows which 64-byte lines of a gathered block it has. */
+#define KSTATE_LINE		64
 
 struct kcore_seg {
 	uint64_t vaddr;
@@ -50,7 +54,17 @@ struct kblock {
 	uint64_t va;		/* KSTATE_BLOCK-aligned */
 	uint64_t gen;
 	uint64_t used_gen;	/* the last sample that read it (the working set) */
+	int ws_index;		/* its place in the working set, -1: no room */
+	uint64_t lines;		/* the 64-byte lines held: all, unless gathered */
+	const uint8_t *ptr;	/* the bytes: data, or the gather's buffer */
 	uint8_t data[KSTATE_BLOCK];
+};
+
+/* One piece of a gather: @len bytes from kernel @src to the buffer at @off. */
+struct kgather_piece {
+	uint64_t src;
+	uint32_t off;
+	uint32_t len;
 };
 
 struct kstate {
@@ -69,6 +83,10 @@ struct kstate {
 	struct kstate_memmap mm;
 	uint64_t top_pa;		/* physical address of init_top_pgt */
 	uint64_t init_pid_ns;		/* looked up at the first kstate_task_by_pid() */
+	/* The last user walk's PTE table (process.c): for the next page in the same 2 MiB. */
+	struct {
+		uint64_t gen, pgd, region, table;
+	} uwalk;
 
 	struct kstate_stats stats;
 	struct ktlb_entry tlb[KSTATE_TLB_SIZE];
@@ -80,12 +98,11 @@ struct kstate {
 	bool caching;
 	uint8_t *scratch;		/* a prefetch's reads */
 	/*
-	 * The blocks this sample read, and the previous sample's: gathered in one
-	 * go when the next sample begins (kgather.c), if the kernel lets us.
+	 * The blocks this sample read, with the lines it read of each: gathered in
+	 * one go when the next sample begins (kgather.c), if the kernel lets us.
 	 */
-	uint64_t ws[KGATHER_MAX], ws_prev[KGATHER_MAX];
-	unsigned int nr_ws, nr_ws_prev;
-	bool ws_full;
+	uint64_t ws_va[KGATHER_MAX], ws_lines[KGATHER_MAX];
+	unsigned int nr_ws;
 	bool gather_on;
 	struct {
 		bool tried, ready;
@@ -134,9 +151,15 @@ int kmem_phys_read(struct kstate *ks, uint64_t pa, void *buf, size_t len);
 /* Serve a read from the block cache; 0, or -1 to read it uncached. */
 int kcache_read(struct kstate *ks, uint64_t va, uint8_t *buf, size_t len);
 
-/* kgather.c: run a gather of @n blocks; then each block's result and data. */
-int kgather_run(struct kstate *ks, const uint64_t *va, unsigned int n);
-int kgather_result(const struct kstate *ks, unsigned int i, const uint8_t **data);
+/* kgather.c: run a gather of @n pieces; then each piece's result (0 or -errno), and the buffer. */
+int kgather_run(struct kstate *ks, const struct kgather_piece *p, unsigned int n);
+int kgather_ret(const struct kstate *ks, unsigned int i);
+const uint8_t *kgather_data(const struct kstate *ks);
+/*
+ * The cached bytes of [va, va + len), which must lie in one block, without a
+ * copy (valid until the next read); NULL when not caching or unreadable.
+ */
+const void *kcache_peek(struct kstate *ks, uint64_t va, size_t len);
 
 /* Memory setup, called by kstate_open(). */
 int kmem_open(struct kstate *ks, const struct kstate_opts *opts);

@@ -35,47 +35,98 @@ static bool block_valid(const struct kstate *ks, const struct kblock *b,
 	return b->gen == ks->block_gen && b->va == bva;
 }
 
-static void blocks_store(struct kstate *ks, uint64_t bva, unsigned int n);
+/* The 64-byte lines of a block that [off, off + n) touches (n > 0, within the block). */
+static uint64_t lines_of(size_t off, size_t n)
+{
+	unsigned int first = off / KSTATE_LINE, last = (off + n - 1) / KSTATE_LINE;
+
+	return (last == 63 ? ~0ULL : (1ULL << (last + 1)) - 1) & ~((1ULL << first) - 1);
+}
 
 void kstate_gather_use(struct kstate *ks, bool on)
 {
 	ks->gather_on = on;
 }
 
-/* The previous sample's working set, in one gather; what fails is read as before. */
+/*
+ * The previous sample's working set in one gather: of each block, the lines it
+ * read (runs of them, a one-line gap bridged), each block in its own 4 KiB of the
+ * gather's buffer, where the cache then reads it without a copy. A block one of
+ * whose pieces failed is read from kcore as before, if it is read at all.
+ */
 static void gather_working_set(struct kstate *ks)
 {
-	unsigned int n = ks->nr_ws;
+	static struct kgather_piece piece[KGATHER_PIECES];
+	static unsigned int first_piece[KGATHER_MAX + 1];
+	static uint64_t gathered_lines[KGATHER_MAX];
+	unsigned int n = 0, blocks;
 
-	memcpy(ks->ws_prev, ks->ws, n * sizeof(ks->ws[0]));
-	ks->nr_ws_prev = n;
-	if (!n || !ks->gather_on || !ks->gather.ready || kgather_run(ks, ks->ws_prev, n))
+	if (!ks->nr_ws || !ks->gather_on || !ks->gather.ready)
 		return;
-	for (unsigned int i = 0; i < n; i++) {
-		const uint8_t *data;
-		struct kblock *b;
+	for (blocks = 0; blocks < ks->nr_ws; blocks++) {
+		uint64_t m = ks->ws_lines[blocks], got = 0;
+		unsigned int line = 0, at = n;
+		bool room = true;
 
-		if (kgather_result(ks, i, &data))
+		while (line < 64 && (m >> line)) {
+			unsigned int start = line + __builtin_ctzll(m >> line), end = start + 1;
+
+			/* the run, and the next one too when only one line lies between */
+			while (end < 64 && ((m >> end) & 1 || (end + 1 < 64 && (m >> (end + 1)) & 1)))
+				end++;
+			if (n == KGATHER_PIECES) {
+				room = false;
+				break;
+			}
+			piece[n].src = ks->ws_va[blocks] + start * KSTATE_LINE;
+			piece[n].off = blocks * KSTATE_BLOCK + start * KSTATE_LINE;
+			piece[n].len = (end - start) * KSTATE_LINE;
+			got |= lines_of(start * KSTATE_LINE, (end - start) * KSTATE_LINE);
+			n++;
+			line = end;
+		}
+		if (!room) {
+			n = at;	/* no room for all of this block: leave it to kcore */
+			break;
+		}
+		first_piece[blocks] = at;
+		gathered_lines[blocks] = got;
+	}
+	first_piece[blocks] = n;
+	if (!n || kgather_run(ks, piece, n))
+		return;
+	for (unsigned int i = 0; i < blocks; i++) {
+		struct kblock *b;
+		bool ok = true;
+
+		for (unsigned int k = first_piece[i]; k < first_piece[i + 1]; k++)
+			ok = ok && !kgather_ret(ks, k);
+		if (!ok)
 			continue;
-		b = block_slot(ks, ks->ws_prev[i]);
-		b->va = ks->ws_prev[i];
+		b = block_slot(ks, ks->ws_va[i]);
+		b->va = ks->ws_va[i];
 		b->gen = ks->block_gen;
 		b->used_gen = 0;
-		memcpy(b->data, data, KSTATE_BLOCK);
+		b->lines = gathered_lines[i];
+		b->ptr = kgather_data(ks) + (size_t)i * KSTATE_BLOCK;
 		ks->stats.gathered++;
 	}
 }
 
-/* A block this sample reads joins the working set (once). */
-static void block_used(struct kstate *ks, struct kblock *b)
+/* A block this sample reads joins the working set (once), with the lines it read. */
+static void block_used(struct kstate *ks, struct kblock *b, size_t off, size_t n)
 {
-	if (b->used_gen == ks->block_gen)
-		return;
-	b->used_gen = ks->block_gen;
-	if (ks->nr_ws < KGATHER_MAX)
-		ks->ws[ks->nr_ws++] = b->va;
-	else
-		ks->ws_full = true;
+	if (b->used_gen != ks->block_gen) {
+		b->used_gen = ks->block_gen;
+		b->ws_index = -1;
+		if (ks->nr_ws < KGATHER_MAX) {
+			b->ws_index = ks->nr_ws++;
+			ks->ws_va[b->ws_index] = b->va;
+			ks->ws_lines[b->ws_index] = 0;
+		}
+	}
+	if (b->ws_index >= 0)
+		ks->ws_lines[b->ws_index] |= lines_of(off, n);
 }
 
 int kstate_cache_begin(struct kstate *ks)
@@ -96,7 +147,6 @@ int kstate_cache_begin(struct kstate *ks)
 	ks->caching = true;
 	gather_working_set(ks);
 	ks->nr_ws = 0;
-	ks->ws_full = false;
 	return 0;
 }
 
@@ -130,9 +180,13 @@ static void blocks_store(struct kstate *ks, uint64_t bva, unsigned int n)
 	for (i = 0; i < n; i++) {
 		struct kblock *b = block_slot(ks, bva + (uint64_t)i * KSTATE_BLOCK);
 
+		/* a block filled again in the same sample (it lacked lines) stays in the working set once */
+		if (b->va != bva + (uint64_t)i * KSTATE_BLOCK || b->gen != ks->block_gen)
+			b->used_gen = 0;
 		b->va = bva + (uint64_t)i * KSTATE_BLOCK;
 		b->gen = ks->block_gen;
-		b->used_gen = 0;
+		b->lines = ~0ULL;
+		b->ptr = b->data;
 		memcpy(b->data, ks->scratch + (size_t)i * KSTATE_BLOCK, KSTATE_BLOCK);
 	}
 	ks->stats.block_fills += n;
@@ -190,25 +244,37 @@ void kstate_prefetch(struct kstate *ks, uint64_t va, size_t len)
 	}
 }
 
+/* The cached bytes of [va, va + len) within one block, filled as needed; NULL: read it uncached. */
+static const uint8_t *block_bytes(struct kstate *ks, uint64_t va, size_t len)
+{
+	uint64_t bva = va & BLOCK_MASK;
+	size_t off = va - bva;
+	struct kblock *b = block_slot(ks, bva);
+
+	if (block_valid(ks, b, bva) && (b->lines & lines_of(off, len)) == lines_of(off, len)) {
+		ks->stats.block_hits++;
+	} else {
+		if (blocks_read(ks, bva, 1))
+			return NULL;
+		blocks_store(ks, bva, 1);
+	}
+	block_used(ks, b, off, len);
+	return b->ptr + off;
+}
+
 /* Serve a read from the cache, filling blocks as needed; 0, or -1 to read it uncached. */
 int kcache_read(struct kstate *ks, uint64_t va, uint8_t *buf, size_t len)
 {
 	while (len) {
-		uint64_t bva = va & BLOCK_MASK;
-		size_t off = va - bva, n = KSTATE_BLOCK - off;
-		struct kblock *b = block_slot(ks, bva);
+		size_t n = KSTATE_BLOCK - (va & (KSTATE_BLOCK - 1));
+		const uint8_t *p;
 
 		if (n > len)
 			n = len;
-		if (block_valid(ks, b, bva)) {
-			ks->stats.block_hits++;
-		} else {
-			if (blocks_read(ks, bva, 1))
-				return -1;
-			blocks_store(ks, bva, 1);
-		}
-		block_used(ks, b);
-		memcpy(buf, b->data + off, n);
+		p = block_bytes(ks, va, n);
+		if (!p)
+			return -1;
+		memcpy(buf, p, n);
 		va += n;
 		buf += n;
 		len -= n;
@@ -216,3 +282,9 @@ int kcache_read(struct kstate *ks, uint64_t va, uint8_t *buf, size_t len)
 	return 0;
 }
 
+const void *kcache_peek(struct kstate *ks, uint64_t va, size_t len)
+{
+	if (!ks->caching || !len || (va & (KSTATE_BLOCK - 1)) + len > KSTATE_BLOCK)
+		return NULL;
+	return block_bytes(ks, va, len);
+}

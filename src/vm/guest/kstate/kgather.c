@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Many blocks of kernel memory in one system call: a small BPF program copies
- * a list of 4 KiB blocks with bpf_probe_read_kernel() (copy_from_kernel_nofault,
- * the same copy /proc/kcore does for the vmemmap and kernel text) into a map
- * that we have mmapped. The block cache (kcache.c) uses it to read at the start
- * of a sample every block the previous sample used: one bpf(BPF_PROG_TEST_RUN)
- * instead of a pread of /proc/kcore per block.
+ * Many pieces of kernel memory in one system call: a small BPF program copies
+ * a list of (address, length) pieces with bpf_probe_read_kernel()
+ * (copy_from_kernel_nofault, the same copy /proc/kcore does for the vmemmap and
+ * kernel text) into a map that we have mmapped. The block cache (kcache.c) uses
+ * it to read at the start of a sample what the previous sample read, line by
+ * line: one bpf(BPF_PROG_TEST_RUN) instead of a pread of /proc/kcore per block.
  *
  * The program is a raw tracepoint program that is never attached, only run
  * with BPF_PROG_TEST_RUN (5.10+). It is written out as instructions here, so
@@ -30,12 +30,13 @@
 /* The request: shared with the program through the mmapped "req" map. */
 struct kgather_req {
 	uint64_t n;
-	uint64_t va[KGATHER_MAX];
-	int64_t ret[KGATHER_MAX];	/* the program's: 0 or -errno per block */
+	struct kgather_piece piece[KGATHER_PIECES];
+	int64_t ret[KGATHER_PIECES];	/* the program's: 0 or -errno per piece */
 };
 
-#define REQ_VA_OFF	8
-#define REQ_RET_OFF	(8 + 8 * KGATHER_MAX)
+#define DATA_SIZE	((size_t)KGATHER_MAX * KSTATE_BLOCK)
+#define REQ_PIECE_OFF	8
+#define REQ_RET_OFF	(8 + 16 * KGATHER_PIECES)
 
 /* The few instruction shapes the program needs (include/linux/filter.h). */
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
@@ -44,6 +45,7 @@ struct kgather_req {
 #define ALU64_IMM(op, d, i)	INSN(BPF_ALU64 | (op) | BPF_K, d, 0, 0, i)
 #define ALU64_REG(op, d, s)	INSN(BPF_ALU64 | (op) | BPF_X, d, s, 0, 0)
 #define LDX_DW(d, s, o)		INSN(BPF_LDX | BPF_MEM | BPF_DW, d, s, o, 0)
+#define LDX_W(d, s, o)		INSN(BPF_LDX | BPF_MEM | BPF_W, d, s, o, 0)
 #define STX_DW(d, s, o)		INSN(BPF_STX | BPF_MEM | BPF_DW, d, s, o, 0)
 #define ST_W(d, o, i)		INSN(BPF_ST | BPF_MEM | BPF_W, d, 0, o, i)
 #define JMP_IMM(op, d, i, o)	INSN(BPF_JMP | (op) | BPF_K, d, 0, o, i)
@@ -56,8 +58,15 @@ struct kgather_req {
 
 /*
  * r7 = &req, r8 = &data, r6 = req->n, r9 = i:
- * for (i = 0; i < n && i < KGATHER_MAX; i++)
- *	req->ret[i] = bpf_probe_read_kernel(data + i * 4096, 4096, req->va[i]);
+ * for (i = 0; i < n && i < KGATHER_PIECES; i++) {
+ *	p = &req->piece[i];
+ *	if (p->len > 4096 || p->off > DATA_SIZE - 4096)
+ *		req->ret[i] = -EINVAL;
+ *	else
+ *		req->ret[i] = bpf_probe_read_kernel(data + p->off, p->len, p->src);
+ * }
+ * The bounds are checked here for the verifier, which then knows the copy
+ * stays inside the data map.
  */
 static int load_program(int req_fd, int data_fd, char *log, size_t loglen)
 {
@@ -68,40 +77,41 @@ static int load_program(int req_fd, int data_fd, char *log, size_t loglen)
 		/* 3 */ MOV64_REG(BPF_REG_2, BPF_REG_10),
 		/* 4 */ ALU64_IMM(BPF_ADD, BPF_REG_2, -4),
 		/* 5 */ CALL(BPF_FUNC_map_lookup_elem),
-		/* 6 */ JMP_IMM(BPF_JEQ, BPF_REG_0, 0, 27),		/* -> 34 */
+		/* 6 */ JMP_IMM(BPF_JEQ, BPF_REG_0, 0, 29),		/* -> 36 */
 		/* 7 */ MOV64_REG(BPF_REG_7, BPF_REG_0),
 		/* 8 */ LD_MAP_FD(BPF_REG_1, data_fd),
 		/* 10 */ MOV64_REG(BPF_REG_2, BPF_REG_10),
 		/* 11 */ ALU64_IMM(BPF_ADD, BPF_REG_2, -4),
 		/* 12 */ CALL(BPF_FUNC_map_lookup_elem),
-		/* 13 */ JMP_IMM(BPF_JEQ, BPF_REG_0, 0, 20),		/* -> 34 */
+		/* 13 */ JMP_IMM(BPF_JEQ, BPF_REG_0, 0, 22),		/* -> 36 */
 		/* 14 */ MOV64_REG(BPF_REG_8, BPF_REG_0),
 		/* 15 */ LDX_DW(BPF_REG_6, BPF_REG_7, 0),
 		/* 16 */ MOV64_IMM(BPF_REG_9, 0),
-		/* 17 */ JMP_REG(BPF_JGE, BPF_REG_9, BPF_REG_6, 16),	/* -> 34 */
-		/* 18 */ JMP_IMM(BPF_JGE, BPF_REG_9, KGATHER_MAX, 15),	/* -> 34 */
-		/* 19 */ MOV64_REG(BPF_REG_1, BPF_REG_9),
-		/* 20 */ ALU64_IMM(BPF_LSH, BPF_REG_1, 12),
-		/* 21 */ ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_8),	/* dst */
-		/* 22 */ MOV64_IMM(BPF_REG_2, KSTATE_BLOCK),
-		/* 23 */ MOV64_REG(BPF_REG_3, BPF_REG_9),
-		/* 24 */ ALU64_IMM(BPF_LSH, BPF_REG_3, 3),
-		/* 25 */ ALU64_REG(BPF_ADD, BPF_REG_3, BPF_REG_7),
-		/* 26 */ LDX_DW(BPF_REG_3, BPF_REG_3, REQ_VA_OFF),	/* src */
-		/* 27 */ CALL(BPF_FUNC_probe_read_kernel),
-		/* 28 */ MOV64_REG(BPF_REG_1, BPF_REG_9),
-		/* 29 */ ALU64_IMM(BPF_LSH, BPF_REG_1, 3),
-		/* 30 */ ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_7),
-		/* 31 */ STX_DW(BPF_REG_1, BPF_REG_0, REQ_RET_OFF),
-		/* 32 */ ALU64_IMM(BPF_ADD, BPF_REG_9, 1),
-		/* 33 */ JA(-17),					/* -> 17 */
-		/* 34 */ MOV64_IMM(BPF_REG_0, 0),
-		/* 35 */ EXIT(),
+		/* 17 */ JMP_REG(BPF_JGE, BPF_REG_9, BPF_REG_6, 18),	/* -> 36 */
+		/* 18 */ JMP_IMM(BPF_JGE, BPF_REG_9, KGATHER_PIECES, 17),	/* -> 36 */
+		/* 19 */ MOV64_REG(BPF_REG_4, BPF_REG_9),
+		/* 20 */ ALU64_IMM(BPF_LSH, BPF_REG_4, 4),
+		/* 21 */ ALU64_REG(BPF_ADD, BPF_REG_4, BPF_REG_7),	/* &piece[i] - 8 */
+		/* 22 */ LDX_DW(BPF_REG_3, BPF_REG_4, REQ_PIECE_OFF),	/* src */
+		/* 23 */ LDX_W(BPF_REG_1, BPF_REG_4, REQ_PIECE_OFF + 8),	/* off */
+		/* 24 */ LDX_W(BPF_REG_2, BPF_REG_4, REQ_PIECE_OFF + 12),	/* len */
+		/* 25 */ MOV64_IMM(BPF_REG_0, -EINVAL),
+		/* 26 */ JMP_IMM(BPF_JGT, BPF_REG_2, KSTATE_BLOCK, 3),	/* -> 30 */
+		/* 27 */ JMP_IMM(BPF_JGT, BPF_REG_1, DATA_SIZE - KSTATE_BLOCK, 2), /* -> 30 */
+		/* 28 */ ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_8),	/* dst */
+		/* 29 */ CALL(BPF_FUNC_probe_read_kernel),
+		/* 30 */ MOV64_REG(BPF_REG_1, BPF_REG_9),
+		/* 31 */ ALU64_IMM(BPF_LSH, BPF_REG_1, 3),
+		/* 32 */ ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_7),
+		/* 33 */ STX_DW(BPF_REG_1, BPF_REG_0, REQ_RET_OFF),
+		/* 34 */ ALU64_IMM(BPF_ADD, BPF_REG_9, 1),
+		/* 35 */ JA(-19),					/* -> 17 */
+		/* 36 */ MOV64_IMM(BPF_REG_0, 0),
+		/* 37 */ EXIT(),
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_buf = log, .log_size = loglen);
 
 	/* libbpf loads without a log first, and again with one if the verifier refuses */
-
 	log[0] = '\0';
 	return bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "daxlab_gather", "Dual MIT/GPL",
 			     prog, sizeof(prog) / sizeof(prog[0]), &opts);
@@ -125,7 +135,7 @@ static void gather_close(struct kstate *ks)
 	if (ks->gather.req)
 		munmap(ks->gather.req, (sizeof(struct kgather_req) + 4095) & ~(size_t)4095);
 	if (ks->gather.data)
-		munmap(ks->gather.data, (size_t)KGATHER_MAX * KSTATE_BLOCK);
+		munmap(ks->gather.data, DATA_SIZE);
 	for (int *fd = ks->gather.fds; fd < ks->gather.fds + 3; fd++) {
 		if (*fd >= 0)
 			close(*fd);
@@ -136,16 +146,16 @@ static void gather_close(struct kstate *ks)
 	ks->gather.ready = false;
 }
 
-int kgather_run(struct kstate *ks, const uint64_t *va, unsigned int n)
+int kgather_run(struct kstate *ks, const struct kgather_piece *p, unsigned int n)
 {
 	struct kgather_req *req = ks->gather.req;
 	LIBBPF_OPTS(bpf_test_run_opts, topts);
 
-	if (!ks->gather.ready || n > KGATHER_MAX)
+	if (!ks->gather.ready || n > KGATHER_PIECES)
 		return -ENOTSUP;
 	req->n = n;
-	memcpy(req->va, va, n * sizeof(*va));
-	/* a block the program did not reach reads as failed */
+	memcpy(req->piece, p, n * sizeof(*p));
+	/* a piece the program did not reach reads as failed */
 	for (unsigned int i = 0; i < n; i++)
 		req->ret[i] = -EINTR;
 	ks->stats.gathers++;
@@ -154,10 +164,14 @@ int kgather_run(struct kstate *ks, const uint64_t *va, unsigned int n)
 	return 0;
 }
 
-int kgather_result(const struct kstate *ks, unsigned int i, const uint8_t **data)
+int kgather_ret(const struct kstate *ks, unsigned int i)
 {
-	*data = (const uint8_t *)ks->gather.data + (size_t)i * KSTATE_BLOCK;
 	return (int)ks->gather.req->ret[i];
+}
+
+const uint8_t *kgather_data(const struct kstate *ks)
+{
+	return ks->gather.data;
 }
 
 /*
@@ -166,28 +180,30 @@ int kgather_result(const struct kstate *ks, unsigned int i, const uint8_t **data
  */
 static int gather_check(struct kstate *ks)
 {
-	uint64_t va[2] = { ks->mm.init_top_pgt & ~(uint64_t)(KSTATE_BLOCK - 1), 0x1000 };
+	uint64_t top = ks->mm.init_top_pgt & ~(uint64_t)(KSTATE_BLOCK - 1);
+	/* the kernel half of the top-level page table: the same in every process, stable */
+	const struct kgather_piece p[] = {
+		{ top + 2048, 0, 2048 },
+		{ 0x1000, KSTATE_BLOCK, 64 },
+		{ top, 2 * KSTATE_BLOCK, KSTATE_BLOCK + 1 },
+	};
+	struct kcore_seg *s = kmem_find_seg(ks, top, KSTATE_BLOCK);
 	uint8_t *kcore = malloc(KSTATE_BLOCK);
-	const uint8_t *got;
 	int ret;
 
 	if (!kcore)
 		return kstate_fail(ks, -ENOMEM, "out of memory");
-	ret = kgather_run(ks, va, 2);
-	if (!ret && kgather_result(ks, 0, &got))
-		ret = kstate_fail(ks, -EIO, "gather: the program could not read init_top_pgt's block (%d)",
-				  kgather_result(ks, 0, &got));
-	if (!ret && !kgather_result(ks, 1, &got))
+	ret = kgather_run(ks, p, 3);
+	if (!ret && kgather_ret(ks, 0))
+		ret = kstate_fail(ks, -EIO, "gather: the program could not read init_top_pgt (%d)", kgather_ret(ks, 0));
+	if (!ret && !kgather_ret(ks, 1))
 		ret = kstate_fail(ks, -EIO, "gather: the program read a user address");
-	if (!ret) {
-		struct kcore_seg *s = kmem_find_seg(ks, va[0], KSTATE_BLOCK);
-
-		ret = s ? kmem_seg_read(ks, s, va[0], kcore, KSTATE_BLOCK) :
+	if (!ret && kgather_ret(ks, 2) != -EINVAL)
+		ret = kstate_fail(ks, -EIO, "gather: the program took a piece longer than a block");
+	if (!ret)
+		ret = s ? kmem_seg_read(ks, s, top, kcore, KSTATE_BLOCK) :
 			  kstate_fail(ks, -EFAULT, "gather: kcore has no segment for init_top_pgt");
-	}
-	kgather_result(ks, 0, &got);
-	/* the kernel half of the top-level page table: the same in every process, stable */
-	if (!ret && memcmp(kcore + 2048, got + 2048, 2048))
+	if (!ret && memcmp(kcore + 2048, kgather_data(ks), 2048))
 		ret = kstate_fail(ks, -EIO, "gather: the program and /proc/kcore read init_top_pgt differently");
 	free(kcore);
 	return ret;
@@ -216,7 +232,7 @@ int kstate_gather_open(struct kstate *ks)
 				  errno == ENOSYS ? " (CONFIG_BPF_SYSCALL?)" : "");
 		goto out;
 	}
-	ks->gather.data = map_mmapped("daxlab_gdata", (size_t)KGATHER_MAX * KSTATE_BLOCK, &ks->gather.fds[1]);
+	ks->gather.data = map_mmapped("daxlab_gdata", DATA_SIZE, &ks->gather.fds[1]);
 	if (!ks->gather.data) {
 		ret = kstate_fail(ks, -errno, "gather: data map: %s", strerror(errno));
 		goto out;

@@ -129,8 +129,29 @@ static uint64_t entry_pfn(uint64_t e, uint64_t leaf_size)
 	return (e & PTE_PFN_MASK & ~(leaf_size - 1)) >> 12;
 }
 
-int kpt_user_walk(uint64_t top_pa, int levels, uint64_t uva, kpt_read_fn read,
-		  void *ctx, uint64_t *pfn)
+/* The entry @e at @level for @uva: 0 and the pfn, -ENOENT, or 1: a table at *next. */
+static int user_entry(uint64_t e, int level, uint64_t uva, uint64_t *pfn, uint64_t *next)
+{
+	uint64_t size = 1ULL << (12 + 9 * (level - 1));
+
+	if (level == 1) {
+		if (!(e & (PTE_PRESENT | PTE_PROTNONE)))
+			return -ENOENT;
+	} else if ((level == 2 || level == 3) && (e & PTE_PSE)) {
+		/* a huge leaf; swap and migration entries never have PSE set */
+	} else if (!(e & PTE_PRESENT)) {
+		return -ENOENT;	/* no table below */
+	} else {
+		*next = e & PTE_PFN_MASK;
+		return 1;
+	}
+	*pfn = entry_pfn(e, size) + ((uva & (size - 1)) >> 12);
+	return 0;
+}
+
+/* The walk; *pte_table (when given) is the last level's table, if the walk got there. */
+static int user_walk(uint64_t top_pa, int levels, uint64_t uva, kpt_read_fn read, void *ctx,
+		     uint64_t *pfn, uint64_t *pte_table)
 {
 	uint64_t table = top_pa, e;
 	int level, ret;
@@ -138,27 +159,22 @@ int kpt_user_walk(uint64_t top_pa, int levels, uint64_t uva, kpt_read_fn read,
 	if ((levels != 4 && levels != 5) || uva >> (12 + 9 * levels - 1))
 		return -EINVAL;	/* not a user address */
 	for (level = levels; level >= 1; level--) {
-		int shift = 12 + 9 * (level - 1);
-		uint64_t size = 1ULL << shift;
-
-		ret = read(ctx, table + ((uva >> shift) & 511) * 8, &e);
+		if (level == 1 && pte_table)
+			*pte_table = table;
+		ret = read(ctx, table + ((uva >> (12 + 9 * (level - 1))) & 511) * 8, &e);
 		if (ret)
 			return ret;
-		if (level == 1) {
-			if (!(e & (PTE_PRESENT | PTE_PROTNONE)))
-				return -ENOENT;
-		} else if ((level == 2 || level == 3) && (e & PTE_PSE)) {
-			/* a huge leaf; swap and migration entries never have PSE set */
-		} else if (!(e & PTE_PRESENT)) {
-			return -ENOENT;	/* no table below */
-		} else {
-			table = e & PTE_PFN_MASK;
-			continue;
-		}
-		*pfn = entry_pfn(e, size) + ((uva & (size - 1)) >> 12);
-		return 0;
+		ret = user_entry(e, level, uva, pfn, &table);
+		if (ret <= 0)
+			return ret;
 	}
 	return -ENOENT;
+}
+
+int kpt_user_walk(uint64_t top_pa, int levels, uint64_t uva, kpt_read_fn read,
+		  void *ctx, uint64_t *pfn)
+{
+	return user_walk(top_pa, levels, uva, read, ctx, pfn, NULL);
 }
 
 static int user_pt_read(void *ctx, uint64_t pa, uint64_t *entry)
@@ -171,13 +187,32 @@ static int user_pt_read(void *ctx, uint64_t pa, uint64_t *entry)
 
 int kstate_user_pfn(struct kstate *ks, uint64_t pgd, uint64_t uva, uint64_t *pfn)
 {
+	uint64_t table = 0, e;
 	int ret;
 
 	if (!ks->have_mem)
 		return kstate_fail(ks, -ENOTSUP, "no kernel memory access");
 	if (pgd < ks->mm.page_offset_base || !kstate_kptr_ok(ks, pgd, 4096))
 		return kstate_fail(ks, -EFAULT, "pgd %#" PRIx64 " is not in the direct map", pgd);
-	ret = kpt_user_walk(pgd - ks->mm.page_offset_base, ks->mm.levels, uva, user_pt_read, ks, pfn);
+	/* the page tables above the last level as this sample read them for the same 2 MiB */
+	if (ks->caching && ks->uwalk.gen == ks->block_gen && ks->uwalk.pgd == pgd &&
+	    ks->uwalk.region == uva >> 21 && uva >> (12 + 9 * ks->mm.levels - 1) == 0) {
+		const void *p = kcache_peek(ks, ks->mm.page_offset_base + ks->uwalk.table + ((uva >> 12) & 511) * 8, 8);
+
+		if (p) {
+			memcpy(&e, p, 8);
+			ret = user_entry(e, 1, uva, pfn, &table);
+			goto out;
+		}
+	}
+	ret = user_walk(pgd - ks->mm.page_offset_base, ks->mm.levels, uva, user_pt_read, ks, pfn, &table);
+	if (ks->caching && table && (ret == 0 || ret == -ENOENT)) {
+		ks->uwalk.gen = ks->block_gen;
+		ks->uwalk.pgd = pgd;
+		ks->uwalk.region = uva >> 21;
+		ks->uwalk.table = table;
+	}
+out:
 	if (ret == -ENOENT)
 		return kstate_fail(ks, ret, "%#" PRIx64 " is not mapped", uva);
 	if (ret == -EINVAL)
