@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "observer.h"
 #include "observer_internal.h"
+#include "stopwatch.h"
 #include "trace.h"
 
 struct kstate *obs_ks;
@@ -40,6 +41,7 @@ const char *observer_open_kstate(void)
 	if (n > 0)
 		kstate_set_device_ranges(obs_ks, ranges, n);
 	lease_sampler_open();
+	stopwatch_init();
 	/* without BPF every block comes from kcore, as before: the reason is in the observe reply */
 	if (!kstate_gather_open(obs_ks))
 		kstate_gather_use(obs_ks, obs_opts.gather);
@@ -102,16 +104,6 @@ static struct json_object *vmstat_json(const struct vmstat_sample *v)
 	return o;
 }
 
-/* Microseconds since *mark; moves the mark. */
-static int64_t lap(double *mark)
-{
-	double now = mono_now();
-	int64_t us = (int64_t)((now - *mark) * 1e6);
-
-	*mark = now;
-	return us;
-}
-
 static int by_pfn(const void *x, const void *y)
 {
 	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
@@ -119,26 +111,42 @@ static int by_pfn(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-/* The struct pages of the watched pfns, a pread per run of nearby pfns. */
+/*
+ * The struct pages of the watched pfns, a pread per run of nearby pfns. The runs
+ * are worked out again only when a watched pfn changed; blocks the sample's
+ * gather already brought cost nothing here.
+ */
 static void prefetch_pages(void)
 {
-	static uint64_t pfns[MAX_PAGES];
+	static uint64_t pfns[MAX_PAGES], run_va[MAX_PAGES], run_len[MAX_PAGES];
+	static uint64_t runs_sig;
+	static int nr_runs = -1, runs_of;
 	const struct kstate_layout *l = kstate_layout(obs_ks);
-	uint64_t base = kstate_memmap(obs_ks)->vmemmap_base;
+	uint64_t base = kstate_memmap(obs_ks)->vmemmap_base, sig = 0x9e3779b97f4a7c15ULL;
 	int n = 0;
 
 	for (int i = 0; i < nr_watched_pages; i++)
-		pfns[n++] = watched_pages[i].pfn;
-	qsort(pfns, n, sizeof(pfns[0]), by_pfn);
-	for (int i = 0; i < n;) {
-		int j = i + 1;
+		sig = (sig ^ watched_pages[i].pfn) * 0x100000001b3ULL;
+	if (nr_runs < 0 || sig != runs_sig || runs_of != nr_watched_pages) {
+		for (int i = 0; i < nr_watched_pages; i++)
+			pfns[n++] = watched_pages[i].pfn;
+		qsort(pfns, n, sizeof(pfns[0]), by_pfn);
+		nr_runs = 0;
+		for (int i = 0; i < n;) {
+			int j = i + 1;
 
-		/* one 4 KiB block holds 64 struct pages: a gap of up to 64 costs nothing */
-		while (j < n && pfns[j] - pfns[j - 1] <= 64 && pfns[j] - pfns[i] < 16384)
-			j++;
-		kstate_prefetch(obs_ks, base + pfns[i] * l->page_size, (pfns[j - 1] - pfns[i] + 1) * l->page_size);
-		i = j;
+			/* one 4 KiB block holds 64 struct pages: a gap of up to 64 costs nothing */
+			while (j < n && pfns[j] - pfns[j - 1] <= 64 && pfns[j] - pfns[i] < 16384)
+				j++;
+			run_va[nr_runs] = base + pfns[i] * l->page_size;
+			run_len[nr_runs++] = (pfns[j - 1] - pfns[i] + 1) * l->page_size;
+			i = j;
+		}
+		runs_sig = sig;
+		runs_of = nr_watched_pages;
 	}
+	for (int i = 0; i < nr_runs; i++)
+		kstate_prefetch(obs_ks, run_va[i], run_len[i]);
 }
 
 /* What the last snapshot sent said, for the next one's delta. */
@@ -174,34 +182,35 @@ static void send_snapshot(double now, int force_full)
 	static struct task_sample tasks[MAX_ACTORS];
 	static struct page_sample ps;
 	struct json_object *msg = json_object_new_object(), *list, *patch = NULL, *dropped, *cost, *leases;
-	double began = mono_now(), mark = began;
+	struct stopwatch sw;
+	int64_t total;
 	struct vmstat_sample vm;
 	int full, nr_tasks = 0, same_actors;
 	uint64_t events = trace_dropped();
 	struct kstate_stats st0, st1;
 	const char *text;
 
+	stopwatch_start(&sw);
 	cost = json_object_new_object();
 	kstate_get_stats(obs_ks, &st0);
 	memset(&obs_calls, 0, sizeof(obs_calls));
 	if (obs_opts.cache)
 		kstate_cache_begin(obs_ks);
 	/* with obs_opts.gather: the one system call that reads the previous sample's blocks */
-	json_object_object_add(cost, "gather", json_object_new_int64(lap(&mark)));
+	JADD(cost, "gather", json_object_new_int64(stopwatch_lap(&sw)));
 	/* Follow each page table first: that may learn a file (and its locks). */
 	if (obs_opts.batch_pagemap)
 		watch_read_pagemaps();
 	for (int i = 0; i < nr_watched_pages; i++)
 		watch_refresh_pfn(&watched_pages[i]);
-	json_object_object_add(cost, "pagemap", json_object_new_int64(lap(&mark)));
+	JADD(cost, "pagemap", json_object_new_int64(stopwatch_lap(&sw)));
 	full = force_full || !obs_opts.delta || !sent.valid || sent.watch_gen != watch_gen ||
 	       sent.nr_pages != nr_watched_pages || sent.nr_files != nr_watched_files;
-	json_object_object_add(msg, "kind", json_object_new_string(full ? "snapshot" : "snapshot-delta"));
-	json_object_object_add(msg, "seq", json_object_new_int64(seq));
+	JADD(msg, "kind", json_object_new_string(full ? "snapshot" : "snapshot-delta"));
+	JADD(msg, "seq", json_object_new_int64(seq));
 	if (!full)
-		json_object_object_add(msg, "base", json_object_new_int64(seq - 1));
+		JADD(msg, "base", json_object_new_int64(seq - 1));
 	seq++;
-
 	if (obs_opts.cache)
 		prefetch_pages();
 	list = full ? json_object_new_array() : NULL;
@@ -216,8 +225,8 @@ static void send_snapshot(double now, int force_full)
 		w->last = ps;
 	}
 	if (full || patch)
-		json_object_object_add(msg, "pages", full ? list : patch);
-	json_object_object_add(cost, "pages", json_object_new_int64(lap(&mark)));
+		JADD(msg, "pages", full ? list : patch);
+	JADD(cost, "pages", json_object_new_int64(stopwatch_lap(&sw)));
 
 	list = full ? json_object_new_array() : NULL;
 	patch = NULL;
@@ -234,8 +243,8 @@ static void send_snapshot(double now, int force_full)
 			f->last[k] = ls;
 		}
 	if (full || patch)
-		json_object_object_add(msg, "locks", full ? list : patch);
-	json_object_object_add(cost, "locks", json_object_new_int64(lap(&mark)));
+		JADD(msg, "locks", full ? list : patch);
+	JADD(cost, "locks", json_object_new_int64(stopwatch_lap(&sw)));
 
 	for (int i = 0; i < actors_count() && nr_tasks < MAX_ACTORS; i++) {
 		const struct actor *a = actor_at(i);
@@ -254,25 +263,25 @@ static void send_snapshot(double now, int force_full)
 			patch_add(&patch, i, task_json(&tasks[i], &sent.actors[i]));
 		else
 			json_object_array_add(list, task_json(&tasks[i], NULL));
-		sent.actors[i] = tasks[i];
+		task_sample_copy(&sent.actors[i], &tasks[i]);
 	}
 	sent.nr_actors = nr_tasks;
 	if (list || patch)
-		json_object_object_add(msg, "actors", list ? list : patch);
-	json_object_object_add(cost, "actors", json_object_new_int64(lap(&mark)));
+		JADD(msg, "actors", list ? list : patch);
+	JADD(cost, "actors", json_object_new_int64(stopwatch_lap(&sw)));
 
 	leases = leases_json(now);
 	text = json_object_to_json_string_ext(leases, JSON_C_TO_STRING_PLAIN);
 	if (full || !sent.leases || strcmp(text, sent.leases)) {
 		free(sent.leases);
 		sent.leases = strdup(text);
-		json_object_object_add(msg, "leases", leases);
+		JADD(msg, "leases", leases);
 	} else {
 		json_object_put(leases);
 	}
 	if (obs_opts.cache)
 		kstate_cache_end(obs_ks);
-	json_object_object_add(cost, "leases", json_object_new_int64(lap(&mark)));
+	JADD(cost, "leases", json_object_new_int64(stopwatch_lap(&sw)));
 
 	/*
 	 * /proc/vmstat at 10 Hz at most in a stream: its counters lag by the per-CPU deltas
@@ -287,40 +296,49 @@ static void send_snapshot(double now, int force_full)
 		vm = sent.vmstat;
 	}
 	if (full || vmstat_differ(&vm, &sent.vmstat))
-		json_object_object_add(msg, "vmstat", vmstat_json(&vm));
+		JADD(msg, "vmstat", vmstat_json(&vm));
 	sent.vmstat = vm;
-	json_object_object_add(cost, "vmstat", json_object_new_int64(lap(&mark)));
+	JADD(cost, "vmstat", json_object_new_int64(stopwatch_lap(&sw)));
 
 	if (full || events != sent.dropped_events || skipped != sent.dropped_snapshots) {
 		dropped = json_object_new_object();
-		json_object_object_add(dropped, "events", json_object_new_int64(events));
-		json_object_object_add(dropped, "snapshots", json_object_new_int64(skipped));
-		json_object_object_add(msg, "dropped", dropped);
+		JADD(dropped, "events", json_object_new_int64(events));
+		JADD(dropped, "snapshots", json_object_new_int64(skipped));
+		JADD(msg, "dropped", dropped);
 	}
 	sent.dropped_events = events;
 	sent.dropped_snapshots = skipped;
-	json_object_object_add(cost, "dropped", json_object_new_int64(lap(&mark)));
+	JADD(cost, "dropped", json_object_new_int64(stopwatch_lap(&sw)));
 	/* writing the previous snapshot to the channel (JSON text and the write) */
-	json_object_object_add(cost, "sendPrev", json_object_new_int64((int64_t)last_send_us));
-	json_object_object_add(msg, "costUs", json_object_new_int64((int64_t)((mono_now() - began) * 1e6)));
-	json_object_object_add(msg, "costByPartUs", cost);
+	if (last_send_us >= 0)
+		JADD(cost, "sendPrev", json_object_new_int64((int64_t)last_send_us));
+	total = stopwatch_total(&sw);
+	JADD(msg, "costUs", json_object_new_int64(total >= 0 ? total : (int64_t)((mono_now() - now) * 1e6)));
+	/* a part during which the agent changed CPUs has no time: then none is given */
+	if (sw.moved)
+		json_object_put(cost);
+	else
+		JADD(msg, "costByPartUs", cost);
 	/* what it asked the kernel for: a sample's cost under TCG is mostly its system calls */
 	kstate_get_stats(obs_ks, &st1);
 	cost = json_object_new_object();
-	json_object_object_add(cost, "kcore", json_object_new_int64(st1.preads - st0.preads));
-	json_object_object_add(cost, "gather", json_object_new_int64(st1.gathers - st0.gathers));
-	json_object_object_add(cost, "gatheredBlocks", json_object_new_int64(st1.gathered - st0.gathered));
-	json_object_object_add(cost, "pagemap", json_object_new_int64(obs_calls.pagemap));
-	json_object_object_add(cost, "proc", json_object_new_int64(obs_calls.proc));
-	json_object_object_add(msg, "syscalls", cost);
-	json_object_object_add(msg, "t", json_object_new_double(now));
+	JADD(cost, "kcore", json_object_new_int64(st1.preads - st0.preads));
+	JADD(cost, "gather", json_object_new_int64(st1.gathers - st0.gathers));
+	JADD(cost, "gatheredBlocks", json_object_new_int64(st1.gathered - st0.gathered));
+	JADD(cost, "gatheredPieces", json_object_new_int64(st1.gathered_pieces - st0.gathered_pieces));
+	JADD(cost, "gatheredBytes", json_object_new_int64(st1.gathered_bytes - st0.gathered_bytes));
+	JADD(cost, "pagemap", json_object_new_int64(obs_calls.pagemap));
+	JADD(cost, "proc", json_object_new_int64(obs_calls.proc));
+	JADD(msg, "syscalls", cost);
+	JADD(msg, "t", json_object_new_double(now));
 	sent.valid = 1;
 	sent.watch_gen = watch_gen;
 	sent.nr_pages = nr_watched_pages;
 	sent.nr_files = nr_watched_files;
-	mark = mono_now();
+	stopwatch_start(&sw);
 	channel_send(msg);
-	last_send_us = (mono_now() - mark) * 1e6;
+	total = stopwatch_lap(&sw);
+	last_send_us = total;	/* -1: moved CPUs, not known */
 }
 
 static void on_tick(double now)
@@ -348,13 +366,13 @@ static struct json_object *sampler_json(const char *kind)
 	struct json_object *o = json_object_new_object();
 	const char *gather = kstate_gather_status(obs_ks), *actors = actor_kernel_status();
 
-	json_object_object_add(o, "kind", json_object_new_string(kind));
+	JADD(o, "kind", json_object_new_string(kind));
 	if (!obs_opts.gather)
 		gather = "not asked for";
 	if (!obs_opts.walk)
 		actors = "not asked for";
-	json_object_object_add(o, "gather", gather ? json_object_new_string(gather) : NULL);
-	json_object_object_add(o, "actors", actors ? json_object_new_string(actors) : NULL);
+	JADD(o, "gather", gather ? json_object_new_string(gather) : NULL);
+	JADD(o, "actors", actors ? json_object_new_string(actors) : NULL);
 	return o;
 }
 
@@ -399,15 +417,15 @@ static void cmd_observe(int id, struct json_object *req)
 	interval = hz ? 1.0 / hz : 0;
 	next_sample = mono_now();
 	result = json_object_new_object();
-	json_object_object_add(result, "hz", json_object_new_double(hz));
-	json_object_object_add(result, "legacy", json_object_new_boolean(legacy));
-	json_object_object_add(result, "sampler", sampler_json(sampler));
+	JADD(result, "hz", json_object_new_double(hz));
+	JADD(result, "legacy", json_object_new_boolean(legacy));
+	JADD(result, "sampler", sampler_json(sampler));
 	v = json_object_new_object();
-	json_object_object_add(v, "fsdax", baseline_json(&fsdax_base));
-	json_object_object_add(v, "devdax", baseline_json(&devdax_base));
-	json_object_object_add(v, "anon", baseline_json(&anon_base));
-	json_object_object_add(v, "pagecache", baseline_json(&pagecache_base));
-	json_object_object_add(result, "baselines", v);
+	JADD(v, "fsdax", baseline_json(&fsdax_base));
+	JADD(v, "devdax", baseline_json(&devdax_base));
+	JADD(v, "anon", baseline_json(&anon_base));
+	JADD(v, "pagecache", baseline_json(&pagecache_base));
+	JADD(result, "baselines", v);
 	send_reply(id, result);
 }
 

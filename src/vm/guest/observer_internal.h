@@ -13,6 +13,14 @@
 #include "actors.h"
 #include "kstate/kstate.h"
 
+/*
+ * Add a member under a string literal that the object does not have yet:
+ * json-c then neither copies the key nor looks it up first (a snapshot makes
+ * dozens of these, each a malloc and a hash lookup less).
+ */
+#define JADD(o, literal, v) \
+	json_object_object_add_ex((o), "" literal, (v), JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT)
+
 #define MAX_PAGES 4096
 #define MAX_FILES 8
 #define LOCK_KINDS 3
@@ -86,6 +94,7 @@ struct watched_page {
 	uint64_t pfn;		/* the page mapped there, or the last one seen */
 	int mapped;		/* present in the actor's page table at the last sample */
 	char actor[ACTOR_NAME_MAX];
+	const struct actor *actor_p;	/* actor_find(actor): its slot, which stays its own */
 	unsigned int gen;	/* the actor's mapping generation when learned */
 	int wfile;		/* index into files[], -1 until a file page is seen */
 	uint64_t file_index;	/* page offset in the file */
@@ -184,9 +193,11 @@ struct task_sample {								/* sample_task.c */
 	char wchan[128];
 	int64_t blocked_ms;
 	unsigned int nr_frames;
-	char stack[4096];	/* the frames, each ending in a NUL */
 	unsigned int stack_len;
+	char stack[4096];	/* the frames, each ending in a NUL: stack_len bytes of it */
 };
+/* Copy and compare a task_sample by what it holds: the header and stack_len bytes. */
+void task_sample_copy(struct task_sample *dst, const struct task_sample *src);
 void task_sampler_init(void);
 void task_sample(const struct actor *a, double now, struct task_sample *s);
 struct json_object *task_json(const struct task_sample *s, const struct task_sample *prev);

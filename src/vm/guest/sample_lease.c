@@ -95,15 +95,15 @@ struct json_object *leases_json(double now)
 					left = 0;
 			}
 			o = json_object_new_object();
-			json_object_object_add(o, "file", json_object_new_string(watched_files[i].name));
-			json_object_object_add(o, "type", json_object_new_string(type));
-			json_object_object_add(o, "state", json_object_new_string(strstr(line, "->") ? "BREAKER" : state));
-			json_object_object_add(o, "mode", json_object_new_string(mode));
-			json_object_object_add(o, "pid", json_object_new_int(pid));
-			json_object_object_add(o, "breakLeftMs", left >= 0 ? json_object_new_int64((int64_t)left) : NULL);
+			JADD(o, "file", json_object_new_string(watched_files[i].name));
+			JADD(o, "type", json_object_new_string(type));
+			JADD(o, "state", json_object_new_string(strstr(line, "->") ? "BREAKER" : state));
+			JADD(o, "mode", json_object_new_string(mode));
+			JADD(o, "pid", json_object_new_int(pid));
+			JADD(o, "breakLeftMs", left >= 0 ? json_object_new_int64((int64_t)left) : NULL);
 			if (source)
-				json_object_object_add(o, "breakSource", json_object_new_string(source));
-			json_object_object_add(o, "raw", json_object_new_string(line));
+				JADD(o, "breakSource", json_object_new_string(source));
+			JADD(o, "raw", json_object_new_string(line));
 			json_object_array_add(list, o);
 		}
 	}

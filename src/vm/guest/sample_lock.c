@@ -58,23 +58,23 @@ struct json_object *lock_json(const struct watched_file *f, int kind, const stru
 		return NULL;
 	o = json_object_new_object();
 	if (!prev) {
-		json_object_object_add(o, "file", json_object_new_string(f->name));
-		json_object_object_add(o, "lock", json_object_new_string(lock_kinds[kind]));
-		json_object_object_add(o, "addr", jhex(lock_addr(f, kind)));
+		JADD(o, "file", json_object_new_string(f->name));
+		JADD(o, "lock", json_object_new_string(lock_kinds[kind]));
+		JADD(o, "addr", jhex(lock_addr(f, kind)));
 	}
 	if (CHANGED(state))
-		json_object_object_add(o, "state", json_object_new_string(lock_states[s->state]));
+		JADD(o, "state", json_object_new_string(lock_states[s->state]));
 	if (CHANGED(readers))
-		json_object_object_add(o, "readers", json_object_new_int64(s->readers));
+		JADD(o, "readers", json_object_new_int64(s->readers));
 	if (CHANGED(has_owner) || CHANGED(owner_pid) || (prev && strcmp(s->owner_comm, prev->owner_comm))) {
 		struct json_object *owner = NULL;
 
 		if (s->has_owner) {
 			owner = json_object_new_object();
-			json_object_object_add(owner, "pid", json_object_new_int(s->owner_pid));
-			json_object_object_add(owner, "comm", json_object_new_string(s->owner_comm));
+			JADD(owner, "pid", json_object_new_int(s->owner_pid));
+			JADD(owner, "comm", json_object_new_string(s->owner_comm));
 		}
-		json_object_object_add(o, "owner", owner);
+		JADD(o, "owner", owner);
 	}
 	if (!prev || waiters_differ(s, prev)) {
 		struct json_object *waiters = json_object_new_array();
@@ -82,18 +82,18 @@ struct json_object *lock_json(const struct watched_file *f, int kind, const stru
 		for (unsigned int i = 0; i < s->nr_waiters; i++) {
 			struct json_object *w = json_object_new_object();
 
-			json_object_object_add(w, "pid", json_object_new_int(s->waiter[i].pid));
-			json_object_object_add(w, "comm", json_object_new_string(s->waiter[i].comm));
-			json_object_object_add(w, "type", json_object_new_string(s->waiter[i].write ? "write" : "read"));
+			JADD(w, "pid", json_object_new_int(s->waiter[i].pid));
+			JADD(w, "comm", json_object_new_string(s->waiter[i].comm));
+			JADD(w, "type", json_object_new_string(s->waiter[i].write ? "write" : "read"));
 			json_object_array_add(waiters, w);
 		}
-		json_object_object_add(o, "waiters", waiters);
+		JADD(o, "waiters", waiters);
 	}
 	if (CHANGED(handoff))
-		json_object_object_add(o, "handoff", json_object_new_boolean(s->handoff));
+		JADD(o, "handoff", json_object_new_boolean(s->handoff));
 	/* a delta says "error": null when the error is gone */
 	if (!prev ? s->error[0] : strcmp(s->error, prev->error))
-		json_object_object_add(o, "error", s->error[0] ? json_object_new_string(s->error) : NULL);
+		JADD(o, "error", s->error[0] ? json_object_new_string(s->error) : NULL);
 	if (prev && !json_object_object_length(o)) {
 		json_object_put(o);
 		return NULL;

@@ -134,46 +134,46 @@ struct json_object *page_json(const struct watched_page *w, const struct page_sa
 		return NULL;
 	o = json_object_new_object();
 	if (!prev) {
-		json_object_object_add(o, "file", json_object_new_string(w->file));
-		json_object_object_add(o, "index", json_object_new_int64(w->index));
+		JADD(o, "file", json_object_new_string(w->file));
+		JADD(o, "index", json_object_new_int64(w->index));
 	}
 	if (CHANGED(mapped))
-		json_object_object_add(o, "mapped", json_object_new_boolean(s->mapped));
+		JADD(o, "mapped", json_object_new_boolean(s->mapped));
 	if (CHANGED(pfn))
-		json_object_object_add(o, "pfn", jhex(s->pfn));
+		JADD(o, "pfn", jhex(s->pfn));
 	/* a delta says "error": null when the error is gone */
 	if (!prev ? s->error[0] : strcmp(s->error, prev->error))
-		json_object_object_add(o, "error", s->error[0] ? json_object_new_string(s->error) : NULL);
+		JADD(o, "error", s->error[0] ? json_object_new_string(s->error) : NULL);
 	if (CHANGED(addr))
-		json_object_object_add(o, "addr", jhex(s->addr));
+		JADD(o, "addr", jhex(s->addr));
 	if (CHANGED(zone_device))
-		json_object_object_add(o, "zoneDevice", json_object_new_boolean(s->zone_device));
+		JADD(o, "zoneDevice", json_object_new_boolean(s->zone_device));
 	if (CHANGED(ref))
-		json_object_object_add(o, "ref", json_object_new_int(s->ref));
+		JADD(o, "ref", json_object_new_int(s->ref));
 	if (CHANGED(idle))
-		json_object_object_add(o, "idle", json_object_new_int(s->idle));
+		JADD(o, "idle", json_object_new_int(s->idle));
 	if (CHANGED(baseline))
-		json_object_object_add(o, "baseline", json_object_new_string(s->baseline));
+		JADD(o, "baseline", json_object_new_string(s->baseline));
 	if (CHANGED(above_idle))
-		json_object_object_add(o, "aboveIdle", json_object_new_int(s->above_idle));
+		JADD(o, "aboveIdle", json_object_new_int(s->above_idle));
 	if (CHANGED(pins))
-		json_object_object_add(o, "pins", json_object_new_int(s->pins));
+		JADD(o, "pins", json_object_new_int(s->pins));
 	if (CHANGED(mapcount))
-		json_object_object_add(o, "mapcount", json_object_new_int(s->mapcount));
+		JADD(o, "mapcount", json_object_new_int(s->mapcount));
 	if (CHANGED(folio_mapcount))
-		json_object_object_add(o, "folioMapcount", json_object_new_int(s->folio_mapcount));
+		JADD(o, "folioMapcount", json_object_new_int(s->folio_mapcount));
 	if (CHANGED(lru_batch))
-		json_object_object_add(o, "lruBatch", json_object_new_boolean(s->lru_batch));
+		JADD(o, "lruBatch", json_object_new_boolean(s->lru_batch));
 	if (CHANGED(flags))
-		json_object_object_add(o, "flags", flags_json(s->flags));
+		JADD(o, "flags", flags_json(s->flags));
 	if (CHANGED(mapping))
-		json_object_object_add(o, "mapping", mapping_json(s->mapping));
+		JADD(o, "mapping", mapping_json(s->mapping));
 	if (CHANGED(has_page_index) || CHANGED(page_index))
-		json_object_object_add(o, "pageIndex", s->has_page_index ? json_object_new_int64(s->page_index) : NULL);
+		JADD(o, "pageIndex", s->has_page_index ? json_object_new_int64(s->page_index) : NULL);
 	if (CHANGED(entry))
-		json_object_object_add(o, "entry", json_object_new_string(entry_names[s->entry]));
+		JADD(o, "entry", json_object_new_string(entry_names[s->entry]));
 	if (CHANGED(pmd))
-		json_object_object_add(o, "pmd", json_object_new_boolean(s->pmd));
+		JADD(o, "pmd", json_object_new_boolean(s->pmd));
 	if (prev && !json_object_object_length(o)) {
 		json_object_put(o);
 		return NULL;

@@ -15,6 +15,7 @@
  * is not runnable, nothing under /proc is read at all.
  */
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,7 +166,8 @@ void task_sample(const struct actor *a, double now, struct task_sample *s)
 		t = &scratch;
 		fresh = 1;
 	}
-	memset(s, 0, sizeof(*s));
+	/* the header only: the stack is compared and copied up to stack_len */
+	memset(s, 0, offsetof(struct task_sample, stack));
 	snprintf(s->name, sizeof(s->name), "%s", a->name);
 	s->pid = a->pid;
 	if (!fresh && t->have && obs_opts.task_kcore && !actor_kernel_sched(a, &k)) {
@@ -225,31 +227,36 @@ have_state:
 
 #define CHANGED(m) (!prev || s->m != prev->m)
 
+void task_sample_copy(struct task_sample *dst, const struct task_sample *src)
+{
+	memcpy(dst, src, offsetof(struct task_sample, stack) + src->stack_len);
+}
+
 struct json_object *task_json(const struct task_sample *s, const struct task_sample *prev)
 {
 	struct json_object *o;
 	char state[2] = { s->state, 0 };
 
-	/* both filled from zero by task_sample(): padding compares equal */
-	if (prev && !memcmp(s, prev, sizeof(*s)))
+	/* both headers filled from zero by task_sample(): padding compares equal */
+	if (prev && !memcmp(s, prev, offsetof(struct task_sample, stack) + s->stack_len))
 		return NULL;
 	o = json_object_new_object();
 	if (!prev) {
-		json_object_object_add(o, "name", json_object_new_string(s->name));
-		json_object_object_add(o, "pid", json_object_new_int(s->pid));
+		JADD(o, "name", json_object_new_string(s->name));
+		JADD(o, "pid", json_object_new_int(s->pid));
 	}
 	if (CHANGED(state))
-		json_object_object_add(o, "state", json_object_new_string(state));
+		JADD(o, "state", json_object_new_string(state));
 	if (!prev || strcmp(s->wchan, prev->wchan))
-		json_object_object_add(o, "wchan", json_object_new_string(s->wchan));
+		JADD(o, "wchan", json_object_new_string(s->wchan));
 	if (CHANGED(blocked_ms))
-		json_object_object_add(o, "blockedMs", json_object_new_int64(s->blocked_ms));
+		JADD(o, "blockedMs", json_object_new_int64(s->blocked_ms));
 	if (!prev || s->stack_len != prev->stack_len || memcmp(s->stack, prev->stack, s->stack_len)) {
 		struct json_object *stack = json_object_new_array();
 
 		for (unsigned int off = 0; off < s->stack_len; off += strlen(s->stack + off) + 1)
 			json_object_array_add(stack, json_object_new_string(s->stack + off));
-		json_object_object_add(o, "stack", stack);
+		JADD(o, "stack", stack);
 	}
 	if (prev && !json_object_object_length(o)) {
 		json_object_put(o);

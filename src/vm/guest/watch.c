@@ -148,27 +148,34 @@ static int walk_run(struct watched_page **run, int n, const struct actor *a)
  */
 void watch_read_pagemaps(void)
 {
-	static struct watched_page *order[MAX_PAGES];
+	/* the watched pages by actor and index, sorted again only when the list changes */
+	static struct watched_page *sorted[MAX_PAGES], *order[MAX_PAGES];
+	static unsigned int sorted_gen = ~0U;
 	static uint64_t entries[4096];
 	int n = 0;
 
+	if (sorted_gen != watch_gen) {
+		for (int i = 0; i < nr_watched_pages; i++)
+			sorted[i] = &watched_pages[i];
+		qsort(sorted, nr_watched_pages, sizeof(sorted[0]), by_actor_index);
+		sorted_gen = watch_gen;
+	}
 	for (int i = 0; i < nr_watched_pages; i++) {
-		struct watched_page *w = &watched_pages[i];
-		const struct actor *a = actor_find(w->actor);
+		struct watched_page *w = sorted[i];
+		const struct actor *a = w->actor_p;
 
 		w->pm_ret = PM_UNREAD;
-		if (a && a->alive && a->map.mapped && a->map.gen == w->gen)
+		if (a->alive && a->map.mapped && a->map.gen == w->gen)
 			order[n++] = w;
 	}
-	qsort(order, n, sizeof(order[0]), by_actor_index);
 	for (int i = 0; i < n;) {
-		const struct actor *a = actor_find(order[i]->actor);
+		const struct actor *a = order[i]->actor_p;
 		uint64_t first = order[i]->index, last = first;
 		int j = i + 1, fd;
 		ssize_t got;
 
 		/* extend the run while the next index is near and the read stays small */
-		while (j < n && !strcmp(order[j]->actor, order[i]->actor) &&
+		while (j < n && order[j]->actor_p == a &&
 		       order[j]->index - last <= 64 && order[j]->index - first < 4096)
 			last = order[j++]->index;
 		if (!walk_run(order + i, j - i, a)) {
@@ -348,6 +355,7 @@ static void cmd_watch_pages(int id, struct json_object *req)
 		memset(w, 0, sizeof(*w));
 		snprintf(w->file, sizeof(w->file), "%.63s", label);
 		snprintf(w->actor, sizeof(w->actor), "%s", a->name);
+		w->actor_p = a;
 		w->gen = a->map.gen;
 		w->pm_ret = PM_UNREAD;
 		w->index = index;
@@ -379,12 +387,12 @@ fail:
  */
 void watch_refresh_pfn(struct watched_page *w)
 {
-	const struct actor *a = actor_find(w->actor);
+	const struct actor *a = w->actor_p;
 	uint64_t pfn;
 	struct kpage pg;
 
 	w->mapped = 0;
-	if (!a || !a->alive || !a->map.mapped || a->map.gen != w->gen)
+	if (!a->alive || !a->map.mapped || a->map.gen != w->gen)
 		return;
 	if (w->pm_ret != PM_UNREAD) {
 		int ret = w->pm_ret;

@@ -18,7 +18,8 @@
 #define KSTATE_PGMAP_RANGES	16
 /* The per-sample block cache: 4 KiB blocks of kernel virtual memory. */
 #define KSTATE_BLOCK		4096
-#define KSTATE_BLOCKS		1024	/* 4 MiB, direct-mapped by address */
+#define KSTATE_BLOCKS		1024	/* 4 MiB, in sets of KSTATE_WAYS by address */
+#define KSTATE_WAYS		4
 /* The most blocks one gather (kgather.c) reads: a sample's working set. */
 #define KGATHER_MAX		256
 /* The pieces (runs of 64-byte lines) it copies, at most. */

@@ -159,6 +159,9 @@ int kgather_run(struct kstate *ks, const struct kgather_piece *p, unsigned int n
 	for (unsigned int i = 0; i < n; i++)
 		req->ret[i] = -EINTR;
 	ks->stats.gathers++;
+	ks->stats.gathered_pieces += n;
+	for (unsigned int i = 0; i < n; i++)
+		ks->stats.gathered_bytes += p[i].len;
 	if (bpf_prog_test_run_opts(ks->gather.fds[2], &topts))
 		return kstate_fail(ks, -errno, "gather: BPF_PROG_TEST_RUN: %s", strerror(errno));
 	return 0;

@@ -218,6 +218,8 @@ struct kstate_stats {
 	uint64_t tlb_hits;	/* translations served from the cache */
 	uint64_t gathers;	/* BPF gathers run (one system call each) */
 	uint64_t gathered;	/* blocks they read */
+	uint64_t gathered_pieces; /* runs of lines they copied */
+	uint64_t gathered_bytes;
 };
 
 void kstate_get_stats(const struct kstate *ks, struct kstate_stats *st);

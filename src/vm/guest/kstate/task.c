@@ -60,7 +60,25 @@ int kstate_task_read(struct kstate *ks, uint64_t addr, struct ktask *t)
 	task_span(l, &lo, &hi);
 	if (hi - lo > sizeof(buf))
 		return kstate_fail(ks, -EINVAL, "task_struct members too far apart");
-	ret = kstate_read(ks, addr + lo, buf, hi - lo);
+	if (comm_len > KSTATE_COMM_LEN)
+		comm_len = KSTATE_COMM_LEN;
+	if (ks->caching && hi <= sizeof(buf)) {
+		/*
+		 * From the block cache, member by member (at their own offsets
+		 * in buf): the span is ~3 KiB of which 40 bytes are wanted, and
+		 * the next sample gathers what this one read.
+		 */
+		lo = 0;
+		ret = kstate_read(ks, addr + l->task_pid.off, buf + l->task_pid.off, l->task_pid.size);
+		if (!ret)
+			ret = kstate_read(ks, addr + l->task_tgid.off, buf + l->task_tgid.off, l->task_tgid.size);
+		if (!ret)
+			ret = kstate_read(ks, addr + l->task_comm.off, buf + l->task_comm.off, comm_len);
+		if (!ret && l->task_state.found)
+			ret = kstate_read(ks, addr + l->task_state.off, buf + l->task_state.off, l->task_state.size);
+	} else {
+		ret = kstate_read(ks, addr + lo, buf, hi - lo);
+	}
 	if (ret)
 		return ret;
 	f = from(&l->task_pid, lo);
@@ -73,8 +91,6 @@ int kstate_task_read(struct kstate *ks, uint64_t addr, struct ktask *t)
 				   ": stale pointer?", addr, pid, tgid);
 	t->pid = pid;
 	t->tgid = tgid;
-	if (comm_len > KSTATE_COMM_LEN)
-		comm_len = KSTATE_COMM_LEN;
 	memcpy(t->comm, buf + l->task_comm.off - lo, comm_len);
 	t->comm[comm_len] = '\0';
 	if (l->task_state.found) {

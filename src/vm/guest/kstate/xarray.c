@@ -75,9 +75,10 @@ void kdax_decode(uint64_t value, struct kdax_entry *d)
 	d->order = d->pmd ? DAX_PMD_ORDER : 0;
 }
 
-/* One node, copied, with the facts the walk checks. */
+/* One node, copied (or the sample's last leaf, in place), with the facts the walk checks. */
 struct xa_walk {
-	uint8_t buf[XA_NODE_BUF];
+	uint8_t copy[XA_NODE_BUF];
+	const uint8_t *buf;	/* copy, or ks->xal_buf */
 	uint64_t node;
 	unsigned int shift;
 	unsigned int chunk_shift;
@@ -105,8 +106,9 @@ static int read_node(struct kstate *ks, uint64_t xa, struct xa_walk *w,
 	if (!kstate_kptr_ok(ks, w->node, 8))
 		return kstate_fail(ks, -EIO, "bad xa_node pointer %#" PRIx64,
 				   w->node);
-	if (kstate_read(ks, w->node, w->buf, l->xa_node_size))
+	if (kstate_read(ks, w->node, w->copy, l->xa_node_size))
 		return -EIO;
+	w->buf = w->copy;
 	w->shift = kf_u64(w->buf, &l->xa_node_shift);
 	array = kf_u64(w->buf, &l->xa_node_array);
 	offset = kf_u64(w->buf, &l->xa_node_offset);
@@ -154,10 +156,11 @@ static int xa_walk(struct kstate *ks, uint64_t xa, uint64_t index,
 		   uint64_t head, struct kxa_result *r)
 {
 	const struct kstate_layout *l = &ks->l;
-	struct xa_walk w = { .node = head - 2 };
+	struct xa_walk w;	/* no initializer: that would clear the whole copy each walk */
 	int want_shift = -1, want_offset = -1, ret;
 	unsigned int off;
 
+	w.node = head - 2;
 	w.chunk_shift = __builtin_ctz(l->xa_chunk_size);
 	for (r->depth = 0; r->depth < XA_MAX_DEPTH; r->depth++) {
 		ret = read_node(ks, xa, &w, want_shift, want_offset);
@@ -205,10 +208,12 @@ int kstate_xa_load(struct kstate *ks, uint64_t xa, uint64_t index,
 	/* an index of the leaf the last walk of this sample reached */
 	if (ks->caching && ks->xal_gen == ks->block_gen && ks->xal_xa == xa &&
 	    index >> __builtin_ctz(l->xa_chunk_size) == ks->xal_base) {
-		struct xa_walk w = { .node = ks->xal_node, .shift = 0,
-				     .chunk_shift = __builtin_ctz(l->xa_chunk_size) };
+		struct xa_walk w;
 
-		memcpy(w.buf, ks->xal_buf, l->xa_node_size);
+		w.buf = ks->xal_buf;
+		w.node = ks->xal_node;
+		w.shift = 0;
+		w.chunk_shift = __builtin_ctz(l->xa_chunk_size);
 		xa_settle(l, &w, index, index & (l->xa_chunk_size - 1), r);
 		r->depth = ks->xal_depth;
 		return 0;
