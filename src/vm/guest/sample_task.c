@@ -145,11 +145,18 @@ static void read_wchan_stack(struct tracked *t, int pid)
 	free(text);
 }
 
-/* Did the task run, wake, sleep, stop or exit since the counters in @t were read? */
+/*
+ * Did the task run, wake, sleep, stop or exit since the counters in @t were read,
+ * or is it between two of those now? __state 0 is TASK_RUNNING: runnable or on a
+ * CPU, its stack is moving. A task whose state says asleep but that is still on a
+ * CPU (on its way out) or on a runqueue (about to switch, or 6.12+'s delayed
+ * dequeue, which keeps it queued for a while without running it) shows no wchan
+ * and no stack in /proc until it is off: read it again each sample until then.
+ */
 static int kernel_counters_moved(const struct tracked *t, const struct ktask_sched *k)
 {
-	/* __state 0 is TASK_RUNNING: runnable or on a CPU, its stack is moving */
-	return !t->have_k || k->state == 0 || k->state != t->k.state || k->exit_state != t->k.exit_state ||
+	return !t->have_k || k->state == 0 || k->on_rq || k->on_cpu || k->state != t->k.state ||
+	       k->exit_state != t->k.exit_state ||
 	       k->sum_exec_runtime != t->k.sum_exec_runtime || k->nvcsw != t->k.nvcsw ||
 	       k->nivcsw != t->k.nivcsw || k->pcount != t->k.pcount || k->mm != t->k.mm;
 }
@@ -191,9 +198,14 @@ void task_sample(const struct actor *a, double now, struct task_sample *s)
 		state = paren[2];
 	if (!fresh && proc_read(a->pid, "schedstat", &t->sched_fd, 1, buf, sizeof(buf)) > 0)
 		sscanf(buf, "%llu %*u %llu", &run_ns, &pcount);
-	/* "0 0 0": no schedstat on this kernel, so no way to tell that it did not run */
+	/*
+	 * "0 0 0": no schedstat on this kernel, so no way to tell that it did not run.
+	 * A sleeping task whose last stack read came back empty was caught on its way
+	 * out (or queued by 6.12+'s delayed dequeue, which moves no counter when it
+	 * ends): read again.
+	 */
 	if (fresh || !t->have || state != t->state || state == 'R' || (!run_ns && !pcount) ||
-	    run_ns != t->run_ns || pcount != t->pcount)
+	    run_ns != t->run_ns || pcount != t->pcount || !t->nr_frames)
 		read_wchan_stack(t, a->pid);
 	t->run_ns = run_ns;
 	t->pcount = pcount;

@@ -91,6 +91,8 @@ struct kstate_layout {
 	struct kfield task_comm;
 	struct kfield task_state;		/* __state (5.14+) or state */
 	struct kfield task_exit_state;
+	struct kfield task_on_rq;
+	struct kfield task_on_cpu;		/* CONFIG_SMP */
 	struct kfield task_mm;
 	struct kfield task_pid_links;		/* [PIDTYPE_PID] first */
 	struct kfield task_sum_exec_runtime;
@@ -251,6 +253,7 @@ int kstate_task_by_pid(struct kstate *ks, int pid, uint64_t *task);
 struct ktask_sched {
 	int32_t pid, tgid;
 	uint64_t state, exit_state;
+	uint64_t on_rq, on_cpu;		/* on_cpu 0 without CONFIG_SMP */
 	uint64_t sum_exec_runtime;	/* ns */
 	uint64_t nvcsw, nivcsw;
 	uint64_t pcount;		/* 0 without CONFIG_SCHED_INFO */

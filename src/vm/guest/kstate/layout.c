@@ -63,6 +63,13 @@ static const struct field_spec field_specs[] = {
 	 * indexed by enum pid_type: PIDTYPE_PID (0) is their first element.
 	 */
 	F(task_exit_state, "task_struct.exit_state", false),
+	/*
+	 * A task asleep by its state can still be on a runqueue (on_rq: about to
+	 * switch out, or 6.12+'s delayed dequeue) or on a CPU (on_cpu, SMP):
+	 * /proc then shows it as running (no wchan, no stack).
+	 */
+	F(task_on_rq, "task_struct.on_rq", false),
+	F(task_on_cpu, "task_struct.on_cpu", false),
 	F(task_mm, "task_struct.mm", false),
 	F(task_pid_links, "task_struct.pid_links", false),
 	F(task_sum_exec_runtime, "task_struct.se.sum_exec_runtime", false),

@@ -73,6 +73,7 @@ int kstate_task_sched(struct kstate *ks, uint64_t task, struct ktask_sched *s)
 	} want[] = {
 		{ &l->task_state, &s->state, "task_struct.__state" },
 		{ &l->task_exit_state, &s->exit_state, "task_struct.exit_state" },
+		{ &l->task_on_rq, &s->on_rq, "task_struct.on_rq" },
 		{ &l->task_sum_exec_runtime, &s->sum_exec_runtime, "task_struct.se.sum_exec_runtime" },
 		{ &l->task_nvcsw, &s->nvcsw, "task_struct.nvcsw" },
 		{ &l->task_nivcsw, &s->nivcsw, "task_struct.nivcsw" },
@@ -89,6 +90,8 @@ int kstate_task_sched(struct kstate *ks, uint64_t task, struct ktask_sched *s)
 		    (ret = kstate_read_field(ks, task, want[i].f, want[i].v)))
 			return ret;
 	if (l->task_pcount.found && (ret = kstate_read_field(ks, task, &l->task_pcount, &s->pcount)))
+		return ret;
+	if (l->task_on_cpu.found && (ret = kstate_read_field(ks, task, &l->task_on_cpu, &s->on_cpu)))
 		return ret;
 	if ((ret = kstate_read_sfield(ks, task, &l->task_pid, &pid)) ||
 	    (ret = kstate_read_sfield(ks, task, &l->task_tgid, &tgid)))

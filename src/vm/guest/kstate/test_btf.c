@@ -110,6 +110,7 @@ static void test_layout_common(const struct kstate_layout *l)
 	CHECK(l->task_state.found);
 	/* what the observer reads of an actor instead of /proc (process.c) */
 	CHECK(l->task_exit_state.found && l->task_mm.found && l->task_pid_links.found);
+	CHECK(l->task_on_rq.found && l->task_on_cpu.found);
 	CHECK(l->task_sum_exec_runtime.found && l->task_sum_exec_runtime.size == 8);
 	CHECK(l->task_nvcsw.found && l->task_nivcsw.found && l->task_pcount.found);
 	CHECK(l->mm_pgd.found && l->mm_pgd.size == 8);
