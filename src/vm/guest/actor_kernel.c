@@ -13,9 +13,8 @@
 #include "observer_internal.h"
 
 static struct {
-	int pid;
-	uint64_t task;		/* 0: not looked up (or failed: see why) */
-	char why[160];
+	int pid;		/* 0: a free slot */
+	uint64_t task;
 } known[ACTORS_MAX * 2];
 
 static char disabled[256];
@@ -66,16 +65,13 @@ int actor_kernel_sched(const struct actor *a, struct ktask_sched *s)
 		known[i].pid = a->pid;
 		ret = kstate_task_by_pid(obs_ks, a->pid, &known[i].task);
 		if (ret) {
-			snprintf(known[i].why, sizeof(known[i].why), "%s", kstate_errmsg(obs_ks));
-			known[i].task = 0;
-			/* a kernel that lacks a piece lacks it for every actor */
+			/* a kernel that lacks a piece lacks it for every actor; else try again next time */
 			if (ret == -ENOTSUP)
-				actor_kernel_disable(known[i].why);
+				actor_kernel_disable(kstate_errmsg(obs_ks));
+			memset(&known[i], 0, sizeof(known[i]));
 			return ret;
 		}
 	}
-	if (!known[i].task)
-		return -1;
 	ret = kstate_task_sched(obs_ks, known[i].task, s);
 	if (!ret && (s->pid != a->pid || s->tgid != a->pid)) {
 		/* not ours any more (reaped and reused before we heard): look it up again */
