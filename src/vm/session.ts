@@ -24,7 +24,7 @@ import { checkKernel, checkKernelFiles, KernelError, resolveKernel, type Kernel 
 import type { Progress } from './progress.js';
 import { Qmp } from './qmp.js';
 import { agentSocket, qemuArgv, qmpSocket, type Accel, type RunFiles } from './qemu.js';
-import { GuestWatchdog } from './watchdog.js';
+import { GuestWatchdog, watchConsoleForPanic } from './watchdog.js';
 import { installCleanupHandlers, live, stoppedBy } from './exitPaths.js';
 export { interruption } from './exitPaths.js';
 import { dropWarmState, findWarmState, keepWarmState, migrateStopped, runLoaded, sweepWarmSaves, warmSaveDir, warmFailed, warmInputs, type WarmInputs, type WarmState } from './warmStart.js';
@@ -407,8 +407,12 @@ export class GuestSession {
       if (!this.stopping && this.ready) this.loseGuest(`${this.exitInfo}, while the lab was running`);
     });
     this.watchdog.start();
-    const exitedEarly = this.exited.then(() => {
-      throw new BootError(this.exitInfo, this.files.consoleLog, consoleTail(this.files.consoleLog));
+    const panic = watchConsoleForPanic(this.files.consoleLog);
+    const exitedEarly = Promise.race([
+      this.exited.then(() => this.exitInfo),
+      panic.seen.then((line) => `the guest kernel panicked while booting: ${line}`),
+    ]).then((why) => {
+      throw new BootError(why, this.files.consoleLog, consoleTail(this.files.consoleLog));
     });
     exitedEarly.catch(() => {});
 
@@ -420,13 +424,13 @@ export class GuestSession {
     this.channel.on('message', (msg) => this.watchdog.agentMessage(msg));
     this.recordTranscript();
     if (this.warmState) {
-      await this.restoreWarm(progress, timeoutMs, began, exitedEarly);
+      await this.restoreWarm(progress, timeoutMs, began, exitedEarly).finally(panic.stop);
       return;
     }
     progress.start('kernel', 'booting the guest kernel');
     const ready = this.channel.waitFor('ready', timeoutMs);
     ready.catch(() => {});
-    this.ready = await Promise.race([ready, exitedEarly]).catch((err: Error) => {
+    this.ready = await Promise.race([ready, exitedEarly]).finally(panic.stop).catch((err: Error) => {
       if (err instanceof BootError) throw err;
       throw new BootError(
         `boot watchdog: the guest agent did not start within ${Math.round(timeoutMs / 1000)} s (${accel})`,

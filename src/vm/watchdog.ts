@@ -149,3 +149,38 @@ export function processState(pid: number): string | null {
     return null;
   }
 }
+
+/**
+ * A guest kernel that panics while it boots does not always end QEMU: panic=-1 reboots and
+ * -no-reboot turns that into an exit, but a panic in an interrupt on a TCG guest (the 7.2
+ * int3 oops in sched_clock_cpu during text patching, session 7 CI) can hang on the way.
+ * Watch the console for the panic line until the agent is ready, so that the boot fails at
+ * once with the kernel's own words instead of a watchdog timeout minutes later.
+ */
+export function watchConsoleForPanic(consoleLog: string, everyMs = 250): { seen: Promise<string>; stop: () => void } {
+  let offset = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const seen = new Promise<string>((resolve) => {
+    timer = setInterval(() => {
+      let fd: number | null = null;
+      try {
+        fd = fs.openSync(consoleLog, 'r');
+        const size = fs.fstatSync(fd).size;
+        if (size <= offset) return;
+        // a line may straddle two reads: keep 200 bytes of overlap
+        const from = Math.max(0, offset - 200);
+        const buf = Buffer.alloc(size - from);
+        fs.readSync(fd, buf, 0, buf.length, from);
+        offset = size;
+        const line = /Kernel panic - not syncing:[^\n]*/.exec(buf.toString('utf8'));
+        if (line) resolve(line[0].trim());
+      } catch {
+        // no console yet
+      } finally {
+        if (fd !== null) fs.closeSync(fd);
+      }
+    }, everyMs);
+    timer.unref();
+  });
+  return { seen, stop: () => timer && clearInterval(timer) };
+}
