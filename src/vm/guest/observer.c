@@ -20,7 +20,10 @@
 #include "trace.h"
 
 struct kstate *obs_ks;
-struct obs_opts obs_opts = { 1, 1, 1, 1, 1, 1, 1 };
+/* the default: the kernel-side sampler (observe's "sampler" can ask for another) */
+struct obs_opts obs_opts = {
+	.cache = 1, .batch_pagemap = 1, .task_on_change = 1, .delta = 1, .gather = 1, .actors_kernel = 1,
+};
 struct obs_calls obs_calls;
 static char ks_error[256];
 static double interval, next_sample;
@@ -369,7 +372,7 @@ static struct json_object *sampler_json(const char *kind)
 	JADD(o, "kind", json_object_new_string(kind));
 	if (!obs_opts.gather)
 		gather = "not asked for";
-	if (!obs_opts.walk)
+	if (!obs_opts.actors_kernel)
 		actors = "not asked for";
 	JADD(o, "gather", gather ? json_object_new_string(gather) : NULL);
 	JADD(o, "actors", actors ? json_object_new_string(actors) : NULL);
@@ -406,7 +409,10 @@ static void cmd_observe(int id, struct json_object *req)
 	}
 	legacy = !strcmp(sampler, "legacy");
 	kernel = !strcmp(sampler, "kernel");
-	obs_opts = (struct obs_opts){ !legacy, !legacy, !legacy, !legacy, kernel, kernel, kernel };
+	obs_opts = (struct obs_opts){
+		.cache = !legacy, .batch_pagemap = !legacy, .task_on_change = !legacy, .delta = !legacy,
+		.gather = kernel, .actors_kernel = kernel,
+	};
 	kstate_gather_use(obs_ks, obs_opts.gather);
 	/* the first snapshot of a stream is complete */
 	sent.valid = 0;

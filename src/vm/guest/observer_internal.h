@@ -44,8 +44,12 @@ struct obs_opts {
 	 * read from kernel memory (actor_kernel.c), /proc only when they changed.
 	 */
 	int gather;
-	int walk;		/* page tables instead of pagemap */
-	int task_kcore;		/* task_struct counters instead of stat + schedstat */
+	/*
+	 * The actors from kernel memory: their page tables instead of pagemap, their
+	 * task_struct's counters instead of stat + schedstat; one switch, as
+	 * actor_kernel_status() says why not for both.
+	 */
+	int actors_kernel;
 };
 extern struct obs_opts obs_opts;
 

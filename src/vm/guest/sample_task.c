@@ -9,7 +9,7 @@
  * (schedstat's run time or its count of times on a CPU moved), its state letter
  * changed, or it is running now. A task that has not run has the stack it had.
  *
- * With obs_opts.task_kcore the same question is asked of the task_struct itself
+ * With obs_opts.actors_kernel the same question is asked of the task_struct itself
  * (actor_kernel.c: its state, exit state, run time and context switch counts, read
  * from kernel memory in the sample's gather): when none of them moved and the task
  * is not runnable, nothing under /proc is read at all.
@@ -151,23 +151,72 @@ static void read_wchan_stack(struct tracked *t, int pid)
  * CPU, its stack is moving. A task whose state says asleep but that is still on a
  * CPU (on its way out) or on a runqueue (about to switch, or 6.12+'s delayed
  * dequeue, which keeps it queued for a while without running it) shows no wchan
- * and no stack in /proc until it is off: read it again each sample until then.
+ * and no stack in /proc until it is off: read it again each sample until then, and
+ * once more after (a last read that came back empty: leaving the runqueue without
+ * running moves no counter).
  */
 static int kernel_counters_moved(const struct tracked *t, const struct ktask_sched *k)
 {
-	return !t->have_k || k->state == 0 || k->on_rq || k->on_cpu || k->state != t->k.state ||
-	       k->exit_state != t->k.exit_state ||
+	return !t->have_k || !t->nr_frames || k->state == 0 || k->on_rq || k->on_cpu ||
+	       k->state != t->k.state || k->exit_state != t->k.exit_state ||
 	       k->sum_exec_runtime != t->k.sum_exec_runtime || k->nvcsw != t->k.nvcsw ||
 	       k->nivcsw != t->k.nivcsw || k->pcount != t->k.pcount || k->mm != t->k.mm;
+}
+
+/* The state letter of /proc/<pid>/stat: it follows the ")" that closes comm, which may hold spaces. */
+static char proc_state(struct tracked *t, int pid, int keep_open)
+{
+	char buf[1024], *paren;
+
+	if (proc_read(pid, "stat", &t->stat_fd, keep_open, buf, sizeof(buf)) > 0 && (paren = strrchr(buf, ')')) &&
+	    paren[1])
+		return paren[2];
+	return '?';
+}
+
+/* The kernel sampler: /proc is read only when task_struct says the task moved. */
+static char refresh_from_kernel(struct tracked *t, int pid, const struct ktask_sched *k)
+{
+	int moved = kernel_counters_moved(t, k);
+	char state;
+
+	t->k = *k;
+	t->have_k = 1;
+	if (!moved)
+		return t->state;
+	state = proc_state(t, pid, 1);
+	read_wchan_stack(t, pid);
+	return state;
+}
+
+/* Without task_struct: schedstat's run time and count of runs say whether it moved. */
+static char refresh_from_proc(struct tracked *t, int pid, int fresh)
+{
+	unsigned long long run_ns = 0, pcount = 0;
+	char buf[1024], state;
+
+	t->have_k = 0;
+	state = proc_state(t, pid, !fresh);
+	if (!fresh && proc_read(pid, "schedstat", &t->sched_fd, 1, buf, sizeof(buf)) > 0)
+		sscanf(buf, "%llu %*u %llu", &run_ns, &pcount);
+	/*
+	 * "0 0 0": no schedstat on this kernel, so no way to tell that it did not run.
+	 * A sleeping task whose last stack read came back empty is read again, as above.
+	 */
+	if (fresh || !t->have || state != t->state || state == 'R' || (!run_ns && !pcount) ||
+	    run_ns != t->run_ns || pcount != t->pcount || !t->nr_frames)
+		read_wchan_stack(t, pid);
+	t->run_ns = run_ns;
+	t->pcount = pcount;
+	return state;
 }
 
 void task_sample(const struct actor *a, double now, struct task_sample *s)
 {
 	struct tracked *t = tracked_of(a->pid), scratch = { 0 };
-	char buf[1024], state = '?', *paren;
-	unsigned long long run_ns = 0, pcount = 0;
 	int fresh = !obs_opts.task_on_change;
 	struct ktask_sched k;
+	char state;
 
 	if (!t) {
 		t = &scratch;
@@ -177,39 +226,10 @@ void task_sample(const struct actor *a, double now, struct task_sample *s)
 	memset(s, 0, offsetof(struct task_sample, stack));
 	snprintf(s->name, sizeof(s->name), "%s", a->name);
 	s->pid = a->pid;
-	if (!fresh && t->have && obs_opts.task_kcore && !actor_kernel_sched(a, &k)) {
-		int moved = kernel_counters_moved(t, &k);
-
-		t->k = k;
-		t->have_k = 1;
-		if (!moved) {
-			state = t->state;
-			goto have_state;
-		}
-		if (proc_read(a->pid, "stat", &t->stat_fd, 1, buf, sizeof(buf)) > 0 && (paren = strrchr(buf, ')')) &&
-		    paren[1])
-			state = paren[2];
-		read_wchan_stack(t, a->pid);
-		goto have_state;
-	}
-	t->have_k = 0;
-	/* The state follows the ")" that closes comm: comm may hold spaces. */
-	if (proc_read(a->pid, "stat", &t->stat_fd, !fresh, buf, sizeof(buf)) > 0 && (paren = strrchr(buf, ')')) && paren[1])
-		state = paren[2];
-	if (!fresh && proc_read(a->pid, "schedstat", &t->sched_fd, 1, buf, sizeof(buf)) > 0)
-		sscanf(buf, "%llu %*u %llu", &run_ns, &pcount);
-	/*
-	 * "0 0 0": no schedstat on this kernel, so no way to tell that it did not run.
-	 * A sleeping task whose last stack read came back empty was caught on its way
-	 * out (or queued by 6.12+'s delayed dequeue, which moves no counter when it
-	 * ends): read again.
-	 */
-	if (fresh || !t->have || state != t->state || state == 'R' || (!run_ns && !pcount) ||
-	    run_ns != t->run_ns || pcount != t->pcount || !t->nr_frames)
-		read_wchan_stack(t, a->pid);
-	t->run_ns = run_ns;
-	t->pcount = pcount;
-have_state:
+	if (!fresh && t->have && obs_opts.actors_kernel && !actor_kernel_sched(a, &k))
+		state = refresh_from_kernel(t, a->pid, &k);
+	else
+		state = refresh_from_proc(t, a->pid, fresh);
 	t->have = 1;
 	t->state = state;
 	s->state = state;

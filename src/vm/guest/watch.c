@@ -124,7 +124,7 @@ static int walk_run(struct watched_page **run, int n, const struct actor *a)
 {
 	uint64_t pgd;
 
-	if (!obs_opts.walk || actor_kernel_pgd(a, &pgd))
+	if (!obs_opts.actors_kernel || actor_kernel_pgd(a, &pgd))
 		return -1;
 	for (int k = 0; k < n; k++) {
 		struct watched_page *w = run[k];
@@ -143,7 +143,7 @@ static int walk_run(struct watched_page **run, int n, const struct actor *a)
 
 /*
  * Every watched page's page-table entry: through the actor's page tables in
- * kernel memory (obs_opts.walk), else one pagemap pread per run of nearby
+ * kernel memory (obs_opts.actors_kernel), else one pagemap pread per run of nearby
  * indices of one actor's mapping: for 64 pages in 3 files, 3 reads instead of 64.
  */
 void watch_read_pagemaps(void)
@@ -211,7 +211,7 @@ static void check_walk(const struct actor *a, uint64_t index, uint64_t pagemap_p
 	uint64_t pgd, pfn = 0;
 	int ret;
 
-	if (!obs_opts.walk || actor_kernel_status())
+	if (!obs_opts.actors_kernel || actor_kernel_status())
 		return;
 	ret = actor_kernel_pgd(a, &pgd);
 	if (ret) {
