@@ -287,7 +287,16 @@ async function indexedModulesDir(modulesDir: string, release: string, progress: 
   return copy;
 }
 
-async function pathKernel(spec: Extract<Profile['kernel'], { source: 'path' }>, progress: Progress): Promise<Kernel> {
+/**
+ * A path kernel's files as the profile names them, checked without reading more than
+ * the bzImage's header: precheckKernel and pathKernel both start here.
+ */
+function pathKernelFiles(spec: Extract<Profile['kernel'], { source: 'path' }>): {
+  bzImage: string;
+  release: string;
+  modulesDir: string | null;
+  configFile: string | null;
+} {
   const bzImage = path.resolve(expandHome(spec.bzImage));
   if (!fs.existsSync(bzImage)) {
     throw new KernelError(`kernel.bzImage: ${bzImage} does not exist. Point it at a built arch/x86/boot/bzImage.`);
@@ -302,11 +311,34 @@ async function pathKernel(spec: Extract<Profile['kernel'], { source: 'path' }>, 
     if (path.basename(modulesDir) !== release) {
       throw new KernelError(`kernel.modules: ${modulesDir} is for "${path.basename(modulesDir)}" but the bzImage is "${release}".`);
     }
-    modulesDir = await indexedModulesDir(modulesDir, release, progress);
   }
   const configFile = spec.config ? path.resolve(expandHome(spec.config)) : null;
-  if (configFile && !fs.existsSync(configFile)) throw new KernelError(`kernel.config: ${configFile} does not exist.`);
+  if (configFile && (!fs.existsSync(configFile) || !fs.statSync(configFile).isFile())) throw new KernelError(`kernel.config: ${configFile} is not a file.`);
+  return { bzImage, release, modulesDir, configFile };
+}
+
+async function pathKernel(spec: Extract<Profile['kernel'], { source: 'path' }>, progress: Progress): Promise<Kernel> {
+  const { bzImage, release, modulesDir: given, configFile } = pathKernelFiles(spec);
+  const modulesDir = given ? await indexedModulesDir(given, release, progress) : null;
   return { release, bzImage, modulesDir, configFile, origin: bzImage };
+}
+
+/** A kernel tree's directory and its .config: precheckKernel and treeKernel both start here. */
+function treeDir(spec: { dir: string }): { dir: string; configFile: string } {
+  const dir = path.resolve(expandHome(spec.dir));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new KernelError(`kernel.dir: ${dir} is not a directory. Name a built kernel tree (where you ran make).`);
+  const configFile = path.join(dir, '.config');
+  if (!fs.existsSync(configFile)) {
+    throw new KernelError(`kernel.dir: ${dir} has no .config: not a configured kernel tree. Configure it (make x86_64_defconfig, then merge profiles/daxlab.config) and build it.`);
+  }
+  return { dir, configFile };
+}
+
+/** The tree's bzImage and the release its header names. */
+function treeBzImage(dir: string): { bzImage: string; release: string } {
+  const bzImage = path.join(dir, 'arch/x86/boot/bzImage');
+  if (!fs.existsSync(bzImage)) throw new KernelError(`kernel tree ${dir} is not built (no arch/x86/boot/bzImage): run make -j$(nproc) bzImage modules there.`);
+  return { bzImage, release: bzImageRelease(bzImage) };
 }
 
 /**
@@ -315,12 +347,7 @@ async function pathKernel(spec: Extract<Profile['kernel'], { source: 'path' }>, 
  * lab's cache with make modules_install (stripped: the image stays small, BTF stays).
  */
 async function treeKernel(spec: { dir: string }, profile: Profile, progress: Progress): Promise<Kernel> {
-  const dir = path.resolve(expandHome(spec.dir));
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new KernelError(`kernel.dir: ${dir} is not a directory. Name a built kernel tree (where you ran make).`);
-  const configFile = path.join(dir, '.config');
-  if (!fs.existsSync(configFile)) {
-    throw new KernelError(`kernel.dir: ${dir} has no .config: not a configured kernel tree. Configure it (make x86_64_defconfig, then merge profiles/daxlab.config) and build it.`);
-  }
+  const { dir, configFile } = treeDir(spec);
   const config = parseKernelConfig(fs.readFileSync(configFile, 'utf8'));
   const missing = missingFromConfig(config, requiredOptions(profile), config.get('MODULES') === 'y');
   if (missing.length) {
@@ -329,9 +356,7 @@ async function treeKernel(spec: { dir: string }, profile: Profile, progress: Pro
         `fix: scripts/kconfig/merge_config.sh -m .config ${path.join(packageRoot, 'profiles/daxlab.config')} && make olddefconfig && make bzImage modules`,
     );
   }
-  const bzImage = path.join(dir, 'arch/x86/boot/bzImage');
-  if (!fs.existsSync(bzImage)) throw new KernelError(`kernel tree ${dir} is not built (no arch/x86/boot/bzImage): run make -j$(nproc) bzImage modules there.`);
-  const release = bzImageRelease(bzImage);
+  const { bzImage, release } = treeBzImage(dir);
   const treeRelease = fs.existsSync(path.join(dir, 'include/config/kernel.release')) ? fs.readFileSync(path.join(dir, 'include/config/kernel.release'), 'utf8').trim() : release;
   if (treeRelease !== release) {
     throw new KernelError(`kernel tree ${dir}: the bzImage is ${release} but the tree is now ${treeRelease}: rebuild (make bzImage modules).`);
@@ -370,30 +395,12 @@ async function treeKernel(spec: { dir: string }, profile: Profile, progress: Pro
  * What can be checked of a profile's kernel on the host in milliseconds, without a
  * download, a depmod or a modules_install: a compare or a matrix checks every side with
  * it before the first side resolves (and fetches) its kernel, so a typo in side B does not
- * cost side A's download. resolveKernel checks all of it again, and more.
+ * cost side A's download. resolveKernel starts with the same checks and does more.
  */
 export function precheckKernel(profile: Profile): void {
   const spec = profile.kernel;
-  if (spec.source === 'path') {
-    const bzImage = path.resolve(expandHome(spec.bzImage));
-    if (!fs.existsSync(bzImage)) throw new KernelError(`kernel.bzImage: ${bzImage} does not exist. Point it at a built arch/x86/boot/bzImage.`);
-    readBzImageHeader(bzImage);
-    if (spec.modules) {
-      const modulesDir = path.resolve(expandHome(spec.modules));
-      if (!fs.existsSync(modulesDir) || !fs.statSync(modulesDir).isDirectory()) throw new KernelError(`kernel.modules: ${modulesDir} is not a directory.`);
-    }
-    if (spec.config) {
-      const configFile = path.resolve(expandHome(spec.config));
-      if (!fs.existsSync(configFile) || !fs.statSync(configFile).isFile()) throw new KernelError(`kernel.config: ${configFile} is not a file.`);
-    }
-  } else if (spec.source === 'tree') {
-    const dir = path.resolve(expandHome(spec.dir));
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new KernelError(`kernel.dir: ${dir} is not a directory. Name a built kernel tree (where you ran make).`);
-    if (!fs.existsSync(path.join(dir, '.config'))) throw new KernelError(`kernel.dir: ${dir} has no .config: not a configured kernel tree.`);
-    const bzImage = path.join(dir, 'arch/x86/boot/bzImage');
-    if (!fs.existsSync(bzImage)) throw new KernelError(`kernel tree ${dir} is not built (no arch/x86/boot/bzImage): run make -j$(nproc) bzImage modules there.`);
-    readBzImageHeader(bzImage);
-  }
+  if (spec.source === 'path') pathKernelFiles(spec);
+  else if (spec.source === 'tree') treeBzImage(treeDir(spec).dir);
 }
 
 export async function resolveKernel(profile: Profile, progress: Progress): Promise<Kernel> {
