@@ -35,7 +35,7 @@ async function floorBoot(session: GuestSession): Promise<number> {
       files,
       name: 'daxlab-bench-floor',
       // Arguments after "--" go to init: busybox runs its poweroff applet as PID 1.
-      append: kernelCommandLine(['rdinit=/bin/busybox', '--', 'poweroff', '-f']),
+      append: kernelCommandLine(session.accel.accel, ['rdinit=/bin/busybox', '--', 'poweroff', '-f']),
     });
     const began = performance.now();
     await execa('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...argv], { stdin: 'ignore', timeout: 120_000 });

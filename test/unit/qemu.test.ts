@@ -33,6 +33,12 @@ describe('qemu argv', () => {
     expect(mem).toMatch(/^2G,slots=3,/);
   });
 
+  it('decides the TSC at boot under TCG only (tsc=unstable), KVM keeps the guest\'s own clock choice', () => {
+    const params = (accel: 'tcg' | 'kvm') => argOf(qemuArgv({ profile, accel, kernelImage: '/k', initrd: '/i', files, name: 'n' }), '-append')[0]!.split(' ');
+    expect(params('tcg')).toContain('tsc=unstable');
+    expect(params('kvm').filter((p) => p.startsWith('tsc='))).toEqual([]);
+  });
+
   it('maps the NVDIMM template private, and adds the lab\'s kernel parameters', () => {
     const argv = qemuArgv({ profile, accel: 'tcg', kernelImage: '/k', initrd: '/i', files, name: 'n', privateNvdimms: true, kernelParams: ['daxlab.modules=a,?b'] });
     expect(argOf(argv, '-object').map((o) => /share=(\w+)/.exec(o)![1])).toEqual(['off', 'off']);
