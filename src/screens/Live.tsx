@@ -86,7 +86,8 @@ export function StatusLine({ state, width }: { state: LabState; width: number })
   const loss = lossSummary(state);
   const text =
     `msgs ${state.messageCount} · snapshots ${state.snapshotCount} · frames ${store.stats.frames} (≤${store.maxFps}/s, up to ${store.stats.maxBatch} msgs each)` +
-    ` · agent dropped ${state.dropped.events} events ${state.dropped.snapshots} snapshots`;
+    // what was lost is said once, in the warning after this (lossSummary)
+    (state.dropped.events || state.dropped.snapshots ? '' : ' · agent dropped nothing');
   return (
     <Text wrap="truncate">
       <T tone="dim">{text.slice(0, width)}</T>

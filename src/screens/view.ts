@@ -359,10 +359,20 @@ export function filterLog(items: readonly LogItem[], kind: LogKind | null, text:
 // ---------------------------------------------------------------------------------------
 // Nothing goes silently: what the agent dropped, what the reducer evicted.
 
+/** "32 snapshots (32 of them during its own commands: trace 13, refwatch 19)". */
+export function droppedSnapshotsText(dropped: LabState['dropped']): string {
+  const text = `${dropped.snapshots} snapshots`;
+  const inCommands = Object.entries(dropped.inCommands ?? {}).filter(([, n]) => n > 0);
+  if (!inCommands.length) return text;
+  const sum = inCommands.reduce((n, [, k]) => n + k, 0);
+  const which = inCommands.map(([cmd, n]) => `${cmd} ${n}`).join(', ');
+  return `${text} (${sum === dropped.snapshots ? 'all' : sum} of them during its own commands: ${which})`;
+}
+
 export function lossSummary(state: LabState): string[] {
   const out: string[] = [];
   if (state.dropped.events) out.push(`agent dropped ${state.dropped.events} events`);
-  if (state.dropped.snapshots) out.push(`agent dropped ${state.dropped.snapshots} snapshots`);
+  if (state.dropped.snapshots) out.push(`agent dropped ${droppedSnapshotsText(state.dropped)}`);
   if (state.missedSnapshots) out.push(`${state.missedSnapshots} snapshots missed (seq gaps)`);
   const ev: Array<[string, number]> = [
     ['events', state.evictedEvents],

@@ -147,6 +147,18 @@ export const leaseState = z.object({
   raw: z.string(),
 });
 
+/**
+ * Events lost to the kernel's trace buffers, and snapshots not taken because the agent
+ * fell behind its rate; inCommands: how many of those snapshots fell while the agent was
+ * inside one of its own commands (trace placing kprobes, refwatch arming watchpoints:
+ * each kernel step of those can take longer than a 50 ms interval under TCG), by command.
+ */
+const droppedCounts = z.object({
+  events: z.number(),
+  snapshots: z.number(),
+  inCommands: z.record(z.string(), z.number()).optional(),
+});
+
 export const snapshotMessage = z.object({
   ...base,
   kind: z.literal('snapshot'),
@@ -157,7 +169,7 @@ export const snapshotMessage = z.object({
   leases: z.array(leaseState),
   vmstat: z.record(z.string(), z.number()),
   /** Counts of what the agent had to drop since it started: never silent. */
-  dropped: z.object({ events: z.number(), snapshots: z.number() }),
+  dropped: droppedCounts,
   /** How long the sampler took for this snapshot (microseconds). */
   costUs: z.number().optional(),
   /** The same, per part (pages, locks, actors, leases, vmstat, dropped). */
@@ -186,7 +198,7 @@ export const snapshotDeltaMessage = z.object({
   actors: z.union([z.array(actorState), z.record(z.string(), actorState.partial())]).optional(),
   leases: z.array(leaseState).optional(),
   vmstat: z.record(z.string(), z.number()).optional(),
-  dropped: z.object({ events: z.number(), snapshots: z.number() }).optional(),
+  dropped: droppedCounts.optional(),
   costUs: z.number().optional(),
   costByPartUs: z.record(z.string(), z.number()).optional(),
   syscalls: z.record(z.string(), z.number()).optional(),

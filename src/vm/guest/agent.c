@@ -242,6 +242,17 @@ void agent_register_tick(tick_handler handler)
 		ticks[nr_ticks++] = handler;
 }
 
+/* The command the loop is in (its name is a registered constant), and the last one's end. */
+static const char *running_cmd, *last_cmd;
+static double cmd_start, last_cmd_end;
+
+const char *agent_busy_at(double t)
+{
+	if (running_cmd)
+		return cmd_start <= t ? running_cmd : NULL;
+	return last_cmd && cmd_start <= t && last_cmd_end > t ? last_cmd : NULL;
+}
+
 static void dispatch(const char *line)
 {
 	struct json_object *req = json_tokener_parse(line), *v;
@@ -256,7 +267,12 @@ static void dispatch(const char *line)
 	cmd = json_object_object_get_ex(req, "cmd", &v) ? json_object_get_string(v) : "";
 	for (i = 0; i < nr_commands; i++) {
 		if (!strcmp(cmd, commands[i].name)) {
+			running_cmd = commands[i].name;
+			cmd_start = mono_now();
 			commands[i].handler(id, req);
+			running_cmd = NULL;
+			last_cmd = commands[i].name;
+			last_cmd_end = mono_now();
 			break;
 		}
 	}

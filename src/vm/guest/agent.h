@@ -51,6 +51,12 @@ int agent_watch_fd(int fd, short events, fd_handler handler, void *ctx);
 void agent_unwatch_fd(int fd);
 void agent_register_cmd(const char *name, cmd_handler handler);
 /*
+ * The command that held the agent's loop at time @t (mono_now()): the one running
+ * now or the last one, if it had started by @t and not ended; NULL if none. The observer names
+ * it for the snapshots it could not take.
+ */
+const char *agent_busy_at(double t);
+/*
  * The heartbeat: one {"kind":"heartbeat"} a second from the agent's own thread, so the
  * host notices within seconds when the guest stops running (a hung guest kernel, frozen
  * vCPUs). agent_beat() marks the main loop's progress (called from the loop and from the

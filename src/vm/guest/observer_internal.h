@@ -53,6 +53,9 @@ struct obs_opts {
 };
 extern struct obs_opts obs_opts;
 
+/* A snapshot now if one is due: long commands call it between their steps. */
+void observer_sample_if_due(void);
+
 /* The system calls a snapshot made besides kcore and gathers (kstate counts those), by kind. */
 struct obs_calls {
 	unsigned int pagemap;	/* preads of /proc/<pid>/pagemap */

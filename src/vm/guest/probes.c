@@ -359,15 +359,13 @@ static void probe_status(struct json_object *status, const char *name, const cha
 static void add_kprobes(const char *set, int uncalled, struct json_object *ok, struct json_object *failed,
 			struct json_object *status)
 {
-	char def[512], ref[16] = "52", err[128], why[512];
-	struct kfield f;
-	struct btf *btf = kbtf_open(NULL, err, sizeof(err));
+	char def[512], ref[16] = "52", err[256], why[512];
+	unsigned int ref_off;
+	int have_ref = !trace_page_refcount_off(&ref_off, err, sizeof(err));
 	int ret;
 
-	if (btf && !kbtf_member(btf, "page._refcount", &f))
-		snprintf(ref, sizeof(ref), "%u", f.off);
-	if (btf)
-		btf__free(btf);
+	if (have_ref)
+		snprintf(ref, sizeof(ref), "%u", ref_off);
 	for (size_t i = 0; i < NR_DEFS; i++) {
 		const struct kprobe_def *k = &kprobe_defs[i];
 		const struct kcallers *c = calls_of(k->fn);
@@ -377,7 +375,8 @@ static void add_kprobes(const char *set, int uncalled, struct json_object *ok, s
 		if (strcmp(k->set, set))
 			continue;
 		snprintf(name, sizeof(name), "%s%s", k->fn, k->ret ? "__return" : "");
-		if (!btf && strstr(k->args, "%REF%")) {
+		observer_sample_if_due();
+		if (!have_ref && strstr(k->args, "%REF%")) {
 			json_object_array_add(failed, json_object_new_string(name));
 			probe_status(status, name, k->fn, "unavailable", err, 0);
 			continue;
@@ -439,6 +438,34 @@ static void add_kprobes(const char *set, int uncalled, struct json_object *ok, s
 	}
 }
 
+int trace_page_refcount_off(unsigned int *off, char *err, size_t errlen)
+{
+	static int known;	/* 0: not asked yet, 1: found, -1: not */
+	static unsigned int cached;
+	static char why[256];
+
+	if (!known) {
+		struct btf *btf = kbtf_open(NULL, why, sizeof(why));
+		struct kfield f;
+
+		known = -1;
+		if (btf && !kbtf_member(btf, "page._refcount", &f)) {
+			cached = f.off;
+			known = 1;
+		} else if (btf) {
+			snprintf(why, sizeof(why), "no member page._refcount in the kernel's BTF");
+		}
+		if (btf)
+			btf__free(btf);
+	}
+	if (known < 0) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	*off = cached;
+	return 0;
+}
+
 /*
  * One kprobe placed on request, after the trace command (refwatch.c: the wake-up
  * helpers, filtered on a page's addresses). Reported into @status like the others.
@@ -449,6 +476,7 @@ int trace_probe(struct json_object *status, const char *name, const char *fn, co
 	char def[512], why[256], path[256];
 	int ret;
 
+	observer_sample_if_due();
 	if (!function_exists(fn)) {
 		snprintf(why, sizeof(why), "no function %s in %s", fn, symbol_source());
 		probe_status(status, name, fn, "unavailable", why, 0);

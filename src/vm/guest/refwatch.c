@@ -30,8 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/btf.h>
-
 #include "agent.h"
 #include "observer_internal.h"
 #include "trace.h"
@@ -89,10 +87,13 @@ static int load_kallsyms(void)
 	f = fopen("/proc/kallsyms", "re");
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
+	for (unsigned long lines = 0; fgets(line, sizeof(line), f); lines++) {
 		int n;
 		size_t len;
 
+		/* ~150,000 lines: a second or more under TCG */
+		if (!(lines % 8192))
+			observer_sample_if_due();
 		mod[0] = '\0';
 		n = sscanf(line, "%llx %c %255s %127s", &addr, &type, name, mod);
 		if (n < 3 || !addr || (type != 't' && type != 'T'))
@@ -304,17 +305,14 @@ static int arm_one(int slot, int cpu, char *err, size_t errlen)
 /* The wake-up side: which of these this kernel has is reported per probe. */
 static void add_wake_probes(struct json_object *status)
 {
-	char filter[512], args[128], ref[16] = "52", err[128];
-	struct btf *btf = kbtf_open(NULL, err, sizeof(err));
-	struct kfield f;
+	char filter[512], args[128], ref[16] = "52", err[256];
+	unsigned int ref_off;
 	size_t len = 0;
 	static const char *const puts[] = { "__put_devmap_managed_page_refs", "__put_devmap_managed_folio_refs",
 					    "free_zone_device_folio", "free_zone_device_page" };
 
-	if (btf && !kbtf_member(btf, "page._refcount", &f))
-		snprintf(ref, sizeof(ref), "%u", f.off);
-	if (btf)
-		btf__free(btf);
+	if (!trace_page_refcount_off(&ref_off, err, sizeof(err)))
+		snprintf(ref, sizeof(ref), "%u", ref_off);
 	for (int i = 0; i < nr_watches; i++)
 		len += snprintf(filter + len, sizeof(filter) - len, "%svar == 0x%llx || var == 0x%llx", i ? " || " : "",
 				(unsigned long long)watches[i].ref_addr, (unsigned long long)watches[i].page_addr);
@@ -333,9 +331,8 @@ static void add_wake_probes(struct json_object *status)
 static void cmd_refwatch(int id, struct json_object *req)
 {
 	struct json_object *list, *out, *v, *status;
-	char err[300] = "", berr[128];
-	struct btf *btf;
-	struct kfield f;
+	char err[300] = "", berr[256];
+	unsigned int ref_off;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *kerr;
 	int ret;
@@ -351,14 +348,10 @@ static void cmd_refwatch(int id, struct json_object *req)
 		send_error(id, "kernel-unreadable", kerr, NULL);
 		return;
 	}
-	btf = kbtf_open(NULL, berr, sizeof(berr));
-	if (!btf || kbtf_member(btf, "page._refcount", &f)) {
-		if (btf)
-			btf__free(btf);
+	if (trace_page_refcount_off(&ref_off, berr, sizeof(berr))) {
 		send_error(id, "refwatch", "no offset of page._refcount in the kernel's BTF", berr);
 		return;
 	}
-	btf__free(btf);
 	ret = load_kallsyms();
 	if (ret) {
 		snprintf(err, sizeof(err), "/proc/kallsyms has no text symbols with addresses (%s; kptr_restrict?)",
@@ -396,7 +389,7 @@ static void cmd_refwatch(int id, struct json_object *req)
 		watches[nr_watches].pfn = watched_pages[slot].pfn;
 		/* a tail page's own _refcount is 0: the folio's count lives in the head */
 		watches[nr_watches].page_addr = pg.large ? pg.head_addr : pg.addr;
-		watches[nr_watches].ref_addr = watches[nr_watches].page_addr + f.off;
+		watches[nr_watches].ref_addr = watches[nr_watches].page_addr + ref_off;
 		watches[nr_watches].hits = 0;
 		watches[nr_watches].lost = 0;
 		nr_watches++;

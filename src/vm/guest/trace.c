@@ -269,7 +269,15 @@ static void cmd_trace(int id, struct json_object *req)
 	struct json_object *events, *kprobes, *v, *result, *enabled, *failed, *kp_ok, *kp_failed, *kp_status,
 		*tracepoints;
 
-	double t0 = mono_now();
+	double t0 = mono_now(), lap = t0;
+	struct json_object *parts = json_object_new_object();
+	/* what each part of the set-up cost (ms), for the reply */
+#define SETUP_PART(name)                                                                      \
+	do {                                                                                  \
+		double now_ = mono_now();                                                     \
+		json_object_object_add(parts, name, json_object_new_double((now_ - lap) * 1000)); \
+		lap = now_;                                                                   \
+	} while (0)
 
 	if (access(TRACEFS "/trace_pipe", R_OK)) {
 		send_error(id, "trace", "tracefs is not mounted at " TRACEFS " (CONFIG_FTRACE?)", NULL);
@@ -287,11 +295,13 @@ static void cmd_trace(int id, struct json_object *req)
 	/* Real addresses for "%p" (lock:contention_*): the lab maps them to the watched locks. */
 	tracefs_write("trace_options", "nohash-ptr", 0);
 	tracefs_write("trace", "", 0);
+	SETUP_PART("reset");
 	if (json_object_object_get_ex(req, "events", &events)) {
 		for (size_t i = 0; i < json_object_array_length(events); i++) {
 			const char *spec = json_object_get_string(json_object_array_get_idx(events, i));
 			char path[256], sys[64];
 
+			observer_sample_if_due();
 			snprintf(sys, sizeof(sys), "%.*s", (int)strcspn(spec, "/"), spec);
 			learn_names(sys);
 			snprintf(path, sizeof(path), "events/%s/enable", spec);
@@ -305,6 +315,7 @@ static void cmd_trace(int id, struct json_object *req)
 			list_tracepoints(spec, tracepoints);
 		}
 	}
+	SETUP_PART("events");
 	if (json_object_object_get_ex(req, "kprobes", &kprobes)) {
 		/*
 		 * kprobe_events cannot be cleared while one of its events is enabled (EBUSY):
@@ -312,14 +323,16 @@ static void cmd_trace(int id, struct json_object *req)
 		 */
 		int uncalled = json_object_object_get_ex(req, "attachUncalled", &v) && json_object_get_boolean(v);
 
-		tracefs_write("events/daxlab/enable", "0", 0);
-		tracefs_write("kprobe_events", "", 0);
 		struct json_object *cache = NULL;
 
+		tracefs_write("events/daxlab/enable", "0", 0);
+		tracefs_write("kprobe_events", "", 0);
+		SETUP_PART("kprobesCleared");
 		if (json_object_object_get_ex(req, "callScanCache", &cache) && !json_object_is_type(cache, json_type_array))
 			cache = NULL;
 		probes_place(kprobes, cache, uncalled, kp_ok, kp_failed, kp_status);
 		learn_names("daxlab");
+		SETUP_PART("kprobesPlaced");
 	}
 	overrun_base = read_overruns();
 	tracefs_write("tracing_on", "1", 0);
@@ -343,6 +356,8 @@ static void cmd_trace(int id, struct json_object *req)
 	json_object_object_add(result, "tracepoints", tracepoints);
 	/* What setting all this up cost, in the guest (the call scan included). */
 	json_object_object_add(result, "setupMs", json_object_new_double((mono_now() - t0) * 1000));
+	json_object_object_add(result, "setupParts", parts);
+#undef SETUP_PART
 	send_reply(id, result);
 }
 

@@ -2,6 +2,7 @@
 #ifndef DAXLAB_TRACE_H
 #define DAXLAB_TRACE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* trace.c: tracefs events and kprobes, streamed as "event" messages. */
@@ -15,6 +16,8 @@ void trace_set_locks(const uint64_t *addrs, const char *const *names, int n);
 struct json_object;
 int trace_probe(struct json_object *status, const char *name, const char *fn, const char *args,
 		const char *filter);
+/* page._refcount's offset from the kernel's BTF, parsed once; 0 or -1 with @err set. */
+int trace_page_refcount_off(unsigned int *off, char *err, size_t errlen);
 void refwatch_init(void);
 
 #endif

@@ -127,3 +127,14 @@ describe('Report tables', () => {
     expect(reportMarkdown(r)).toContain('| vmsplice | +1 | +1 | +1 | +1 |');
   });
 });
+
+describe('lost snapshots', () => {
+  it('says how many of the dropped snapshots fell inside the agent\'s own commands, and which', async () => {
+    const { droppedSnapshotsText } = await import('../../../src/screens/view.js');
+    expect(droppedSnapshotsText({ events: 0, snapshots: 5 })).toBe('5 snapshots');
+    expect(droppedSnapshotsText({ events: 0, snapshots: 32, inCommands: { trace: 13, refwatch: 19 } })).toBe(
+      '32 snapshots (all of them during its own commands: trace 13, refwatch 19)',
+    );
+    expect(droppedSnapshotsText({ events: 0, snapshots: 40, inCommands: { trace: 13 } })).toBe('40 snapshots (13 of them during its own commands: trace 13)');
+  });
+});

@@ -83,7 +83,7 @@ struct kstate {
 	char modules_path[256];
 	struct kstate_memmap mm;
 	uint64_t top_pa;		/* physical address of init_top_pgt */
-	uint64_t init_pid_ns;		/* looked up at the first kstate_task_by_pid() */
+	uint64_t init_pid_ns;		/* from the open's kallsyms scan, else at the first kstate_task_by_pid() */
 	/* The last user walk's PTE table (process.c): for the next page in the same 2 MiB. */
 	struct {
 		uint64_t gen, pgd, region, table;

@@ -54,6 +54,7 @@
 #define SYM_VMEMMAP_BASE	"vmemmap_base"
 #define SYM_INIT_TOP_PGT	"init_top_pgt"
 #define SYM_L5_ENABLED		"__pgtable_l5_enabled"
+#define SYM_INIT_PID_NS		"init_pid_ns"
 
 static inline int level_shift(int level)
 {
@@ -296,11 +297,13 @@ static int load_memmap(struct kstate *ks)
 	struct ksym_want w[] = {
 		{ .name = SYM_PAGE_OFFSET_BASE }, { .name = SYM_VMEMMAP_BASE },
 		{ .name = SYM_INIT_TOP_PGT }, { .name = SYM_L5_ENABLED },
+		/* for kstate_task_by_pid(), in this scan: each scan of kallsyms is ~0.3 s under TCG */
+		{ .name = SYM_INIT_PID_NS },
 	};
 	uint32_t l5 = 0;
 	int i, ret;
 
-	ret = kallsyms_scan(ks->kallsyms_path, w, 4, ks->err, sizeof(ks->err));
+	ret = kallsyms_scan(ks->kallsyms_path, w, sizeof(w) / sizeof(w[0]), ks->err, sizeof(ks->err));
 	if (ret)
 		return ret;
 	/* __pgtable_l5_enabled is absent without CONFIG_X86_5LEVEL */
@@ -316,6 +319,8 @@ static int load_memmap(struct kstate *ks)
 	if (ret)
 		return ret;
 	ks->mm.init_top_pgt = w[2].addr;
+	if (w[4].found)
+		ks->init_pid_ns = w[4].addr;
 	ks->mm.levels = l5 ? 5 : 4;
 	ret = check_direct_map(ks);
 	if (!ret)
