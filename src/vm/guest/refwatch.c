@@ -92,7 +92,7 @@ static int load_kallsyms(void)
 		size_t len;
 
 		/* ~150,000 lines: a second or more under TCG */
-		if (!(lines % 8192))
+		if (!(lines % 512))
 			observer_sample_if_due();
 		mod[0] = '\0';
 		n = sscanf(line, "%llx %c %255s %127s", &addr, &type, name, mod);
