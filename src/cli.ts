@@ -99,7 +99,10 @@ type Values = { [k: string]: string | boolean | undefined };
 
 /** Parse one command's options strictly; a mistake is a UsageError with that command's usage. */
 export function parseCommandLine(argv: string[]): { command: Command; values: Values; positionals: string[] } {
-  const first = argv.find((a) => !a.startsWith('-'));
+  // The command is the first positional: an option's value ("--profile default") is not one.
+  const allOptions: Spec = Object.assign({}, common, ...Object.values(commands).map((c) => c.options));
+  const { tokens } = parseArgs({ args: argv, options: allOptions, strict: false, allowPositionals: true, tokens: true });
+  const first = tokens.find((t) => t.kind === 'positional')?.value;
   const command = (first ?? 'lab') as Command;
   if (!Object.hasOwn(commands, command)) throw new UsageError(`unknown command "${first}" (daxlab help lists them)`, 'daxlab <command> [options]');
   const spec = commands[command];

@@ -46,6 +46,14 @@ describe('exit codes', () => {
     },
   );
 
+  it('an option\'s value is not taken for the command: daxlab --profile P opens the lab on P', async () => {
+    const { parseCommandLine } = await import('../../src/cli.js');
+    expect(parseCommandLine(['--profile', 'default'])).toMatchObject({ command: 'lab', values: { profile: 'default' }, positionals: [] });
+    expect(parseCommandLine(['-p', 'sid'])).toMatchObject({ command: 'lab', values: { profile: 'sid' } });
+    expect(parseCommandLine(['--profile', 'sid', 'run', 'map-sync'])).toMatchObject({ command: 'run', values: { profile: 'sid' }, positionals: ['map-sync'] });
+    expect(parseCommandLine(['run', 'map-sync', '--profile', 'sid'])).toMatchObject({ command: 'run', positionals: ['map-sync'] });
+  });
+
   it('every command has --help', async () => {
     for (const c of ['run', 'boot', 'selftest', 'list', 'replay', 'scenario', 'doctor', 'profiles']) {
       const r = await cli([c, '--help']);
