@@ -23,10 +23,10 @@ export function kernelCommandLine(accel: Accel, extra: string[] = []): string {
 }
 
 /**
- * Under TCG the guest decides at random whether its TSC can be trusted: the sync check
- * between the two vCPUs and the clocksource watchdog pass in some boots and not in
- * others, so one boot runs on the TSC and the next on the HPET (every clock_gettime()
- * a system call). A boot that trusts it flips the sched_clock_stable static key at
+ * Under TCG whether the guest trusts its TSC depends on the boot: the sync check between
+ * the two vCPUs and the clocksource watchdog pass in some boots and not in others, so
+ * one boot runs on the TSC and another on the HPET (every clock_gettime() a system
+ * call). A boot that trusts it flips the sched_clock_stable static key at
  * late init ("sched_clock: Marking stable"), a text patch while the other vCPU runs:
  * the 7.2 guest oopsed there once in CI ("Oops: int3" at sched_clock_cpu+0x9, session
  * 7, multi-threaded TCG). tsc=unstable decides it at boot, the same way every boot,
