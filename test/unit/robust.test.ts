@@ -5,6 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cli, noStack } from './cliHarness.js';
+import { parseCommandLine } from '../../src/cli.js';
 import { classify, EXIT, InterruptedError, UsageError } from '../../src/exit.js';
 import { checkDocument, neutralise } from '../../src/config/limits.js';
 import { listProfiles, loadProfile, saveProfile, savedProfileStore } from '../../src/config/profiles.js';
@@ -46,8 +47,7 @@ describe('exit codes', () => {
     },
   );
 
-  it('an option\'s value is not taken for the command: daxlab --profile P opens the lab on P', async () => {
-    const { parseCommandLine } = await import('../../src/cli.js');
+  it('an option\'s value is not taken for the command: daxlab --profile P opens the lab on P', () => {
     expect(parseCommandLine(['--profile', 'default'])).toMatchObject({ command: 'lab', values: { profile: 'default' }, positionals: [] });
     expect(parseCommandLine(['-p', 'sid'])).toMatchObject({ command: 'lab', values: { profile: 'sid' } });
     expect(parseCommandLine(['--profile', 'sid', 'run', 'map-sync'])).toMatchObject({ command: 'run', values: { profile: 'sid' }, positionals: ['map-sync'] });

@@ -264,25 +264,29 @@ uint64_t trace_dropped(void)
 }
 
 /* {"cmd":"trace","events":["fs_dax","filelock","lock/contention_begin"],"kprobes":["gup","layouts","pipe"]} */
+/* ms since *lap under @name; the clock, not the TSC stopwatch: a part sleeps and moves CPUs */
+static void setup_part(struct json_object *parts, const char *name, double *lap)
+{
+	double now = mono_now();
+
+	json_object_object_add(parts, name, json_object_new_double((now - *lap) * 1000));
+	*lap = now;
+}
+
 static void cmd_trace(int id, struct json_object *req)
 {
 	struct json_object *events, *kprobes, *v, *result, *enabled, *failed, *kp_ok, *kp_failed, *kp_status,
 		*tracepoints;
 
 	double t0 = mono_now(), lap = t0;
-	struct json_object *parts = json_object_new_object();
-	/* what each part of the set-up cost (ms), for the reply */
-#define SETUP_PART(name)                                                                      \
-	do {                                                                                  \
-		double now_ = mono_now();                                                     \
-		json_object_object_add(parts, name, json_object_new_double((now_ - lap) * 1000)); \
-		lap = now_;                                                                   \
-	} while (0)
+	struct json_object *parts;
 
 	if (access(TRACEFS "/trace_pipe", R_OK)) {
 		send_error(id, "trace", "tracefs is not mounted at " TRACEFS " (CONFIG_FTRACE?)", NULL);
 		return;
 	}
+	/* what each part of the set-up cost, for the reply */
+	parts = json_object_new_object();
 	result = json_object_new_object();
 	enabled = json_object_new_array();
 	failed = json_object_new_array();
@@ -295,7 +299,7 @@ static void cmd_trace(int id, struct json_object *req)
 	/* Real addresses for "%p" (lock:contention_*): the lab maps them to the watched locks. */
 	tracefs_write("trace_options", "nohash-ptr", 0);
 	tracefs_write("trace", "", 0);
-	SETUP_PART("reset");
+	setup_part(parts, "reset", &lap);
 	if (json_object_object_get_ex(req, "events", &events)) {
 		for (size_t i = 0; i < json_object_array_length(events); i++) {
 			const char *spec = json_object_get_string(json_object_array_get_idx(events, i));
@@ -315,7 +319,7 @@ static void cmd_trace(int id, struct json_object *req)
 			list_tracepoints(spec, tracepoints);
 		}
 	}
-	SETUP_PART("events");
+	setup_part(parts, "events", &lap);
 	if (json_object_object_get_ex(req, "kprobes", &kprobes)) {
 		/*
 		 * kprobe_events cannot be cleared while one of its events is enabled (EBUSY):
@@ -327,12 +331,12 @@ static void cmd_trace(int id, struct json_object *req)
 
 		tracefs_write("events/daxlab/enable", "0", 0);
 		tracefs_write("kprobe_events", "", 0);
-		SETUP_PART("kprobesCleared");
+		setup_part(parts, "kprobesCleared", &lap);
 		if (json_object_object_get_ex(req, "callScanCache", &cache) && !json_object_is_type(cache, json_type_array))
 			cache = NULL;
 		probes_place(kprobes, cache, uncalled, kp_ok, kp_failed, kp_status);
 		learn_names("daxlab");
-		SETUP_PART("kprobesPlaced");
+		setup_part(parts, "kprobesPlaced", &lap);
 	}
 	overrun_base = read_overruns();
 	tracefs_write("tracing_on", "1", 0);
@@ -357,7 +361,6 @@ static void cmd_trace(int id, struct json_object *req)
 	/* What setting all this up cost, in the guest (the call scan included). */
 	json_object_object_add(result, "setupMs", json_object_new_double((mono_now() - t0) * 1000));
 	json_object_object_add(result, "setupParts", parts);
-#undef SETUP_PART
 	send_reply(id, result);
 }
 

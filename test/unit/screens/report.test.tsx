@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ReplayController } from '../../../src/screens/replay.js';
 import { buildReport, reportMarkdown, reportText, wrap } from '../../../src/screens/report.js';
 import { reduceAll } from '../../../src/lab/state.js';
-import { lossSummary } from '../../../src/screens/view.js';
+import { droppedSnapshotsText, lossSummary } from '../../../src/screens/view.js';
 import { delay, fixture, renderApp } from './harness.js';
 import { tempDirs } from '../tempDirs.js';
 
@@ -129,8 +129,7 @@ describe('Report tables', () => {
 });
 
 describe('lost snapshots', () => {
-  it('says how many of the dropped snapshots fell inside the agent\'s own commands, and which', async () => {
-    const { droppedSnapshotsText } = await import('../../../src/screens/view.js');
+  it('says how many of the dropped snapshots fell inside the agent\'s own commands, and which', () => {
     expect(droppedSnapshotsText({ events: 0, snapshots: 5 })).toBe('5 snapshots');
     expect(droppedSnapshotsText({ events: 0, snapshots: 32, inCommands: { trace: 13, refwatch: 19 } })).toBe(
       '32 snapshots (all of them during its own commands: trace 13, refwatch 19)',
