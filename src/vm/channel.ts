@@ -44,17 +44,26 @@ export class AgentChannel extends EventEmitter<LinkEvents> implements AgentLink 
     socket.on('error', () => {});
   }
 
-  /** QEMU creates the socket at start-up; retry until it accepts or time runs out. */
-  static async connect(socketPath: string, timeoutMs = 10_000): Promise<AgentChannel> {
+  /**
+   * QEMU creates the socket at start-up; retry until it accepts or time runs out. The signal
+   * ends the attempts when the QEMU they were for is gone (see Qmp.connectWithin).
+   */
+  static async connect(socketPath: string, timeoutMs = 10_000, signal?: AbortSignal): Promise<AgentChannel> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      signal?.throwIfAborted();
       try {
         const socket = await new Promise<net.Socket>((resolve, reject) => {
           const s = net.createConnection(socketPath, () => resolve(s));
           s.once('error', reject);
         });
+        if (signal?.aborted) {
+          socket.destroy();
+          signal.throwIfAborted();
+        }
         return new AgentChannel(socket);
       } catch (err) {
+        if (signal?.aborted) throw err;
         if (Date.now() > deadline) throw new Error(`cannot connect to the agent socket ${socketPath}: ${(err as Error).message}`);
         await sleep(50);
       }

@@ -19,25 +19,50 @@ export class Qmp {
     socket.on('error', () => {});
   }
 
-  static async connect(socketPath: string): Promise<Qmp> {
+  /**
+   * Connect, read the greeting, negotiate. QEMU serves one QMP client at a time: a client
+   * queued behind another gets no greeting, so the handshake has its deadline too.
+   */
+  static async connect(socketPath: string, deadline = Date.now() + 10_000): Promise<Qmp> {
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.createConnection(socketPath, () => resolve(s));
       s.once('error', reject);
     });
     const qmp = new Qmp(socket);
-    await qmp.nextReply(); // the greeting
-    await qmp.execute('qmp_capabilities');
-    return qmp;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`QMP at ${socketPath} sent no greeting in time (another client holds it?)`)), Math.max(0, deadline - Date.now()));
+    });
+    try {
+      await Promise.race([qmp.nextReply(), late]); // the greeting
+      await Promise.race([qmp.execute('qmp_capabilities'), late]);
+      return qmp;
+    } catch (err) {
+      qmp.close();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  /** QEMU makes the socket as it starts: try until it answers or time runs out. */
-  static async connectWithin(socketPath: string, timeoutMs: number): Promise<Qmp> {
+  /**
+   * QEMU makes the socket as it starts: try until it answers or time runs out. The signal
+   * ends the attempts when the QEMU they were for is gone: a loop left running would take
+   * the next QEMU's only QMP slot from the session that started it.
+   */
+  static async connectWithin(socketPath: string, timeoutMs: number, signal?: AbortSignal): Promise<Qmp> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      signal?.throwIfAborted();
       try {
-        return await Qmp.connect(socketPath);
+        const qmp = await Qmp.connect(socketPath, deadline);
+        if (signal?.aborted) {
+          qmp.close();
+          signal.throwIfAborted();
+        }
+        return qmp;
       } catch (err) {
-        if (Date.now() > deadline) throw err;
+        if (signal?.aborted || Date.now() > deadline) throw err;
         await new Promise((r) => setTimeout(r, 50));
       }
     }

@@ -414,12 +414,16 @@ export class GuestSession {
     ]).then((why) => {
       throw new BootError(why, this.files.consoleLog, consoleTail(this.files.consoleLog));
     });
-    exitedEarly.catch(() => {});
+    // A QEMU gone early ends this attempt's connection loops too: left running, they would
+    // connect to the sockets of the next attempt's QEMU (the KVM -> TCG fallback reuses the
+    // paths) and hold its only QMP slot.
+    const attempt = new AbortController();
+    exitedEarly.catch(() => attempt.abort(new Error(this.exitInfo || 'QEMU is gone')));
 
-    this.qmp = await Promise.race([Qmp.connectWithin(qmpSocket(this.files), 10_000), exitedEarly]);
+    this.qmp = await Promise.race([Qmp.connectWithin(qmpSocket(this.files), 10_000, attempt.signal), exitedEarly]);
     this.timings.qemuStart = Math.round(performance.now() - began);
     progress.done('qemu', this.timings.qemuStart);
-    this.channel = await Promise.race([AgentChannel.connect(agentSocket(this.files)), exitedEarly]);
+    this.channel = await Promise.race([AgentChannel.connect(agentSocket(this.files), 10_000, attempt.signal), exitedEarly]);
     this.channel.on('line', () => this.watchdog.agentLine());
     this.channel.on('message', (msg) => this.watchdog.agentMessage(msg));
     this.recordTranscript();
