@@ -1,7 +1,9 @@
 // The self-test turns a probe the kernel lacks (or has but never calls) into a cross-check
 // that is not applicable, with the agent's reason, instead of a failed one.
 import { describe, expect, it } from 'vitest';
-import { frameFunction, probesCalledCheck, probeUnavailable, type TraceReply } from '../../src/lab/selftest.js';
+import { frameFunction, probesCalledCheck, probeUnavailable, samplerView, viewDifferences, type TraceReply } from '../../src/lab/selftest.js';
+import type { ActorState, PageState } from '../../src/wire/protocol.js';
+import { snap } from './messages.js';
 
 const trace: TraceReply = {
   kprobes: ['dax_break_layout', 'dax_layout_busy_page_range__return', 'generic_pipe_buf_release'],
@@ -66,5 +68,26 @@ describe('probes-called: the call-site measurement against the hits', () => {
   it('without a measurement the cross-check is not applicable, with the reason', () => {
     const c = probesCalledCheck({ ...traced, callScan: { measured: false, error: 'kernel memory unreadable' } }, hits({ xfs_break_layouts: 2, dax_break_layout: 2, xfs_break_dax_layouts: 0 }), stack);
     expect(c.crossCheck?.notApplicable).toContain('kernel memory unreadable');
+  });
+});
+
+describe('samplers-agree: a difference reads as the field that differs', () => {
+  const page = (file: string, index: number, flags: string[], ref = 1) => ({ file, index, flags, ref }) as unknown as PageState;
+  const actor = (name: string, state: string, blockedMs: number) => ({ name, pid: 7, state, stack: ['a'], blockedMs }) as unknown as ActorState;
+
+  it('keys pages by file and index, locks by name and file, actors by name; blockedMs is left out', () => {
+    const a = snap(1, { pages: [page('anon', 2, ['lru'])], actors: [actor('truncator', 'S', 10)] });
+    const b = snap(2, { pages: [page('anon', 2, ['lru'])], actors: [actor('truncator', 'S', 90)] });
+    expect(viewDifferences(samplerView(a), samplerView(b))).toEqual([]);
+  });
+
+  it('names each differing field with both values', () => {
+    const a = snap(1, { pages: [page('anon', 2, ['referenced']), page('victim', 0, [], 2)], actors: [actor('reader', 'S', 1)] });
+    const b = snap(2, { pages: [page('anon', 2, ['referenced', 'lru']), page('victim', 0, [], 1)], actors: [actor('reader', 'D', 1)] });
+    expect(viewDifferences(samplerView(a), samplerView(b))).toEqual([
+      'pages.anon#2.flags.1: (absent) -> "lru"',
+      'pages.victim#0.ref: 2 -> 1',
+      'actors.reader.state: "S" -> "D"',
+    ]);
   });
 });
