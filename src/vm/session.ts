@@ -2,7 +2,7 @@
 // set up inside (namespace, mkfs, mount -o dax). Whatever happens — Ctrl-C, SIGTERM, an
 // exception of ours, a hung boot — QEMU is stopped and reaped and its sockets removed;
 // the console log stays in the run directory.
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +23,7 @@ import { findTemplate, saveTemplate, templateDiskBytes, templateInputs, type Nvd
 import { checkKernel, checkKernelFiles, KernelError, resolveKernel, type Kernel } from './kernel.js';
 import type { Progress } from './progress.js';
 import { Qmp } from './qmp.js';
+import { startQemu } from './qemuProcess.js';
 import { agentSocket, qemuArgv, qmpSocket, type Accel, type RunFiles } from './qemu.js';
 import { GuestWatchdog, watchConsoleForPanic } from './watchdog.js';
 import { installCleanupHandlers, live, stoppedBy } from './exitPaths.js';
@@ -263,7 +264,7 @@ export class GuestSession {
       cmd: 'setup' as const,
       // The kernel's own load order (softdeps resolved on the host): the agent has been
       // loading it since it started (the kernel command line names it); set-up waits for it.
-      modules: moduleLoadOrder(this.image.modules, requiredModuleGroups(this.profile)),
+      modules: this.moduleOrder,
       nvdimms: this.profile.nvdimms.map((n, slot) => ({ slot, mode: n.mode })),
       fs: { type: this.profile.fs.type, mkfs: this.profile.fs.mkfsOptions, mount: this.profile.fs.mountOptions },
       sysctls: Object.fromEntries(Object.entries(this.profile.sysctls).map(([k, v]) => [k, String(v)])),
@@ -348,7 +349,7 @@ export class GuestSession {
       files: this.template ? { ...this.files, nvdimmFiles: this.template.files } : this.files,
       privateNvdimms: this.template !== null,
       // The agent starts loading the profile's modules as it starts, beside the channel.
-      kernelParams: [`daxlab.modules=${moduleLoadOrder(this.image.modules, requiredModuleGroups(this.profile)).join(',')}`],
+      kernelParams: [`daxlab.modules=${this.moduleOrder.join(',')}`],
       name: `daxlab-${this.runId}`,
     };
     let argv = qemuArgv(argvOpts);
@@ -380,29 +381,13 @@ export class GuestSession {
     }
     fs.writeFileSync(path.join(this.runDir, 'qemu.argv.json'), JSON.stringify(['qemu-system-x86_64', ...argv], null, 1));
     this.timings.host = Math.round(performance.now() - this.startedAt);
-    // setpriv --pdeathsig: if we die without running any handler, the kernel kills QEMU.
-    // A plain descriptor goes to the child as it is (execa's types list only 3-9, any fd works).
-    const extraFds = stateFd !== null ? [stateFd as 3] : [];
-    const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...argv], {
-      stdio: ['ignore', { file: path.join(this.runDir, 'qemu.log') }, 'pipe', ...extraFds],
-      // A save writes state.bin there (WARM_SAVE_URI); every other path QEMU gets is absolute.
-      ...(this.warmSaveTo ? { cwd: this.warmSaveTo.dir } : {}),
-      reject: false,
-      // Our own exit paths stop QEMU (cleanly when they can); pdeathsig covers the rest.
-      cleanup: false,
-    });
-    // QEMU has its own copy of the descriptor now.
-    if (stateFd !== null) fs.closeSync(stateFd);
-    this.child = child;
+    // A save writes state.bin in its directory (WARM_SAVE_URI); every other path QEMU gets is absolute.
+    const qemu = startQemu(argv, { runDir: this.runDir, cwd: this.warmSaveTo?.dir, stateFd });
+    this.child = qemu.child;
     this.hasExited = false;
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      fs.appendFileSync(path.join(this.runDir, 'qemu.log'), chunk);
-    });
-    this.exited = child.then((r) => {
+    this.exited = qemu.exited.then((info) => {
       this.hasExited = true;
-      this.exitInfo = `QEMU exited (${r.signal ?? `code ${r.exitCode}`})${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+      this.exitInfo = info;
       this.watchdog.stop();
       if (!this.stopping && this.ready) this.loseGuest(`${this.exitInfo}, while the lab was running`);
     });
@@ -524,6 +509,16 @@ export class GuestSession {
     this.timings.mount = Math.round(t.mount);
     this.timings.agentHello += Math.round(performance.now() - began);
     progress.done('setup', Math.round(performance.now() - began), `${this.hello.mount.device} on ${this.hello.mount.mountpoint}`);
+  }
+
+  /** The profile's modules in the order the agent loads them ("?name": a softdep). */
+  get moduleOrder(): string[] {
+    return moduleLoadOrder(this.image.modules, requiredModuleGroups(this.profile));
+  }
+
+  /** The NVDIMM template's files this boot used, or null (fresh backing files). */
+  get templateFiles(): string[] | null {
+    return this.template?.files ?? null;
   }
 
   get transcript(): string {

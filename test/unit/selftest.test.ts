@@ -1,7 +1,8 @@
 // The self-test turns a probe the kernel lacks (or has but never calls) into a cross-check
 // that is not applicable, with the agent's reason, instead of a failed one.
 import { describe, expect, it } from 'vitest';
-import { frameFunction, probesCalledCheck, probeUnavailable, samplerView, viewDifferences, type TraceReply } from '../../src/lab/selftest.js';
+import { samplerView, viewDifferences } from '../../src/lab/samplerCheck.js';
+import { frameFunction, probesCalledCheck, probeUnavailable, type TraceReply } from '../../src/lab/selftest.js';
 import type { ActorState, PageState } from '../../src/wire/protocol.js';
 import { snap } from './messages.js';
 
