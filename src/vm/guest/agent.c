@@ -343,7 +343,13 @@ static double uptime_now(void)
 	return t;
 }
 
-/* --init: the agent does init's early work (init.sh only starts it and powers off). */
+static int modules_floor;
+
+/*
+ * --init: the agent does init's early work (init.sh only starts it and powers off).
+ * --modules-floor (with --init, as PID 1): load the command line's modules as a lab boot
+ * does, then power off: the benchmark's floor with the kernel's own module work in it.
+ */
 static int parse_args(int argc, char **argv)
 {
 	int early = 0;
@@ -351,12 +357,26 @@ static int parse_args(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--init"))
 			early = 1;
+		else if (!strcmp(argv[i], "--modules-floor"))
+			modules_floor = 1;
 		else if (i + 1 < argc && !strcmp(argv[i], "--init-start"))
 			init_start = strtod(argv[++i], NULL);
 		else if (i + 1 < argc && !strcmp(argv[i], "--modules-done"))
 			modules_done = strtod(argv[++i], NULL);
 	}
 	return early;
+}
+
+static void power_off_after_modules(void)
+{
+	struct json_object *timings = json_object_new_object();
+	char err[256] = "";
+
+	if (modules_wait(NULL, timings, err, sizeof(err)))
+		fprintf(stderr, "daxlab-agent: modules floor: %s\n", err);
+	json_object_put(timings);
+	reboot(RB_POWER_OFF);
+	_exit(1);
 }
 
 int main(int argc, char **argv)
@@ -375,6 +395,8 @@ int main(int argc, char **argv)
 			init_start = uptime_now();
 		/* The modules load beside everything below; setup waits for them. */
 		modules_start();
+		if (modules_floor)
+			power_off_after_modules();
 	}
 	signal(SIGPIPE, SIG_IGN);
 	fd = channel_open();
