@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,37 +129,95 @@ static void test_layout_common(const struct kstate_layout *l)
 	CHECK(!strcmp(l->pageflag_name[l->pg_head], "PG_head"));
 }
 
-/* Debian 6.1.0-56/57-amd64, values read off bpftool's raw dump. */
+/*
+ * What changed between the eras, side by side: Debian 6.1.0-56/57 (bpftool's raw dump),
+ * 6.12.95+deb12 (bookworm-backports) and 7.2.13+deb14 (sid), both checked with pahole.
+ */
+enum { E61, E612, E72, NR_ERA_COLS };
+#define NA	(-1L)	/* the member is not in this era's struct */
+#define ANY	(-2L)	/* not pinned down for this era */
+
+enum era_value_kind { KFIELD_OFF, U32 };
+
+static const struct era_value {
+	const char *what;
+	size_t at;			/* offsetof(struct kstate_layout, ...) */
+	enum era_value_kind kind;
+	long v[NR_ERA_COLS];
+} era_values[] = {
+#define OFF(m, ...)	{ #m, offsetof(struct kstate_layout, m), KFIELD_OFF, { __VA_ARGS__ } }
+#define VAL(m, ...)	{ #m, offsetof(struct kstate_layout, m), U32, { __VA_ARGS__ } }
+	/*    member                 6.1    6.12   7.2 */
+	OFF(folio_order,             81,    NA,    NA),	/* _folio_order; then in _flags_1 */
+	OFF(folio_large_mapcount,    NA,    80,    80),
+	OFF(folio_entire_mapcount,   84,    84,    88),	/* 6.1: _total_mapcount */
+	OFF(folio_pincount,          88,    92,    92),	/* 6.12: the folio's second page */
+	OFF(folio_nr_pages,          92,    96,    120),	/* 7.2: _nr_pages */
+	OFF(pgmap_type,              96,    104,   96),
+	OFF(pgmap_nr_range,          128,   136,   128),
+	OFF(pgmap_range_start,       136,   144,   ANY),
+	OFF(pgmap_range_end,         144,   ANY,   ANY),
+	OFF(task_state,              24,    ANY,   ANY),	/* __state */
+	OFF(task_pid,                2416,  2432,  2808),
+	OFF(task_tgid,               2420,  2436,  ANY),
+	OFF(task_comm,               2976,  2976,  3344),
+	OFF(as_i_mmap_rwsem,         88,    144,   120),
+	OFF(as_nrpages,              128,   88,    80),
+	OFF(inode_i_ino,             64,    ANY,   ANY),
+	OFF(inode_i_rwsem,           160,   152,   152),
+	OFF(rwsem_wait_list,         24,    24,    NA),	/* 7.2: first_waiter only */
+	OFF(rwsem_first_waiter,      NA,    NA,    24),
+	VAL(folio_size,              112,   192,   256),
+	VAL(rwsem_size,              40,    40,    32),
+	VAL(waiter_size,             48,    48,    48),
+	VAL(xa_node_size,            576,   ANY,   ANY),
+	VAL(nr_pageflags,            25,    24,    25),
+	VAL(pg_head,                 16,    6,     6),
+#undef OFF
+#undef VAL
+};
+
+static void check_value(const char *what, const char *part, long got, long want)
+{
+	char label[96];
+
+	snprintf(label, sizeof(label), "%s %s", what, part);
+	if (got != want)
+		printf("#   %s = %ld, expected %ld\n", label, got, want);
+	check(got == want, label, __FILE__, __LINE__);
+}
+
+static void check_era_values(const struct kstate_layout *l, int col)
+{
+	for (size_t i = 0; i < sizeof(era_values) / sizeof(era_values[0]); i++) {
+		const struct era_value *e = &era_values[i];
+		const char *base = (const char *)l + e->at;
+		long want = e->v[col];
+
+		if (want == ANY)
+			continue;
+		if (e->kind == KFIELD_OFF) {
+			const struct kfield *f = (const struct kfield *)base;
+
+			check_value(e->what, "found", f->found, want != NA);
+			if (want != NA && f->found)
+				check_value(e->what, "offset", f->off, want);
+		} else {
+			uint32_t v;
+
+			memcpy(&v, base, sizeof(v));
+			check_value(e->what, "value", v, want);
+		}
+	}
+}
+
 void test_layout_61(const struct kstate_layout *l)
 {
 	char buf[256];
 
 	test_layout_common(l);
+	check_era_values(l, E61);
 	CHECK(!l->compound_info);
-	CHECK(l->rwsem_wait_list.found);
-	CHECK(!l->folio_large_mapcount.found);
-	CHECK_EQ(l->folio_size, 112);
-	CHECK_EQ(l->folio_order.off, 81);		/* _folio_order */
-	CHECK_EQ(l->folio_entire_mapcount.off, 84);	/* _total_mapcount */
-	CHECK_EQ(l->folio_pincount.off, 88);
-	CHECK_EQ(l->folio_nr_pages.off, 92);		/* _folio_nr_pages */
-	CHECK_EQ(l->pgmap_type.off, 96);
-	CHECK_EQ(l->pgmap_nr_range.off, 128);
-	CHECK_EQ(l->pgmap_range_start.off, 136);
-	CHECK_EQ(l->pgmap_range_end.off, 144);
-	CHECK_EQ(l->task_state.off, 24);		/* __state */
-	CHECK_EQ(l->task_pid.off, 2416);
-	CHECK_EQ(l->task_tgid.off, 2420);
-	CHECK_EQ(l->task_comm.off, 2976);
-	CHECK_EQ(l->as_i_mmap_rwsem.off, 88);
-	CHECK_EQ(l->as_nrpages.off, 128);
-	CHECK_EQ(l->inode_i_ino.off, 64);
-	CHECK_EQ(l->inode_i_rwsem.off, 160);
-	CHECK_EQ(l->rwsem_size, 40);
-	CHECK_EQ(l->waiter_size, 48);
-	CHECK_EQ(l->xa_node_size, 576);
-	CHECK_EQ(l->nr_pageflags, 25);
-	CHECK_EQ(l->pg_head, 16);
 	CHECK(!strcmp(kstate_pageflag_name(l, 15), "PG_writeback"));
 	CHECK(!strcmp(kstate_pageflag_name(l, 10), "PG_owner_priv_1"));
 	CHECK(kstate_pageflag_name(l, 25) == NULL);
@@ -184,64 +243,25 @@ void test_bitfield_61(const struct btf *btf)
 	CHECK_EQ(f.size, 4);
 }
 
-/* Debian 6.12.95+deb12-amd64 (bookworm-backports), checked with pahole. */
 void test_layout_612(const struct kstate_layout *l)
 {
 	char buf[256];
 
 	test_layout_common(l);
+	check_era_values(l, E612);
 	CHECK(!l->compound_info);		/* compound_head: head | 1 */
-	CHECK(l->rwsem_wait_list.found);
-	CHECK_EQ(l->folio_size, 192);
-	CHECK(!l->folio_order.found);		/* in _flags_1 */
-	CHECK_EQ(l->folio_large_mapcount.off, 80);
-	CHECK_EQ(l->folio_entire_mapcount.off, 84);
-	CHECK_EQ(l->folio_pincount.off, 92);	/* the folio's second page */
-	CHECK_EQ(l->folio_nr_pages.off, 96);	/* _folio_nr_pages */
-	CHECK_EQ(l->pgmap_type.off, 104);
-	CHECK_EQ(l->pgmap_nr_range.off, 136);
-	CHECK_EQ(l->pgmap_range_start.off, 144);
-	CHECK_EQ(l->task_pid.off, 2432);
-	CHECK_EQ(l->task_tgid.off, 2436);
-	CHECK_EQ(l->task_comm.off, 2976);
-	CHECK_EQ(l->as_i_mmap_rwsem.off, 144);
-	CHECK_EQ(l->as_nrpages.off, 88);
-	CHECK_EQ(l->inode_i_rwsem.off, 152);
-	CHECK_EQ(l->rwsem_size, 40);
-	CHECK_EQ(l->waiter_size, 48);
-	CHECK_EQ(l->nr_pageflags, 24);
-	CHECK_EQ(l->pg_head, 6);
 	kstate_pageflags_str(l, 1ULL << 1 | 1ULL << 6 | 0x3ULL << 60, buf,
 			     sizeof(buf));
 	CHECK(!strcmp(buf, "writeback|head"));
 }
 
-/* Debian 7.2.13+deb14-amd64 (sid), checked with pahole. */
 void test_layout_72(const struct kstate_layout *l)
 {
 	test_layout_common(l);
+	check_era_values(l, E72);
 	CHECK(l->compound_info);		/* a mask with HVO */
-	CHECK(!l->rwsem_wait_list.found);	/* first_waiter only */
-	CHECK_EQ(l->rwsem_first_waiter.off, 24);
 	CHECK_EQ(l->rwsem_first_waiter.size, 8);
 	CHECK_EQ(l->page_flags.size, 8);	/* memdesc_flags_t.f */
-	CHECK_EQ(l->folio_size, 256);
-	CHECK(!l->folio_order.found);
-	CHECK_EQ(l->folio_large_mapcount.off, 80);
-	CHECK_EQ(l->folio_entire_mapcount.off, 88);
-	CHECK_EQ(l->folio_pincount.off, 92);
-	CHECK_EQ(l->folio_nr_pages.off, 120);	/* _nr_pages */
-	CHECK_EQ(l->pgmap_type.off, 96);
-	CHECK_EQ(l->pgmap_nr_range.off, 128);
-	CHECK_EQ(l->task_pid.off, 2808);
-	CHECK_EQ(l->task_comm.off, 3344);
-	CHECK_EQ(l->as_i_mmap_rwsem.off, 120);
-	CHECK_EQ(l->as_nrpages.off, 80);
-	CHECK_EQ(l->inode_i_rwsem.off, 152);
-	CHECK_EQ(l->rwsem_size, 32);
-	CHECK_EQ(l->waiter_size, 48);
-	CHECK_EQ(l->nr_pageflags, 25);
-	CHECK_EQ(l->pg_head, 6);
 	CHECK(!strcmp(kstate_pageflag_name(l, 19), "PG_dropbehind"));
 }
 
