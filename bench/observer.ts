@@ -16,8 +16,8 @@
 // (nanoseconds, as the agent's own from /proc/<pid>/schedstat); /proc/stat's tick counts are
 // shown beside it: they sample the CPU at each tick, and under TCG a 50 Hz agent whose work
 // falls between ticks was counted below its own run time (busy 1.08% with the agent at 7.29%).
-import { isDeepStrictEqual } from 'node:util';
 import { LabDriver } from '../src/lab/driver.js';
+import { readEachSampler, snapshotDifferences } from '../src/lab/samplerCheck.js';
 import { loadProfile } from '../src/config/profiles.js';
 import type { AgentMessage, SnapshotMessage } from '../src/wire/protocol.js';
 import { silentProgress } from '../src/vm/progress.js';
@@ -139,23 +139,15 @@ export async function observerBench(): Promise<void> {
       await lab.channel.request({ cmd: 'observe', hz: 0 });
       await sleep(200);
       const rebuilt = lastSnap as SnapshotMessage | null;
-      const fresh = await lab.sample();
-      await lab.channel.request({ cmd: 'observe', hz: 0, sampler: 'kcore' });
-      const kcore = await lab.sample();
-      await lab.channel.request({ cmd: 'observe', hz: 0, sampler: 'legacy' });
-      const old = await lab.sample();
-      await lab.channel.request({ cmd: 'observe', hz: 0 });
-      const same = (x: SnapshotMessage | null, y: SnapshotMessage) =>
-        !!x &&
-        isDeepStrictEqual(x.pages, y.pages) &&
-        isDeepStrictEqual(x.locks, y.locks) &&
-        isDeepStrictEqual(
-          x.actors.map(({ blockedMs: _, ...r }) => r),
-          y.actors.map(({ blockedMs: _, ...r }) => r),
-        );
+      const { kernel: fresh, kcore, legacy: old } = await readEachSampler(lab);
+      // equal, or the first fields that differ (the self-test's comparison)
+      const same = (x: SnapshotMessage | null, y: SnapshotMessage) => {
+        const d = x ? snapshotDifferences(x, y) : ['no snapshot'];
+        return d.length ? `NO (${d.slice(0, 3).join('; ')})` : 'yes';
+      };
       truth.push(
-        `${n} pages: rebuilt from deltas = fresh full snapshot: ${same(rebuilt, fresh) ? 'yes' : 'NO'}; ` +
-          `kernel full = kcore full: ${same(fresh, kcore) ? 'yes' : 'NO'}; kernel full = legacy full: ${same(fresh, old) ? 'yes' : 'NO'}`,
+        `${n} pages: rebuilt from deltas = fresh full snapshot: ${same(rebuilt, fresh)}; ` +
+          `kernel full = kcore full: ${same(fresh, kcore)}; kernel full = legacy full: ${same(fresh, old)}`,
       );
     }
     const idle1 = await measure('idle again', 0);

@@ -7,23 +7,56 @@ import type { Check } from './selftest.js';
 
 type SamplerReply = { sampler?: { kind: string; gather: string | null; actors: string | null } };
 
+/** Rows keyed by @key; a key seen again gets "~2", "~3" (two actors watching one page). */
+function keyed<T>(rows: readonly T[], key: (row: T) => string): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const row of rows) {
+    let k = key(row);
+    for (let n = 2; k in out; n++) k = `${key(row)}~${n}`;
+    out[k] = row;
+  }
+  return out;
+}
+
 /** A snapshot keyed by what each row is (a page by file and index, a lock by name and file,
  * an actor by name), so that a difference reads as a path: "pages.anon#2.flags.1". */
-export function samplerView(s: SnapshotMessage): Record<string, Record<string, unknown>> {
+function samplerView(s: SnapshotMessage): Record<string, Record<string, unknown>> {
   return {
-    pages: Object.fromEntries(s.pages.map((p) => [`${p.file}#${p.index}`, p])),
-    locks: Object.fromEntries(s.locks.map((l) => [`${l.lock} of ${l.file}`, l])),
-    actors: Object.fromEntries(s.actors.map(({ blockedMs: _, ...a }) => [a.name, a])),
+    pages: keyed(s.pages, (p) => `${p.file}#${p.index}`),
+    locks: keyed(s.locks, (l) => `${l.lock} of ${l.file}`),
+    actors: keyed(
+      s.actors.map(({ blockedMs: _, ...a }) => a),
+      (a) => a.name,
+    ),
   };
 }
 
-/** Each field two views disagree on: "path: a -> b". */
-export function viewDifferences(a: object, b: object): string[] {
-  return diff(a as Record<string, unknown>, b as Record<string, unknown>).map((d) => {
-    const where = d.path.join('.');
+type Difference = { path: string; text: string };
+
+function differences(a: SnapshotMessage, b: SnapshotMessage): Difference[] {
+  return diff(samplerView(a), samplerView(b)).map((d) => {
+    const path = d.path.join('.');
     const show = (v: unknown) => (v === undefined ? '(absent)' : JSON.stringify(v));
-    return `${where}: ${show(d.type === 'CREATE' ? undefined : d.oldValue)} -> ${show(d.type === 'REMOVE' ? undefined : d.value)}`;
+    return { path, text: `${path}: ${show(d.type === 'CREATE' ? undefined : d.oldValue)} -> ${show(d.type === 'REMOVE' ? undefined : d.value)}` };
   });
+}
+
+/** Each field two snapshots disagree on (blockedMs aside): "pages.anon#2.flags.1: a -> b". */
+export function snapshotDifferences(a: SnapshotMessage, b: SnapshotMessage): string[] {
+  return differences(a, b).map((d) => d.text);
+}
+
+/** The same state read by each sampler in turn, and by the default once more at the end. */
+export async function readEachSampler(driver: LabDriver): Promise<Record<'kernel' | 'kcore' | 'legacy' | 'again', SnapshotMessage>> {
+  await driver.channel.request({ cmd: 'observe', hz: 0 });
+  const kernel = await driver.sample();
+  await driver.channel.request({ cmd: 'observe', hz: 0, sampler: 'kcore' });
+  const kcore = await driver.sample();
+  await driver.channel.request({ cmd: 'observe', hz: 0, sampler: 'legacy' });
+  const legacy = await driver.sample();
+  await driver.channel.request({ cmd: 'observe', hz: 0 });
+  const again = await driver.sample();
+  return { kernel, kcore, legacy, again };
 }
 
 const SAMPLER_ATTEMPTS = 3;
@@ -42,25 +75,18 @@ const SAMPLER_ATTEMPTS = 3;
  */
 export async function samplersAgree(driver: LabDriver): Promise<Check> {
   const said = ((await driver.channel.request({ cmd: 'observe', hz: 0 })) as SamplerReply).sampler ?? null;
-  let read: { kernel: SnapshotMessage; kcore: SnapshotMessage; legacy: SnapshotMessage; moved: string[] } | undefined;
+  let read: (Awaited<ReturnType<typeof readEachSampler>> & { moved: Difference[] }) | undefined;
   let attempts = 0;
   while (attempts < SAMPLER_ATTEMPTS && (!read || read.moved.length)) {
     attempts++;
-    await driver.channel.request({ cmd: 'observe', hz: 0 });
-    const kernel = await driver.sample();
-    await driver.channel.request({ cmd: 'observe', hz: 0, sampler: 'kcore' });
-    const kcore = await driver.sample();
-    await driver.channel.request({ cmd: 'observe', hz: 0, sampler: 'legacy' });
-    const legacy = await driver.sample();
-    await driver.channel.request({ cmd: 'observe', hz: 0 });
-    const again = await driver.sample();
-    read = { kernel, kcore, legacy, moved: viewDifferences(samplerView(kernel), samplerView(again)) };
+    const each = await readEachSampler(driver);
+    read = { ...each, moved: differences(each.kernel, each.again) };
   }
-  const { kernel, kcore, legacy, moved } = read!;
+  const { kernel, kcore, legacy } = read!;
+  const moved = read!.moved.map((d) => d.text);
   const after = ((await driver.channel.request({ cmd: 'observe', hz: 0 })) as SamplerReply).sampler ?? null;
-  const movedPaths = new Set(moved.map((m) => m.slice(0, m.indexOf(': '))));
-  const disagreeing = (other: SnapshotMessage) =>
-    viewDifferences(samplerView(kernel), samplerView(other)).filter((d) => !movedPaths.has(d.slice(0, d.indexOf(': '))));
+  const movedPaths = new Set(read!.moved.map((d) => d.path));
+  const disagreeing = (other: SnapshotMessage) => differences(kernel, other).filter((d) => !movedPaths.has(d.path)).map((d) => d.text);
   const kcoreDiff = disagreeing(kcore);
   const legacyDiff = disagreeing(legacy);
   const fellBack = [said?.gather && `blocks from kcore one by one: ${said.gather}`, said?.actors && `actors from /proc: ${said.actors}`].filter(Boolean);

@@ -1,7 +1,7 @@
 // The self-test turns a probe the kernel lacks (or has but never calls) into a cross-check
 // that is not applicable, with the agent's reason, instead of a failed one.
 import { describe, expect, it } from 'vitest';
-import { samplerView, viewDifferences } from '../../src/lab/samplerCheck.js';
+import { snapshotDifferences } from '../../src/lab/samplerCheck.js';
 import { frameFunction, probesCalledCheck, probeUnavailable, type TraceReply } from '../../src/lab/selftest.js';
 import type { ActorState, PageState } from '../../src/wire/protocol.js';
 import { snap } from './messages.js';
@@ -79,13 +79,19 @@ describe('samplers-agree: a difference reads as the field that differs', () => {
   it('keys pages by file and index, locks by name and file, actors by name; blockedMs is left out', () => {
     const a = snap(1, { pages: [page('anon', 2, ['lru'])], actors: [actor('truncator', 'S', 10)] });
     const b = snap(2, { pages: [page('anon', 2, ['lru'])], actors: [actor('truncator', 'S', 90)] });
-    expect(viewDifferences(samplerView(a), samplerView(b))).toEqual([]);
+    expect(snapshotDifferences(a, b)).toEqual([]);
+  });
+
+  it('keeps two rows of one key apart (two actors watching one page)', () => {
+    const a = snap(1, { pages: [page('victim', 0, [], 2), page('victim', 0, [], 2)] });
+    const b = snap(2, { pages: [page('victim', 0, [], 2), page('victim', 0, [], 3)] });
+    expect(snapshotDifferences(a, b)).toEqual(['pages.victim#0~2.ref: 2 -> 3']);
   });
 
   it('names each differing field with both values', () => {
     const a = snap(1, { pages: [page('anon', 2, ['referenced']), page('victim', 0, [], 2)], actors: [actor('reader', 'S', 1)] });
     const b = snap(2, { pages: [page('anon', 2, ['referenced', 'lru']), page('victim', 0, [], 1)], actors: [actor('reader', 'D', 1)] });
-    expect(viewDifferences(samplerView(a), samplerView(b))).toEqual([
+    expect(snapshotDifferences(a, b)).toEqual([
       'pages.anon#2.flags.1: (absent) -> "lru"',
       'pages.victim#0.ref: 2 -> 1',
       'actors.reader.state: "S" -> "D"',
