@@ -12,6 +12,8 @@
 #define KSTATE_ERRLEN		256
 /* PID_MAX_LIMIT on 64-bit, include/linux/threads.h */
 #define KSTATE_PID_MAX		(4 * 1024 * 1024)
+/* found in the open's kallsyms scan (kmem.c), used by kstate_task_by_pid() (process.c) */
+#define SYM_INIT_PID_NS		"init_pid_ns"
 #define KSTATE_MAX_DEVRANGES	16
 #define KSTATE_TLB_SIZE		32
 #define KSTATE_PGMAP_CACHE	8
@@ -83,7 +85,7 @@ struct kstate {
 	char modules_path[256];
 	struct kstate_memmap mm;
 	uint64_t top_pa;		/* physical address of init_top_pgt */
-	uint64_t init_pid_ns;		/* from the open's kallsyms scan, else at the first kstate_task_by_pid() */
+	uint64_t init_pid_ns;		/* SYM_INIT_PID_NS: from the open's kallsyms scan, else at the first kstate_task_by_pid() */
 	/* The last user walk's PTE table (process.c): for the next page in the same 2 MiB. */
 	struct {
 		uint64_t gen, pgd, region, table;

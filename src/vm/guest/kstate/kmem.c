@@ -54,7 +54,6 @@
 #define SYM_VMEMMAP_BASE	"vmemmap_base"
 #define SYM_INIT_TOP_PGT	"init_top_pgt"
 #define SYM_L5_ENABLED		"__pgtable_l5_enabled"
-#define SYM_INIT_PID_NS		"init_pid_ns"
 
 static inline int level_shift(int level)
 {

@@ -13,7 +13,6 @@
 
 #include "internal.h"
 
-
 static int need(struct kstate *ks, const struct kfield *f, const char *name)
 {
 	if (f->found)
@@ -35,7 +34,7 @@ int kstate_task_by_pid(struct kstate *ks, int pid, uint64_t *task)
 		return ret;
 	if (pid <= 0 || pid > KSTATE_PID_MAX)
 		return kstate_fail(ks, -EINVAL, "bad pid %d", pid);
-	if (!ks->init_pid_ns && (ret = kstate_symbol(ks, "init_pid_ns", &ks->init_pid_ns)))
+	if (!ks->init_pid_ns && (ret = kstate_symbol(ks, SYM_INIT_PID_NS, &ks->init_pid_ns)))
 		return ret;
 	if (l->pidns_idr_base.found &&
 	    (ret = kstate_read_field(ks, ks->init_pid_ns, &l->pidns_idr_base, &base)))
