@@ -46,16 +46,19 @@ export class Qmp {
   }
 
   /**
-   * QEMU makes the socket as it starts: try until it answers or time runs out. The signal
-   * ends the attempts when the QEMU they were for is gone: a loop left running would take
-   * the next QEMU's only QMP slot from the session that started it.
+   * QEMU makes the socket as it starts: try for @timeoutMs until it accepts, then allow
+   * @greetingMs for its greeting. QEMU restoring a saved state from a file (-incoming)
+   * answers no monitor until the state is loaded, seconds on a loaded host: the greeting
+   * gets the boot's own allowance, not the socket's. The signal ends the attempts when
+   * the QEMU they were for is gone: a loop left running would take the next QEMU's only
+   * QMP slot from the session that started it.
    */
-  static async connectWithin(socketPath: string, timeoutMs: number, signal?: AbortSignal): Promise<Qmp> {
+  static async connectWithin(socketPath: string, timeoutMs: number, signal?: AbortSignal, greetingMs = timeoutMs): Promise<Qmp> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       signal?.throwIfAborted();
       try {
-        const qmp = await Qmp.connect(socketPath, deadline);
+        const qmp = await Qmp.connect(socketPath, Date.now() + greetingMs);
         if (signal?.aborted) {
           qmp.close();
           signal.throwIfAborted();

@@ -405,7 +405,7 @@ export class GuestSession {
     const attempt = new AbortController();
     exitedEarly.catch(() => attempt.abort(new Error(this.exitInfo || 'QEMU is gone')));
 
-    this.qmp = await Promise.race([Qmp.connectWithin(qmpSocket(this.files), 10_000, attempt.signal), exitedEarly]);
+    this.qmp = await Promise.race([Qmp.connectWithin(qmpSocket(this.files), 10_000, attempt.signal, timeoutMs), exitedEarly]);
     this.timings.qemuStart = Math.round(performance.now() - began);
     progress.done('qemu', this.timings.qemuStart);
     this.channel = await Promise.race([AgentChannel.connect(agentSocket(this.files), 10_000, attempt.signal), exitedEarly]);

@@ -8,13 +8,13 @@ import { tempDirs } from './tempDirs.js';
 
 const tmp = tempDirs('daxlab-qmp-');
 
-/** A QMP server like QEMU's: greets its first client only, answers each command. */
-async function fakeQemu(sock: string) {
+/** A QMP server like QEMU's: greets its first client only (after @greetAfterMs), answers each command. */
+async function fakeQemu(sock: string, greetAfterMs = 0) {
   let clients = 0;
   const server = net.createServer((socket) => {
     clients++;
     if (clients > 1) return; // queued behind the first: no greeting
-    socket.write(`${JSON.stringify({ QMP: { version: {}, capabilities: [] } })}\n`);
+    setTimeout(() => socket.write(`${JSON.stringify({ QMP: { version: {}, capabilities: [] } })}\n`), greetAfterMs);
     socket.on('data', () => socket.write(`${JSON.stringify({ return: {} })}\n`));
   });
   await new Promise<void>((r) => server.listen(sock, r));
@@ -30,6 +30,14 @@ describe('QMP connection', () => {
     await expect(Qmp.connect(sock, Date.now() + 300)).rejects.toThrow(/no greeting/);
     expect(Date.now() - began).toBeLessThan(2000);
     first.close();
+    await qemu.close();
+  });
+
+  it('a greeting late beyond the connect time is waited for (QEMU loading a saved state says nothing until loaded)', async () => {
+    const sock = path.join(tmp(), 'qmp.sock');
+    const qemu = await fakeQemu(sock, 600);
+    const qmp = await Qmp.connectWithin(sock, 100, undefined, 5000);
+    qmp.close();
     await qemu.close();
   });
 
